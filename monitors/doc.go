@@ -1,0 +1,16 @@
+// Package monitors defines what a site monitor is and keeps the registry of
+// them by name. Each site lives in its own package (monitors/amazon,
+// monitors/walmart, monitors/shopify) that registers itself in init;
+// monitors/all imports every built-in, and only cmd/ imports monitors/all.
+//
+// A monitor builds its request(s), hands them to the engine's Fetcher (which
+// owns proxies, rate limits, timeouts and retries), and turns the bytes that
+// come back into an Observation with pure parsing functions:
+//
+//	m, err := monitors.New("amazon")
+//	obs := m.Check(ctx, &target, fetcher)
+//	switch obs.Outcome { case monitors.InStock: ... }
+//
+// Blocked and Error outcomes are never "out of stock": the engine's dedupe
+// only fires on a real out-of-stock → in-stock transition.
+package monitors
