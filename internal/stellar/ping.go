@@ -85,11 +85,13 @@ func (e *Error) add(field, format string, args ...any) {
 	e.Fields = append(e.Fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
+// orNil returns a heap copy of e only when it holds errors, so that the
+// common path (a valid ping) allocates nothing for the error.
 func (e *Error) orNil() error {
-	if e == nil || len(e.Fields) == 0 {
+	if len(e.Fields) == 0 {
 		return nil
 	}
-	return e
+	return &Error{Fields: e.Fields}
 }
 
 // FieldErrors returns the field errors inside err, if it holds any.

@@ -1,0 +1,77 @@
+package stellar
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/gobwas/ws"
+)
+
+func TestNewMessageFrame(t *testing.T) {
+	p := validAmazon()
+	m, err := NewMessage(&p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"site":"amazon","region":"USA","sku":"B09MQ5L5N9","offerId":"OID","details":{"productTitle":"Amazon Test","productImage":"https://www.image.com/","productPrice":"199.99"}}`
+	if string(m.Payload) != want {
+		t.Fatalf("payload = %s\nwant      %s", m.Payload, want)
+	}
+	if m.Site != "amazon" || m.Region != "USA" {
+		t.Fatalf("message routing = %q/%q", m.Site, m.Region)
+	}
+	// The frame is what a client reads off the wire: one final, unmasked
+	// text frame whose payload is the JSON.
+	f, err := ws.ReadFrame(bytes.NewReader(m.Frame))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Header.Fin || f.Header.OpCode != ws.OpText || f.Header.Masked {
+		t.Fatalf("frame header = %+v", f.Header)
+	}
+	if !bytes.Equal(f.Payload, m.Payload) {
+		t.Fatal("frame payload differs from Payload")
+	}
+	if &m.Frame[len(m.Frame)-1] != &m.Payload[len(m.Payload)-1] {
+		t.Fatal("Payload must share the frame's memory, not be a copy")
+	}
+}
+
+func TestNewMessageRejectsInvalid(t *testing.T) {
+	p := validAmazon()
+	p.Details.ProductImage = "not a url"
+	m, err := NewMessage(&p)
+	if err == nil || m != nil {
+		t.Fatalf("NewMessage(invalid) = %v, %v", m, err)
+	}
+	if !strings.Contains(err.Error(), "details.productImage") {
+		t.Fatalf("error %q does not name the field", err)
+	}
+}
+
+func TestFrameHeaderSizes(t *testing.T) {
+	// Header length switches at 126 and 65536 bytes of payload.
+	for _, n := range []int{0, 125, 126, 65535, 65536} {
+		payload := bytes.Repeat([]byte("a"), n)
+		m := MessageFromPayload("x", "", payload)
+		f, err := ws.ReadFrame(bytes.NewReader(m.Frame))
+		if err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		if int(f.Header.Length) != n || !bytes.Equal(f.Payload, payload) {
+			t.Fatalf("n=%d: frame length %d", n, f.Header.Length)
+		}
+	}
+}
+
+func TestHTMLNotEscaped(t *testing.T) {
+	p := Ping{Site: "shopify", SKU: "1", Details: &Details{ProductTitle: "Tom & Jerry <3", ProductImage: "https://x.com/a.jpg?w=1&h=2"}}
+	m, err := NewMessage(&p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(m.Payload, []byte(`"Tom & Jerry <3"`)) || !bytes.Contains(m.Payload, []byte(`w=1&h=2`)) {
+		t.Fatalf("payload escaped HTML: %s", m.Payload)
+	}
+}
