@@ -1,0 +1,56 @@
+# stellarfeed: the two commands are `make run` and `make test`.
+GO       ?= go
+BIN      := bin/stellarfeed
+PKGS     := ./...
+# The bench suite's end-to-end tests start thousands of sockets; they are
+# run without -race (the race detector's 8,128-goroutine cap and slowdown
+# make them meaningless there) but every other package runs with it.
+RACE_PKGS := $(shell $(GO) list ./... 2>/dev/null | grep -v -e /bench)
+NORACE_PKGS := $(shell $(GO) list ./... 2>/dev/null | grep -e /bench)
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+
+.PHONY: all build run test race vet fmt lint bench fuzz check clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stellarfeed
+
+## run: the whole system on the embedded default (simulator, demo SKUs, demo keys printed).
+run: build
+	./$(BIN) run
+
+## test: vet, then every test (race detector where affordable). CI runs exactly this.
+test: vet
+	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
+	$(if $(NORACE_PKGS),$(GO) test -count=1 -timeout 15m $(NORACE_PKGS))
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -l -w .
+
+lint: vet
+	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+
+## bench: micro-benchmarks, then the fan-out bench suite (N x regimes x servers).
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./internal/... ./broadcast/... ./monitors/... ./engine/...
+	./$(BIN) bench --matrix --out bench-out
+
+## fuzz: each fuzz target for FUZZTIME.
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+check: lint test
+
+clean:
+	rm -rf bin bench-out

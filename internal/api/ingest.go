@@ -1,0 +1,156 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/stellarfeed/stellarfeed/internal/keys"
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
+)
+
+// Rejected is one refused ping of a batch, by its index in the request.
+type Rejected struct {
+	Index  int                  `json:"index"`
+	Errors []stellar.FieldError `json:"errors"`
+}
+
+// IngestResult is the body of a 202 (all accepted) or of a 400 that
+// rejected some pings: the accepted ones were published.
+type IngestResult struct {
+	Accepted int        `json:"accepted"`
+	Rejected []Rejected `json:"rejected,omitempty"`
+}
+
+func (a *API) ingest(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	code := a.ingestStatus(ctx)
+	a.m.ingestDone(code, start)
+}
+
+// ingestStatus handles POST /api/pings and returns the status it answered.
+// Checks run cheapest and least revealing first: method, token, rate,
+// content type, size, then the pings.
+func (a *API) ingestStatus(ctx *fasthttp.RequestCtx) int {
+	if !ctx.IsPost() {
+		ctx.Response.Header.Set("Allow", "POST")
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed: POST pings here")
+		return fasthttp.StatusMethodNotAllowed
+	}
+	now := a.now()
+	key, err := a.deps.Keys.Check(bearer(ctx), keys.KindIngest, now)
+	if err != nil {
+		return writeAuthError(ctx, err)
+	}
+	if err := a.deps.Keys.AllowIngest(key.ID, now); err != nil {
+		return writeAuthError(ctx, err)
+	}
+	if !isJSON(ctx) {
+		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return fasthttp.StatusUnsupportedMediaType
+	}
+	body := ctx.PostBody()
+	if len(body) > a.cfg.MaxBodyBytes {
+		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, a.tooLarge())
+		return fasthttp.StatusRequestEntityTooLarge
+	}
+	raws, status, msg := a.split(body)
+	if status != 0 {
+		writeError(ctx, status, msg)
+		return status
+	}
+
+	msgs := make([]*stellar.Message, 0, len(raws))
+	var rejected []Rejected
+	for i, raw := range raws {
+		m, errs := a.encode(raw)
+		if errs != nil {
+			rejected = append(rejected, Rejected{Index: i, Errors: errs})
+			continue
+		}
+		msgs = append(msgs, m)
+	}
+	if len(msgs) > 0 {
+		// Quota counts accepted pings only, and all or none of them.
+		if err := a.deps.Keys.ChargeIngest(key.ID, len(msgs), now); err != nil {
+			return writeAuthError(ctx, err)
+		}
+		for _, m := range msgs {
+			a.deps.Publisher.Publish(m)
+		}
+	}
+	a.m.accepted.Add(len(msgs))
+	a.m.rejected.Add(len(rejected))
+	a.m.published.Add(len(msgs))
+	if len(rejected) > 0 {
+		a.log.Debug("ingest rejected pings", "key", key.ID, "accepted", len(msgs), "rejected", len(rejected))
+		writeJSON(ctx, fasthttp.StatusBadRequest, IngestResult{Accepted: len(msgs), Rejected: rejected})
+		return fasthttp.StatusBadRequest
+	}
+	// The common answer, built without encoding/json.
+	var buf [32]byte
+	b := append(buf[:0], `{"accepted":`...)
+	b = strconv.AppendInt(b, int64(len(msgs)), 10)
+	b = append(b, "}\n"...)
+	ctx.SetStatusCode(fasthttp.StatusAccepted)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+	return fasthttp.StatusAccepted
+}
+
+// split returns the raw pings of body, or the status and message refusing
+// the whole request.
+func (a *API) split(body []byte) ([][]byte, int, string) {
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		return nil, fasthttp.StatusBadRequest, "empty body: send one ping object or an array of them"
+	case trimmed[0] != '{' && trimmed[0] != '[':
+		return nil, fasthttp.StatusBadRequest, "body must be a JSON ping object or an array of them"
+	case !json.Valid(trimmed):
+		return nil, fasthttp.StatusBadRequest, "malformed JSON: " + syntaxError(trimmed)
+	}
+	raws, err := stellar.SplitBatch(trimmed)
+	switch {
+	case err != nil:
+		return nil, fasthttp.StatusBadRequest, err.Error()
+	case len(raws) == 0:
+		return nil, fasthttp.StatusBadRequest, "empty batch: send at least one ping"
+	case len(raws) > a.cfg.MaxPings:
+		return nil, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("batch of %d pings, the limit is %d", len(raws), a.cfg.MaxPings)
+	}
+	return raws, 0, ""
+}
+
+// syntaxError describes why data is not JSON, with the byte offset; only
+// called for bodies already known to be broken.
+func syntaxError(data []byte) string {
+	var v any
+	err := json.Unmarshal(data, &v)
+	if se, ok := err.(*json.SyntaxError); ok {
+		return fmt.Sprintf("%s at byte %d", se.Error(), se.Offset)
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "invalid JSON"
+}
+
+// encode parses, validates and frames one ping, or lists what is wrong.
+func (a *API) encode(raw []byte) (*stellar.Message, []stellar.FieldError) {
+	p, err := a.deps.Rules.Parse(raw)
+	if err == nil {
+		var m *stellar.Message
+		if m, err = a.deps.Rules.NewMessage(&p); err == nil {
+			return m, nil
+		}
+	}
+	if fe := stellar.FieldErrors(err); len(fe) > 0 {
+		return nil, fe
+	}
+	return nil, []stellar.FieldError{{Field: "ping", Message: err.Error()}}
+}

@@ -1,0 +1,266 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/gobwas/ws"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/stellarfeed/stellarfeed/broadcast"
+	"github.com/stellarfeed/stellarfeed/internal/api"
+	"github.com/stellarfeed/stellarfeed/internal/keys"
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
+)
+
+// Config is one process's setup. The zero value plus a DataDir is usable:
+// it listens on the default ports with default limits.
+type Config struct {
+	DataDir string
+	// WSAddr serves Stellar clients, APIAddr the HTTP API (ingest, admin,
+	// health, metrics). Defaults ":8080" and ":8081".
+	WSAddr, APIAddr string
+
+	Broadcast broadcast.Config
+	API       api.Config
+	Rules     stellar.Rules
+	// UsageFlush is how often key usage is written to the store (default
+	// 30 s): at most that much is lost on a crash, nothing on shutdown.
+	UsageFlush time.Duration
+	// Demo creates (or reuses) a demo subscriber key and ingest token.
+	Demo bool
+
+	Logger *slog.Logger
+}
+
+// Node is a running process. Start returns it; Shutdown stops it.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	db      *bolt.DB
+	keys    *keys.Store
+	hub     *broadcast.Server
+	api     *api.API
+	metrics *metrics.Set
+
+	wsLn, apiLn net.Listener
+	demo        DemoKeys
+
+	cancel context.CancelFunc // stops background loops
+	wg     sync.WaitGroup
+	errc   chan error // first fatal error of a server loop
+	unsub  func()
+}
+
+// Start opens the data directory and starts serving. On error nothing is
+// left running.
+func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("node: DataDir is required")
+	}
+	if cfg.WSAddr == "" {
+		cfg.WSAddr = ":8080"
+	}
+	if cfg.APIAddr == "" {
+		cfg.APIAddr = ":8081"
+	}
+	if cfg.UsageFlush <= 0 {
+		cfg.UsageFlush = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.NewSet(), errc: make(chan error, 4)}
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+
+	if n.db, err = OpenDB(cfg.DataDir, false); err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { n.db.Close() })
+	if n.keys, err = keys.Open(n.db, keys.WithLogger(n.log)); err != nil {
+		return nil, fmt.Errorf("open key store: %w", err)
+	}
+	token, err := adminToken(cfg.DataDir, n.keys)
+	if err != nil {
+		return nil, err
+	}
+	_ = token // the CLI reads it from the data directory
+	if cfg.Demo {
+		if n.demo, err = demoKeys(cfg.DataDir, n.keys); err != nil {
+			return nil, err
+		}
+	}
+
+	bcfg := cfg.Broadcast
+	bcfg.Logger = n.log.With("component", "broadcast")
+	if n.hub, err = broadcast.New(bcfg, keyAuth{n.keys}); err != nil {
+		return nil, fmt.Errorf("broadcaster: %w", err)
+	}
+	// Revoking, disabling or expiring a key cuts its live connections
+	// everywhere at once. The callback runs under the store's lock, so the
+	// disconnect is handed to a goroutine.
+	n.unsub = n.keys.Subscribe(func(c keys.Change) {
+		if c.CutsAccess() && c.Key.Kind == keys.KindSubscriber {
+			id, reason := c.Key.ID, "key "+c.Op.String()
+			go n.hub.DisconnectKey(id, ws.StatusPolicyViolation, reason)
+		}
+	})
+	cleanup = append(cleanup, n.unsub)
+
+	n.api = api.New(cfg.API, api.Deps{
+		Publisher: n.hub,
+		Keys:      n.keys,
+		Metrics:   n.metrics,
+		Logger:    n.log.With("component", "api"),
+		Rules:     cfg.Rules,
+		Ready:     n.ready,
+	})
+	registerHubMetrics(n.metrics, n.hub)
+
+	if n.wsLn, err = net.Listen("tcp", cfg.WSAddr); err != nil {
+		return nil, fmt.Errorf("listen for WebSocket clients on %s: %w", cfg.WSAddr, err)
+	}
+	cleanup = append(cleanup, func() { n.wsLn.Close() })
+	if n.apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
+		return nil, fmt.Errorf("listen for the HTTP API on %s: %w", cfg.APIAddr, err)
+	}
+	cleanup = append(cleanup, func() { n.apiLn.Close() })
+	if err := writeSecretFile(filepath.Join(cfg.DataDir, apiAddrFile), loopbackAddr(n.apiLn.Addr())); err != nil {
+		return nil, fmt.Errorf("record API address: %w", err)
+	}
+
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.cancel = cancel
+	n.goServe("broadcast", func() error { return ignoreClosed(n.hub.Serve(n.wsLn), broadcast.ErrServerClosed) })
+	n.goServe("api", func() error { return ignoreClosed(n.api.Serve(n.apiLn), api.ErrServerClosed) })
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.keys.RunFlusher(bg, cfg.UsageFlush); err != nil && !errors.Is(err, context.Canceled) {
+			n.log.Error("usage flusher stopped", "err", err)
+		}
+	}()
+	n.log.Info("serving", "ws", n.wsLn.Addr().String(), "api", n.apiLn.Addr().String(), "data", cfg.DataDir)
+	return n, nil
+}
+
+func (n *Node) goServe(name string, serve func() error) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := serve(); err != nil {
+			n.log.Error("server stopped", "server", name, "err", err)
+			select {
+			case n.errc <- fmt.Errorf("%s: %w", name, err):
+			default:
+			}
+		}
+	}()
+}
+
+func ignoreClosed(err, closed error) error {
+	if errors.Is(err, closed) {
+		return nil
+	}
+	return err
+}
+
+// Err reports a server loop that stopped by itself: the process should
+// shut down.
+func (n *Node) Err() <-chan error { return n.errc }
+
+func (n *Node) ready() error {
+	if n.hub == nil {
+		return errors.New("starting")
+	}
+	return nil
+}
+
+// Shutdown stops producing pings, closes clients with 1001, flushes usage
+// and closes the store. It returns ctx.Err() if that took too long.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var errs []error
+	if err := n.api.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("api: %w", err))
+	}
+	if err := n.hub.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("broadcast: %w", err))
+	}
+	n.unsub()
+	n.cancel()
+	n.wg.Wait()
+	if err := n.keys.Flush(); err != nil {
+		errs = append(errs, fmt.Errorf("flush usage: %w", err))
+	}
+	_ = os.Remove(filepath.Join(n.cfg.DataDir, apiAddrFile))
+	if err := n.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Accessors for cmd/ and tests.
+func (n *Node) WSAddr() net.Addr       { return n.wsLn.Addr() }
+func (n *Node) APIAddr() net.Addr      { return n.apiLn.Addr() }
+func (n *Node) Keys() *keys.Store      { return n.keys }
+func (n *Node) Hub() *broadcast.Server { return n.hub }
+func (n *Node) Demo() DemoKeys         { return n.demo }
+func (n *Node) Metrics() *metrics.Set  { return n.metrics }
+
+// loopbackAddr turns a wildcard listen address into one the local CLI can
+// dial.
+func loopbackAddr(a net.Addr) string {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ap.Addr().IsUnspecified() {
+		return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port()).String()
+	}
+	return ap.String()
+}
+
+// keyAuth adapts the key store to the broadcaster's Authenticator and
+// ConnObserver.
+type keyAuth struct{ st *keys.Store }
+
+func (a keyAuth) Authenticate(key string, remote netip.Addr) (broadcast.Identity, error) {
+	id, err := a.st.Authenticate(key, remote)
+	if err != nil {
+		var ae *keys.AuthError
+		if errors.As(err, &ae) {
+			return broadcast.Identity{}, &broadcast.AuthError{Status: ae.Status, Reason: ae.Reason}
+		}
+		return broadcast.Identity{}, err
+	}
+	return broadcast.Identity(id), nil
+}
+
+func (a keyAuth) Connected(id broadcast.Identity, remote netip.Addr) {
+	a.st.Connected(id.KeyID, remote)
+}
+
+func (a keyAuth) Disconnected(id broadcast.Identity, remote netip.Addr, dur time.Duration, delivered uint64) {
+	a.st.Disconnected(id.KeyID, remote, dur, delivered)
+}
+
+var (
+	_ broadcast.Authenticator = keyAuth{}
+	_ broadcast.ConnObserver  = keyAuth{}
+)

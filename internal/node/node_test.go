@@ -1,0 +1,189 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+	"go.uber.org/goleak"
+
+	"github.com/stellarfeed/stellarfeed/internal/keys"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Process-wide goroutines of our libraries, started once and never stopped.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func1"),
+	)
+}
+
+func startNode(t *testing.T, cfg Config) *Node {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.WSAddr, cfg.APIAddr = "127.0.0.1:0", "127.0.0.1:0"
+	n, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return n
+}
+
+func dial(t *testing.T, n *Node, query string) net.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, _, err := ws.Dialer{}.Dial(ctx, fmt.Sprintf("ws://%s/?%s", n.WSAddr(), query))
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func postPings(t *testing.T, n *Node, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", fmt.Sprintf("http://%s/api/pings", n.APIAddr()), strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func readPing(t *testing.T, c net.Conn) []byte {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		data, op, err := wsutil.ReadServerData(c)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if op == ws.OpText {
+			return data
+		}
+	}
+}
+
+// TestIngestToClient follows one ping through the real process: HTTP
+// ingest, validation, one encoding, the broadcaster, a WebSocket client.
+func TestIngestToClient(t *testing.T) {
+	n := startNode(t, Config{Demo: true})
+	demo := n.Demo()
+	c := dial(t, n, "key="+demo.Subscriber)
+	filtered := dial(t, n, "key="+demo.Subscriber+"&site=walmart")
+
+	ping := `{"site":"amazon","region":"DE","sku":"B0CHX1W1XY","offerId":"abc%2Bdef","details":{"productPrice":"699.99"}}`
+	code, body := postPings(t, n, demo.Ingest, ping)
+	if code != http.StatusAccepted {
+		t.Fatalf("ingest = %d %s", code, body)
+	}
+	got := readPing(t, c)
+	if !bytes.Equal(got, []byte(ping)) {
+		t.Fatalf("client got %s\nwant %s", got, ping)
+	}
+
+	// The walmart-only client sees the walmart ping and nothing before it.
+	wm := `{"site":"walmart","sku":"123","offerId":"E29410D79B744EA6B99DFF6FF89213B8"}`
+	if code, body := postPings(t, n, demo.Ingest, wm); code != http.StatusAccepted {
+		t.Fatalf("ingest = %d %s", code, body)
+	}
+	if got := readPing(t, filtered); string(got) != wm {
+		t.Fatalf("filtered client got %s", got)
+	}
+
+	// Invalid pings are refused with the field named and never broadcast.
+	code, body = postPings(t, n, demo.Ingest, `{"site":"amazon","region":"US","sku":"B0CHX1W1XY","offerId":"x"}`)
+	if code != http.StatusBadRequest || !strings.Contains(body, "region") {
+		t.Fatalf("invalid ingest = %d %s", code, body)
+	}
+	if got := readPing(t, c); string(got) != wm {
+		t.Fatalf("after an invalid ping the client got %s", got)
+	}
+}
+
+func TestBadKeysRefused(t *testing.T) {
+	n := startNode(t, Config{Demo: true})
+	for _, q := range []string{"", "key=", "key=sfk_nope", "key=" + n.Demo().Ingest} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _, _, err := ws.Dialer{}.Dial(ctx, fmt.Sprintf("ws://%s/?%s", n.WSAddr(), q))
+		cancel()
+		var se ws.StatusError
+		if err == nil || !errors.As(err, &se) || int(se) != http.StatusUnauthorized {
+			t.Errorf("query %q: dial error %v, want 401", q, err)
+		}
+	}
+}
+
+// TestRevokeKicksLiveClient: a key revoked through the store closes its
+// live connections with 1008.
+func TestRevokeKicksLiveClient(t *testing.T) {
+	n := startNode(t, Config{})
+	secret, k, err := n.Keys().Create(keys.Options{Kind: keys.KindSubscriber, Label: "to revoke"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, n, "key="+secret)
+	if _, err := n.Keys().Revoke(k.ID); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, _, err = wsutil.ReadServerData(c)
+	var ce wsutil.ClosedError
+	if !errors.As(err, &ce) || ce.Code != ws.StatusPolicyViolation {
+		t.Fatalf("after revoke: %v, want close 1008", err)
+	}
+}
+
+// TestDemoKeysSurviveRestart: `make run` twice prints the same URL.
+func TestDemoKeysSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	n, err := Start(context.Background(), Config{DataDir: dir, Demo: true, WSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := n.Demo()
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n2 := startNode(t, Config{DataDir: dir, Demo: true})
+	if n2.Demo() != first {
+		t.Fatalf("demo keys changed across restart: %+v vs %+v", n2.Demo(), first)
+	}
+	if _, err := OpenDB(dir, false); !errors.Is(err, ErrLocked) {
+		t.Fatalf("OpenDB while running = %v, want ErrLocked", err)
+	}
+	url, tok, err := LocalAPI(dir)
+	if err != nil || !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.HasPrefix(tok, "sfa_") {
+		t.Fatalf("LocalAPI = %q, %q, %v", url, tok, err)
+	}
+}
