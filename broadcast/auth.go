@@ -1,0 +1,124 @@
+package broadcast
+
+import (
+	"errors"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
+)
+
+// Identity is what an Authenticator knows about a key. The broadcaster
+// keeps one per connection and never changes it.
+type Identity struct {
+	KeyID   string    // stable key identifier (never the secret), used by DisconnectKey
+	Label   string    // human label for logs
+	Expires time.Time // zero = never; checked by a 1 s sweeper
+	// Scopes, when non-empty, limit what the connection receives:
+	// "amazon" allows every amazon region, "amazon:USA" one region.
+	Scopes []string
+}
+
+// Authenticator checks a key before the WebSocket upgrade. It runs on a
+// handshake goroutine, so it may take a lock but should not do slow I/O.
+//
+// Return an *AuthError to choose the HTTP status (401, 403, 429...); any
+// other error rejects with 401 and the error text as the reason.
+type Authenticator interface {
+	Authenticate(key string, remote netip.Addr) (Identity, error)
+}
+
+// ConnObserver is optional: when the Authenticator also implements it, it
+// is told when an authenticated connection starts and ends (usage, per-key
+// connection counts). Calls are made outside the broadcaster's locks but
+// on its goroutines: keep them quick.
+type ConnObserver interface {
+	Connected(id Identity, remote netip.Addr)
+	Disconnected(id Identity, remote netip.Addr, dur time.Duration, delivered uint64)
+}
+
+// AuthError rejects a handshake with a given HTTP status and a short
+// reason, sent as the response body.
+type AuthError struct {
+	Status int
+	Reason string
+}
+
+func (e *AuthError) Error() string {
+	return http.StatusText(e.Status) + ": " + e.Reason
+}
+
+// ErrMissingKey is returned (as a 401) when the request has no key.
+var ErrMissingKey = &AuthError{Status: http.StatusUnauthorized, Reason: "missing key"}
+
+// rejection maps an authentication error to the status and reason sent to
+// the client.
+func rejection(err error) (int, string) {
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		status := ae.Status
+		if status < 400 || status > 599 {
+			status = http.StatusUnauthorized
+		}
+		reason := ae.Reason
+		if reason == "" {
+			reason = http.StatusText(status)
+		}
+		return status, reason
+	}
+	return http.StatusUnauthorized, err.Error()
+}
+
+// scope is one parsed Identity scope.
+type scope struct{ site, region string }
+
+// filter decides which messages a connection receives. It is built once
+// per connection; match compares a few short strings and never allocates.
+type filter struct {
+	sites   []string // nil = any site
+	regions []string // nil = any region; pings without a region pass
+	scopes  []scope  // nil = unrestricted
+}
+
+func parseScopes(in []string) []scope {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]scope, 0, len(in))
+	for _, s := range in {
+		site, region, _ := strings.Cut(strings.TrimSpace(s), ":")
+		out = append(out, scope{site: strings.ToLower(site), region: strings.ToUpper(region)})
+	}
+	return out
+}
+
+func (f *filter) match(m *stellar.Message) bool {
+	if f.sites != nil && !contains(f.sites, m.Site) {
+		return false
+	}
+	// Only Amazon pings carry a region: a region filter narrows those and
+	// lets region-less pings (Walmart, Shopify) through.
+	if f.regions != nil && m.Region != "" && !contains(f.regions, m.Region) {
+		return false
+	}
+	if f.scopes == nil {
+		return true
+	}
+	for _, s := range f.scopes {
+		if s.site == m.Site && (s.region == "" || s.region == m.Region) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

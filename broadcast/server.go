@@ -1,0 +1,644 @@
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/mailru/easygo/netpoll"
+	"github.com/panjf2000/ants/v2"
+
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("broadcast: server closed")
+
+// Config tunes the Server. The zero value is usable: every zero field
+// takes the default named in its comment.
+type Config struct {
+	Workers          int           // shards and fan-out workers; default GOMAXPROCS
+	MaxConns         int           // open + upgrading connections; above it 503; default 19,000
+	MaxBacklogBytes  int           // pending bytes before a conn is a slow consumer; default 1 MiB
+	HandshakeTimeout time.Duration // whole HTTP upgrade; default 5 s
+	WriteTimeout     time.Duration // a conn stalled this long is a slow consumer; default 10 s
+	PingInterval     time.Duration // server WebSocket pings; default 30 s, negative = off
+	Logger           *slog.Logger  // default slog.Default()
+
+	ReadLimit     int // largest client frame payload; default 4 KiB (above: close 1009)
+	LogSize       int // messages kept for lagging conns (rounded up to a power of 2); default 16,384
+	MaxHandshakes int // concurrent handshakes; default 256
+}
+
+func (c Config) withDefaults() (Config, error) {
+	checks := []struct {
+		name string
+		bad  bool
+	}{
+		{"Workers", c.Workers < 0},
+		{"MaxConns", c.MaxConns < 0},
+		{"MaxBacklogBytes", c.MaxBacklogBytes < 0},
+		{"HandshakeTimeout", c.HandshakeTimeout < 0},
+		{"WriteTimeout", c.WriteTimeout < 0},
+		{"ReadLimit", c.ReadLimit < 0 || c.ReadLimit > 1<<20},
+		{"LogSize", c.LogSize < 0 || c.LogSize > 1<<24},
+		{"MaxHandshakes", c.MaxHandshakes < 0},
+	}
+	for _, ch := range checks {
+		if ch.bad {
+			return c, fmt.Errorf("broadcast: config: %s out of range", ch.name)
+		}
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.Workers, runtime.GOMAXPROCS(0))
+	def(&c.MaxConns, 19000)
+	def(&c.MaxBacklogBytes, 1<<20)
+	def(&c.ReadLimit, 4096)
+	def(&c.LogSize, 16384)
+	def(&c.MaxHandshakes, 256)
+	defd(&c.HandshakeTimeout, 5*time.Second)
+	defd(&c.WriteTimeout, 10*time.Second)
+	defd(&c.PingInterval, 30*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// Server is the WebSocket broadcaster. Create it with New, run Serve on a
+// listener, feed it with Publish, stop it with Shutdown. It is not reusable
+// after Shutdown.
+type Server struct {
+	cfg  Config
+	auth Authenticator
+	obs  ConnObserver // nil unless auth implements it
+	log  *slog.Logger
+
+	ep     *netpoll.Epoll
+	pool   *ants.Pool
+	shards []*shard
+	mlog   *msgLog
+	readq  chan *conn
+	sem    chan struct{} // bounds concurrent handshakes
+
+	active     atomic.Int64 // open + upgrading conns, for MaxConns
+	open       atomic.Int64 // registered conns
+	handshakes atomic.Int64 // handshake goroutines running
+	stats      counters
+
+	mu        sync.Mutex
+	conns     map[uint64]*conn
+	listeners map[net.Listener]struct{}
+	serving   int // Serve calls running
+	nextID    uint64
+	closing   bool
+	done      chan struct{} // closed when Shutdown starts
+	stop      chan struct{} // closed to stop readers and the sweeper
+	bg        sync.WaitGroup
+}
+
+// New builds a Server: it creates the epoll instance, the fan-out pool and
+// the reader and sweeper goroutines, all stopped by Shutdown.
+func New(cfg Config, auth Authenticator) (*Server, error) {
+	if auth == nil {
+		return nil, errors.New("broadcast: nil Authenticator")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:       cfg,
+		auth:      auth,
+		log:       cfg.Logger,
+		mlog:      newMsgLog(cfg.LogSize),
+		readq:     make(chan *conn, cfg.MaxConns+cfg.MaxHandshakes),
+		sem:       make(chan struct{}, cfg.MaxHandshakes),
+		conns:     make(map[uint64]*conn),
+		listeners: make(map[net.Listener]struct{}),
+		done:      make(chan struct{}),
+		stop:      make(chan struct{}),
+	}
+	s.obs, _ = auth.(ConnObserver)
+	// One worker per shard: a shard has at most one pass queued or
+	// running, so Submit finds a free worker and does not block.
+	s.pool, err = ants.NewPool(cfg.Workers, ants.WithPreAlloc(true), ants.WithDisablePurge(true))
+	if err != nil {
+		return nil, fmt.Errorf("broadcast: worker pool: %w", err)
+	}
+	s.ep, err = newPoller(s.log)
+	if err != nil {
+		s.pool.Release()
+		return nil, err
+	}
+	s.shards = make([]*shard, cfg.Workers)
+	for i := range s.shards {
+		s.shards[i] = newShard(s)
+	}
+	readers := max(1, cfg.Workers/2)
+	for range readers {
+		s.bg.Add(1)
+		go s.reader()
+	}
+	s.bg.Add(1)
+	go s.sweeper()
+	return s, nil
+}
+
+// Publish queues m for every matching connection. It never blocks and
+// never copies m.Frame; m must not be modified afterwards.
+func (s *Server) Publish(m *stellar.Message) {
+	if m == nil || len(m.Frame) == 0 {
+		return
+	}
+	s.mlog.append(m)
+	s.stats.published.Add(1)
+	for _, sh := range s.shards {
+		sh.schedule()
+	}
+}
+
+// Serve accepts connections on ln until Shutdown, then returns
+// ErrServerClosed. Temporary accept errors (EMFILE, ENFILE...) are
+// survived with a 5 ms to 1 s backoff, logged once per episode.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.serving++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.serving--
+		s.mu.Unlock()
+	}()
+
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			if !temporary(err) {
+				return fmt.Errorf("broadcast: accept: %w", err)
+			}
+			s.stats.acceptErrors.Add(1)
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+				s.log.Warn("broadcast: accept failing, backing off", "err", err)
+			} else {
+				delay = min(2*delay, time.Second)
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.done:
+				t.Stop()
+				return ErrServerClosed
+			}
+			continue
+		}
+		if delay != 0 {
+			s.log.Info("broadcast: accept recovered")
+			delay = 0
+		}
+		s.stats.accepted.Add(1)
+		select {
+		case s.sem <- struct{}{}:
+		case <-s.done:
+			_ = nc.Close()
+			return ErrServerClosed
+		}
+		s.handshakes.Add(1)
+		go s.handshake(nc)
+	}
+}
+
+// temporary reports whether an accept error is worth retrying.
+func temporary(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.EAGAIN, syscall.EINTR, syscall.EPROTO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var te interface{ Temporary() bool }
+	return errors.As(err, &te) && te.Temporary()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// reject builds the handshake error sent as an HTTP response.
+func reject(status int, reason string) error {
+	return ws.RejectConnectionError(ws.RejectionStatus(status), ws.RejectionReason(reason))
+}
+
+var errFull = reject(http.StatusServiceUnavailable, "server full")
+
+// handshake upgrades one accepted connection, on its own short-lived
+// goroutine, under the handshake deadline. Authentication runs in
+// OnRequest, before anything is upgraded.
+func (s *Server) handshake(nc net.Conn) {
+	defer func() {
+		<-s.sem
+		s.handshakes.Add(-1)
+	}()
+	remote := remoteAddr(nc)
+	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+
+	var (
+		id       Identity
+		req      request
+		reserved bool
+		hookErr  bool
+	)
+	u := ws.Upgrader{
+		OnRequest: func(uri []byte) error {
+			hookErr = true
+			if !s.reserve() {
+				s.stats.rejFull.Add(1)
+				return errFull
+			}
+			reserved = true
+			r, err := parseRequestURI(uri)
+			if err != nil && !errors.Is(err, ErrMissingKey) {
+				s.stats.rejBad.Add(1)
+				status, reason := rejection(err)
+				return reject(status, reason)
+			}
+			if err == nil {
+				id, err = s.auth.Authenticate(r.key, remote)
+			}
+			if err != nil {
+				s.stats.rejAuth.Add(1)
+				status, reason := rejection(err)
+				return reject(status, reason)
+			}
+			req = r
+			hookErr = false
+			return nil
+		},
+	}
+	_, err := u.Upgrade(nc)
+	if err != nil {
+		if reserved {
+			s.active.Add(-1)
+		}
+		if !hookErr {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || !isRejection(err) {
+				s.stats.rejTimeout.Add(1)
+			} else {
+				s.stats.rejBad.Add(1)
+			}
+		}
+		_ = nc.Close()
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	s.stats.upgraded.Add(1)
+	if err := s.register(nc, id, req, remote); err != nil {
+		s.active.Add(-1)
+		s.log.Warn("broadcast: register connection", "remote", remote, "err", err)
+		_ = nc.Close()
+	}
+}
+
+func isRejection(err error) bool {
+	var rej *ws.ConnectionRejectedError
+	return errors.As(err, &rej) || errors.Is(err, ws.ErrMalformedRequest)
+}
+
+// reserve takes a connection slot, or reports MaxConns reached.
+func (s *Server) reserve() bool {
+	for {
+		n := s.active.Load()
+		if n >= int64(s.cfg.MaxConns) {
+			return false
+		}
+		if s.active.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func remoteAddr(nc net.Conn) netip.Addr {
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// register hands an upgraded connection to a shard and the poller.
+func (s *Server) register(nc net.Conn, id Identity, req request, remote netip.Addr) error {
+	fd, err := rawFD(nc)
+	if err != nil {
+		return err
+	}
+	c := &conn{
+		fd:     fd,
+		nc:     nc,
+		srv:    s,
+		ident:  id,
+		filt:   filter{sites: req.sites, regions: req.regions, scopes: parseScopes(id.Scopes)},
+		remote: remote,
+		since:  time.Now(),
+	}
+	c.onEv = c.onEvent
+
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		// Too late to join: say goodbye the way everyone else hears it.
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = nc.Write(appendClose(nil, ws.StatusGoingAway, "going away"))
+		return ErrServerClosed
+	}
+	s.nextID++
+	c.id = s.nextID
+	// The shard is set before the conn is visible in s.conns: DisconnectKey
+	// and Kick read it from other goroutines.
+	c.sh = s.shards[c.id%uint64(len(s.shards))]
+	s.conns[c.id] = c
+	s.open.Add(1)
+	s.mu.Unlock()
+
+	c.sh.add(c)
+	if s.obs != nil {
+		s.obs.Connected(id, remote)
+	}
+	if err := s.ep.Add(fd, evRead, c.onEv); err != nil {
+		c.mu.Lock()
+		c.state, c.why = stateDrop, reasonWriteError
+		c.mu.Unlock()
+		c.sh.schedule()
+		return nil // the pass finalizes it and reports Disconnected
+	}
+	return nil
+}
+
+// forget drops finalized conns from the registry and tells the observer.
+// Called after the shard lock is released.
+func (s *Server) forget(gone []*conn) {
+	s.mu.Lock()
+	for _, c := range gone {
+		delete(s.conns, c.id)
+	}
+	s.open.Add(-int64(len(gone)))
+	s.mu.Unlock()
+	s.active.Add(-int64(len(gone)))
+	now := time.Now()
+	for _, c := range gone {
+		// c is dead: no one writes its fields any more.
+		s.log.Debug("broadcast: connection closed", "conn", c.id, "key", c.ident.KeyID,
+			"remote", c.remote, "reason", c.why, "delivered", c.delivered)
+		if s.obs != nil {
+			s.obs.Disconnected(c.ident, c.remote, now.Sub(c.since), c.delivered)
+		}
+	}
+}
+
+// reader answers client frames for conns the poller hands over.
+func (s *Server) reader() {
+	defer s.bg.Done()
+	buf := make([]byte, s.cfg.ReadLimit+maxHeaderSize+4096)
+	for {
+		select {
+		case c := <-s.readq:
+			c.readAll(buf)
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// sweeper runs once a second: closes conns whose key expired, queues the
+// periodic WebSocket ping, and starts passes so stalled conns meet their
+// write timeout even when nothing is published.
+func (s *Server) sweeper() {
+	defer s.bg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	lastPing := time.Now()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			ping := s.cfg.PingInterval > 0 && now.Sub(lastPing) >= s.cfg.PingInterval
+			if ping {
+				lastPing = now
+			}
+			s.sweep(now, ping)
+		}
+	}
+}
+
+func (s *Server) sweep(now time.Time, ping bool) {
+	nano := now.UnixNano()
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		for _, c := range sh.conns {
+			c.mu.Lock()
+			if !c.ident.Expires.IsZero() && now.After(c.ident.Expires) {
+				c.closeLocked(ws.StatusPolicyViolation, "key expired", reasonExpired, nano)
+			} else if ping && c.state == stateOpen {
+				c.queueCtrl(len(framePing), false, func(b []byte) []byte { return append(b, framePing...) })
+			}
+			c.mu.Unlock()
+		}
+		sh.mu.Unlock()
+		sh.schedule()
+	}
+}
+
+// DisconnectKey closes every connection of keyID with a close frame
+// (code and reason), as on revocation; it returns how many were closed.
+// The frames go out on the shards' next pass, started at once.
+func (s *Server) DisconnectKey(keyID string, code ws.StatusCode, reason string) int {
+	var list []*conn
+	s.mu.Lock()
+	for _, c := range s.conns {
+		if c.ident.KeyID == keyID {
+			list = append(list, c)
+		}
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, c := range list {
+		if c.close(code, reason, reasonKicked) {
+			n++
+		}
+	}
+	return n
+}
+
+// Kick closes one connection (ids come from Conns) with a close frame.
+func (s *Server) Kick(connID uint64, code ws.StatusCode, reason string) bool {
+	s.mu.Lock()
+	c := s.conns[connID]
+	s.mu.Unlock()
+	return c != nil && c.close(code, reason, reasonKicked)
+}
+
+// ConnInfo describes one open connection.
+type ConnInfo struct {
+	ID        uint64
+	KeyID     string
+	Label     string
+	Remote    netip.Addr
+	Since     time.Time
+	Delivered uint64
+}
+
+// Conns lists the open connections (for an admin view; it allocates).
+func (s *Server) Conns() []ConnInfo {
+	s.mu.Lock()
+	list := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		list = append(list, c)
+	}
+	s.mu.Unlock()
+	out := make([]ConnInfo, 0, len(list))
+	for _, c := range list {
+		c.mu.Lock()
+		out = append(out, ConnInfo{ID: c.id, KeyID: c.ident.KeyID, Label: c.ident.Label,
+			Remote: c.remote, Since: c.since, Delivered: c.delivered})
+		c.mu.Unlock()
+	}
+	return out
+}
+
+// Shutdown stops accepting, lets pending pings finish their pass, sends
+// close 1001 "going away" to every connection, removes every fd from
+// epoll, closes it and stops the pool. If ctx ends first, the remaining
+// connections are closed at once and ctx.Err() is returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.closing = true
+	close(s.done)
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
+	s.mu.Unlock()
+
+	// 1. No new conns: wait for Serve loops and handshakes to end.
+	err := s.waitFor(ctx, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.serving == 0 && s.handshakes.Load() == 0
+	})
+	// 2. Drain: passes for what was published before Shutdown.
+	if err == nil {
+		for _, sh := range s.shards {
+			sh.schedule()
+		}
+		err = s.waitFor(ctx, s.idle)
+	}
+	// 3. Going away, to everyone.
+	if err == nil {
+		s.mu.Lock()
+		list := make([]*conn, 0, len(s.conns))
+		for _, c := range s.conns {
+			list = append(list, c)
+		}
+		s.mu.Unlock()
+		for _, c := range list {
+			c.close(ws.StatusGoingAway, "going away", reasonShutdown)
+		}
+		err = s.waitFor(ctx, func() bool {
+			s.mu.Lock()
+			n := len(s.conns)
+			s.mu.Unlock()
+			if n > 0 {
+				for _, sh := range s.shards {
+					sh.schedule() // enforces the close deadline of stuck conns
+				}
+			}
+			return n == 0 && s.idle()
+		})
+	}
+	// 4. Whatever is left goes now; then the poller, readers and pool.
+	s.waitFor(context.Background(), s.idle)
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		for i := len(sh.conns) - 1; i >= 0; i-- {
+			c := sh.conns[i]
+			c.mu.Lock()
+			c.why = reasonShutdown
+			sh.finalize(c)
+			c.mu.Unlock()
+		}
+		gone := sh.gone
+		sh.gone = nil
+		sh.mu.Unlock()
+		s.forget(gone)
+	}
+	close(s.stop)
+	s.bg.Wait()
+	if cerr := s.ep.Close(); cerr != nil {
+		s.log.Warn("broadcast: close epoll", "err", cerr)
+	}
+	if perr := s.pool.ReleaseTimeout(5 * time.Second); perr != nil {
+		s.log.Warn("broadcast: release pool", "err", perr)
+	}
+	return err
+}
+
+// idle reports whether no shard pass is queued or running.
+func (s *Server) idle() bool {
+	for _, sh := range s.shards {
+		if sh.state.Load() != passIdle {
+			return false
+		}
+	}
+	return true
+}
+
+// waitFor polls cond with a growing interval until it holds or ctx ends.
+func (s *Server) waitFor(ctx context.Context, cond func() bool) error {
+	d := time.Millisecond
+	for !cond() {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		d = min(2*d, 50*time.Millisecond)
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package broadcast
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Stats is a snapshot of the broadcaster's counters, for /metrics and logs.
+type Stats struct {
+	Conns            int64         // connections registered (upgraded, not yet closed)
+	Accepted         uint64        // TCP connections accepted
+	Upgraded         uint64        // successful WebSocket upgrades
+	Rejected         Rejections    // handshakes refused, by reason
+	AcceptErrors     uint64        // temporary accept errors (EMFILE...) survived
+	Published        uint64        // messages given to Publish
+	Delivered        uint64        // frames fully written to a connection
+	Writes           uint64        // writev syscalls made by passes
+	SlowConsumers    uint64        // connections closed for backlog or write timeout
+	Passes           uint64        // shard passes run
+	LastPassDuration time.Duration // longest of each shard's latest pass
+}
+
+// Rejections counts refused handshakes by reason.
+type Rejections struct {
+	Auth       uint64 // the Authenticator refused (401/403/429...)
+	Full       uint64 // MaxConns reached (503)
+	BadRequest uint64 // bad path, query, or HTTP/WebSocket headers
+	Timeout    uint64 // handshake deadline passed or the peer vanished
+}
+
+type counters struct {
+	accepted, upgraded, acceptErrors     atomic.Uint64
+	rejAuth, rejFull, rejBad, rejTimeout atomic.Uint64
+	published, delivered, writes, passes atomic.Uint64
+	slow                                 atomic.Uint64
+}
+
+// Stats returns a snapshot of the counters. It takes no lock.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Conns:         s.open.Load(),
+		Accepted:      s.stats.accepted.Load(),
+		Upgraded:      s.stats.upgraded.Load(),
+		AcceptErrors:  s.stats.acceptErrors.Load(),
+		Published:     s.stats.published.Load(),
+		Delivered:     s.stats.delivered.Load(),
+		Writes:        s.stats.writes.Load(),
+		SlowConsumers: s.stats.slow.Load(),
+		Passes:        s.stats.passes.Load(),
+		Rejected: Rejections{
+			Auth:       s.stats.rejAuth.Load(),
+			Full:       s.stats.rejFull.Load(),
+			BadRequest: s.stats.rejBad.Load(),
+			Timeout:    s.stats.rejTimeout.Load(),
+		},
+	}
+	for _, sh := range s.shards {
+		st.LastPassDuration = max(st.LastPassDuration, time.Duration(sh.lastPass.Load()))
+	}
+	return st
+}

@@ -1,0 +1,57 @@
+package shopify
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/stellarfeed/stellarfeed/monitors"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// routeFetcher answers by exact URL; anything else is a 404 page.
+type routeFetcher struct {
+	mu     sync.Mutex
+	routes map[string]*monitors.Response
+	errs   map[string]error
+	urls   []string
+}
+
+func (f *routeFetcher) Fetch(ctx context.Context, req *monitors.Request) (*monitors.Response, error) {
+	f.mu.Lock()
+	f.urls = append(f.urls, req.URL)
+	f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := f.errs[req.URL]; err != nil {
+		return nil, err
+	}
+	if r, ok := f.routes[req.URL]; ok {
+		c := *r
+		if c.URL == "" {
+			c.URL = req.URL
+		}
+		return &c, nil
+	}
+	return &monitors.Response{Status: 404, Body: []byte("<html><title>404 Not Found</title></html>"), URL: req.URL}, nil
+}
+
+func ok200(body []byte) *monitors.Response { return &monitors.Response{Status: 200, Body: body} }

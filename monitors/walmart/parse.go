@@ -1,0 +1,440 @@
+package walmart
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/bytedance/sonic"
+	"github.com/bytedance/sonic/ast"
+)
+
+// WalmartSellerID is the seller id of Walmart.com itself on the US site.
+const WalmartSellerID = "F55CDC31AB754BB68FE0B39041159D63"
+
+// Availability values after normalisation.
+const (
+	InStockStatus    = "IN_STOCK"
+	OutOfStockStatus = "OUT_OF_STOCK"
+)
+
+// Product is what a Walmart product page says about the item it shows.
+type Product struct {
+	// ItemID is usItemId (USA) or the item id (CA): the Stellar sku.
+	ItemID string `json:"itemId"`
+	Name   string `json:"name"`
+	// OfferID is the 32 upper-case hex offer id, or "" when the page has
+	// none (allowed only when out of stock).
+	OfferID string `json:"offerId"`
+	// Availability is InStockStatus or OutOfStockStatus.
+	Availability string `json:"availability"`
+	InStock      bool   `json:"inStock"`
+	// Price is a plain decimal with two places ("19.93"), or "" when the
+	// page shows none; PriceValue is the same number.
+	Price      string  `json:"price"`
+	PriceValue float64 `json:"priceValue"`
+	Currency   string  `json:"currency"`
+	Image      string  `json:"image"`
+	SellerID   string  `json:"sellerId"`
+	SellerName string  `json:"sellerName"`
+	SellerType string  `json:"sellerType"`
+	// URL is the final URL the page was read from.
+	URL string `json:"url"`
+}
+
+// Parse errors, for errors.Is.
+var (
+	ErrNoNextData = errors.New("no __NEXT_DATA__ script")
+	ErrNoProduct  = errors.New("no product in __NEXT_DATA__")
+	ErrTruncated  = errors.New("__NEXT_DATA__ script cut short (truncated page?)")
+)
+
+// productPath is where Next.js pages keep the product, on both sites.
+var productPath = []any{"props", "pageProps", "initialData", "data", "product"}
+
+// decoder copies strings out of the page: the engine may reuse the body
+// buffer once Check returns, and a Product must outlive it.
+var decoder = sonic.Config{CopyString: true}.Froze()
+
+// rawProduct is the subset of the product object the monitor reads.
+type rawProduct struct {
+	UsItemID           string `json:"usItemId"`
+	ItemID             string `json:"itemId"`
+	Name               string `json:"name"`
+	OfferID            string `json:"offerId"`
+	AvailabilityStatus string `json:"availabilityStatus"`
+	SellerID           string `json:"sellerId"`
+	SellerName         string `json:"sellerName"`
+	SellerType         string `json:"sellerType"`
+	PriceInfo          *struct {
+		CurrentPrice *struct {
+			Price        flexNumber `json:"price"`
+			PriceString  string     `json:"priceString"`
+			CurrencyUnit string     `json:"currencyUnit"`
+		} `json:"currentPrice"`
+	} `json:"priceInfo"`
+	ImageInfo *struct {
+		ThumbnailURL string `json:"thumbnailUrl"`
+		AllImages    []struct {
+			URL string `json:"url"`
+		} `json:"allImages"`
+	} `json:"imageInfo"`
+	Offers *struct {
+		Primary *struct {
+			OfferID string `json:"offerId"`
+		} `json:"primary"`
+	} `json:"offers"`
+	BuyBox *struct {
+		Products []struct {
+			OfferID string `json:"offerId"`
+		} `json:"products"`
+	} `json:"buyBox"`
+	FulfillmentOptions []struct {
+		Type               string      `json:"type"`
+		AvailabilityStatus string      `json:"availabilityStatus"`
+		AvailableQuantity  *flexNumber `json:"availableQuantity"`
+	} `json:"fulfillmentOptions"`
+}
+
+// flexNumber accepts a JSON number, a numeric string or null: Walmart has
+// shipped prices in both shapes, and one odd field must not fail the page.
+type flexNumber struct {
+	V  float64
+	OK bool
+}
+
+func (n *flexNumber) UnmarshalJSON(b []byte) error {
+	s := string(bytes.Trim(b, `"`))
+	if s == "null" || s == "" {
+		return nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil // not a number: treated as absent
+	}
+	n.V, n.OK = v, true
+	return nil
+}
+
+// ParseProduct reads the product from a Walmart USA or CA product page.
+// It is a pure function of its input. It does not decide blocking (see
+// DetectBlock); it fails when the page holds no readable product, when the
+// availability is missing or unknown, or when an in-stock product has no
+// valid offer id (a ping without one is useless to Stellar).
+func ParseProduct(body []byte, finalURL string) (Product, error) {
+	data, err := nextData(body)
+	if err != nil {
+		return Product{}, err
+	}
+	node, err := sonic.GetWithOptions(data, ast.SearchOptions{}, productPath...)
+	if err != nil {
+		return Product{}, fmt.Errorf("%w: props.pageProps.initialData.data.product: %v", ErrNoProduct, shortJSONError(err))
+	}
+	raw, err := node.Raw()
+	if err != nil {
+		return Product{}, fmt.Errorf("%w: props.pageProps.initialData.data.product: %v", ErrNoProduct, shortJSONError(err))
+	}
+	if raw == "null" || len(raw) == 0 || raw[0] != '{' {
+		return Product{}, fmt.Errorf("%w: props.pageProps.initialData.data.product is not an object", ErrNoProduct)
+	}
+	var rp rawProduct
+	if err := decoder.UnmarshalFromString(raw, &rp); err != nil {
+		return Product{}, fmt.Errorf("decode product: %w", shortJSONError(err))
+	}
+	return rp.product(finalURL)
+}
+
+func (rp *rawProduct) product(finalURL string) (Product, error) {
+	p := Product{
+		ItemID:     strings.TrimSpace(rp.UsItemID),
+		Name:       cleanText(rp.Name),
+		SellerID:   strings.TrimSpace(rp.SellerID),
+		SellerName: cleanText(rp.SellerName),
+		SellerType: strings.TrimSpace(rp.SellerType),
+		URL:        finalURL,
+	}
+	if p.ItemID == "" {
+		p.ItemID = strings.TrimSpace(rp.ItemID)
+	}
+	if p.ItemID == "" {
+		return Product{}, fmt.Errorf("%w: product.usItemId is missing", ErrNoProduct)
+	}
+	if len(p.ItemID) > 64 || !isAlnum(p.ItemID) {
+		return Product{}, fmt.Errorf("product.usItemId %q is not an item id (letters and digits)", truncate(p.ItemID))
+	}
+
+	avail, err := rp.availability()
+	if err != nil {
+		return Product{}, err
+	}
+	p.Availability = avail
+	p.InStock = avail == InStockStatus
+
+	p.OfferID = rp.offerID()
+	if p.InStock && p.OfferID == "" {
+		return Product{}, fmt.Errorf("product %s is in stock but has no 32-hex offerId (tried product.offerId, product.offers.primary.offerId, product.buyBox.products[0].offerId)", p.ItemID)
+	}
+
+	if pi := rp.PriceInfo; pi != nil && pi.CurrentPrice != nil {
+		cp := pi.CurrentPrice
+		p.Currency = strings.TrimSpace(cp.CurrencyUnit)
+		if cp.Price.OK && cp.Price.V > 0 && cp.Price.V < 1e9 {
+			p.PriceValue = math.Round(cp.Price.V*100) / 100
+			p.Price = strconv.FormatFloat(p.PriceValue, 'f', 2, 64)
+		} else if s, v, ok := NormalizePrice(cp.PriceString); ok {
+			p.Price, p.PriceValue = s, v
+		}
+	}
+
+	if ii := rp.ImageInfo; ii != nil {
+		p.Image = absURL(ii.ThumbnailURL)
+		for i := 0; p.Image == "" && i < len(ii.AllImages); i++ {
+			p.Image = absURL(ii.AllImages[i].URL)
+		}
+	}
+	return p, nil
+}
+
+// availability maps the page's status to IN_STOCK or OUT_OF_STOCK.
+// availabilityStatus decides when present. The CA site also lists
+// fulfillmentOptions: when availabilityStatus is missing they decide alone,
+// and when it says IN_STOCK but every listed option is unavailable the
+// product is out of stock (nothing can be bought online or picked up).
+func (rp *rawProduct) availability() (string, error) {
+	top := strings.ToUpper(strings.TrimSpace(rp.AvailabilityStatus))
+	opts := 0
+	anyAvail := false
+	for _, o := range rp.FulfillmentOptions {
+		st := strings.ToUpper(strings.TrimSpace(o.AvailabilityStatus))
+		if st == "" {
+			continue
+		}
+		opts++
+		if (st == "IN_STOCK" || st == "AVAILABLE") && (o.AvailableQuantity == nil || !o.AvailableQuantity.OK || o.AvailableQuantity.V > 0) {
+			anyAvail = true
+		}
+	}
+	switch top {
+	case "IN_STOCK":
+		if opts > 0 && !anyAvail {
+			return OutOfStockStatus, nil
+		}
+		return InStockStatus, nil
+	case "OUT_OF_STOCK", "NOT_AVAILABLE", "UNAVAILABLE", "RETIRED":
+		return OutOfStockStatus, nil
+	case "":
+		if opts == 0 {
+			return "", errors.New("product.availabilityStatus is missing and there are no fulfillmentOptions")
+		}
+		if anyAvail {
+			return InStockStatus, nil
+		}
+		return OutOfStockStatus, nil
+	}
+	return "", fmt.Errorf("product.availabilityStatus %q is not IN_STOCK or OUT_OF_STOCK", truncate(rp.AvailabilityStatus))
+}
+
+// offerID returns the first valid offer id among the known places.
+func (rp *rawProduct) offerID() string {
+	if id, ok := normOfferID(rp.OfferID); ok {
+		return id
+	}
+	if rp.Offers != nil && rp.Offers.Primary != nil {
+		if id, ok := normOfferID(rp.Offers.Primary.OfferID); ok {
+			return id
+		}
+	}
+	if rp.BuyBox != nil && len(rp.BuyBox.Products) > 0 {
+		if id, ok := normOfferID(rp.BuyBox.Products[0].OfferID); ok {
+			return id
+		}
+	}
+	return ""
+}
+
+// normOfferID accepts 32 hex digits in either case and returns them in
+// upper case, the form Walmart's own pages and Stellar use.
+func normOfferID(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if !IsOfferID(strings.ToUpper(s)) {
+		return "", false
+	}
+	return strings.ToUpper(s), true
+}
+
+// IsOfferID reports whether s is a Walmart offer id: 32 upper-case hex.
+func IsOfferID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// nextDataTag returns the offset just past the marker of the
+// <script id="__NEXT_DATA__" ...> tag, or -1.
+func nextDataTag(body []byte) int {
+	const marker = `__NEXT_DATA__`
+	off := 0
+	for {
+		i := bytes.Index(body[off:], []byte(marker))
+		if i < 0 {
+			return -1
+		}
+		i += off
+		off = i + len(marker)
+		// The marker must sit inside an open <script ...> tag.
+		tagStart := bytes.LastIndex(body[:i], []byte("<script"))
+		if tagStart >= 0 && bytes.IndexByte(body[tagStart:i], '>') < 0 {
+			return off
+		}
+	}
+}
+
+// nextData returns the JSON text inside <script id="__NEXT_DATA__">.
+func nextData(body []byte) ([]byte, error) {
+	i := nextDataTag(body)
+	if i < 0 {
+		return nil, ErrNoNextData
+	}
+	gt := bytes.IndexByte(body[i:], '>')
+	if gt < 0 {
+		return nil, fmt.Errorf("%w: unterminated script tag", ErrTruncated)
+	}
+	start := i + gt + 1
+	end := bytes.Index(body[start:], []byte("</script"))
+	if end < 0 {
+		return nil, fmt.Errorf("%w: no closing </script>", ErrTruncated)
+	}
+	data := bytes.TrimSpace(body[start : start+end])
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%w: empty script", ErrNoNextData)
+	}
+	return data, nil
+}
+
+// HasNextData reports whether body carries the __NEXT_DATA__ script tag,
+// complete or not: a page cut short is broken, not a bot wall.
+func HasNextData(body []byte) bool { return nextDataTag(body) >= 0 }
+
+// NormalizePrice turns a displayed price ("$1,299.00", "1 299,00 $",
+// "$19.93 - $24.99") into a plain decimal with two places and its value.
+// The first number wins; the decimal separator is the last '.' or ','
+// followed by one or two digits.
+func NormalizePrice(s string) (string, float64, bool) {
+	// Find the first run of digits and separators.
+	start := strings.IndexFunc(s, func(r rune) bool { return r >= '0' && r <= '9' })
+	if start < 0 {
+		return "", 0, false
+	}
+	var num []byte
+	rs := s[start:]
+	for i := 0; i < len(rs); {
+		c := rs[i]
+		switch {
+		case c >= '0' && c <= '9', c == '.', c == ',':
+			num = append(num, c)
+			i++
+			continue
+		}
+		// Spaces (incl. NBSP and narrow NBSP) group thousands in French
+		// formats when a digit follows.
+		w := spaceWidth(rs[i:])
+		if w > 0 && i+w < len(rs) && rs[i+w] >= '0' && rs[i+w] <= '9' {
+			i += w
+			continue
+		}
+		break
+	}
+	num = bytes.TrimRight(num, ".,")
+	intPart, frac := num, []byte(nil)
+	if j := bytes.LastIndexAny(num, ".,"); j >= 0 && len(num)-j-1 >= 1 && len(num)-j-1 <= 2 {
+		intPart, frac = num[:j], num[j+1:]
+	}
+	var digits []byte
+	for _, c := range intPart {
+		if c >= '0' && c <= '9' {
+			digits = append(digits, c)
+		}
+	}
+	digits = bytes.TrimLeft(digits, "0")
+	if len(digits) == 0 {
+		digits = []byte("0")
+	}
+	if len(digits) > 12 {
+		return "", 0, false
+	}
+	for len(frac) < 2 {
+		frac = append(frac, '0')
+	}
+	out := string(digits) + "." + string(frac)
+	v, err := strconv.ParseFloat(out, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return out, v, true
+}
+
+func spaceWidth(s string) int {
+	switch {
+	case strings.HasPrefix(s, " "):
+		return 1
+	case strings.HasPrefix(s, "\u00a0"):
+		return len("\u00a0")
+	case strings.HasPrefix(s, "\u202f"), strings.HasPrefix(s, "\u2009"):
+		return len("\u202f")
+	}
+	return 0
+}
+
+// absURL returns u as an absolute http(s) URL, or "" when it is not one.
+// Protocol-relative URLs get https.
+func absURL(u string) string {
+	u = strings.TrimSpace(u)
+	if strings.HasPrefix(u, "//") {
+		u = "https:" + u
+	}
+	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return ""
+	}
+	if len(u) > 2048 || strings.ContainsAny(u, " \t\r\n\x00\x7f") {
+		return ""
+	}
+	if pu, err := url.Parse(u); err != nil || pu.Host == "" {
+		return ""
+	}
+	return u
+}
+
+// cleanText trims and replaces control characters with spaces: Stellar
+// rejects titles with control characters.
+func cleanText(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.IndexFunc(s, isControl) < 0 {
+		return s
+	}
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
+		if isControl(r) {
+			return ' '
+		}
+		return r
+	}, s))
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

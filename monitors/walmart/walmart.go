@@ -1,0 +1,367 @@
+package walmart
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/monitors"
+)
+
+// Site is the name the monitor registers under.
+const Site = "walmart"
+
+// Regions and their origins.
+const (
+	RegionUSA = "USA"
+	RegionCA  = "CA"
+
+	OriginUSA = "https://www.walmart.com"
+	OriginCA  = "https://www.walmart.ca"
+)
+
+// Merchant filter values besides a seller id.
+const (
+	MerchantAny     = "any"
+	MerchantWalmart = "walmart"
+)
+
+func init() {
+	monitors.Register(Site, func() monitors.Monitor { return New() })
+}
+
+// Monitor checks Walmart USA and Walmart Canada product pages. The zero
+// value is ready; it holds no state, so one value serves any number of
+// targets concurrently.
+type Monitor struct{}
+
+// New returns a Walmart monitor.
+func New() *Monitor { return &Monitor{} }
+
+// ValidateTarget rejects a target the monitor cannot check, naming the
+// field: region USA or CA; sku numeric (USA) or 12 letters/digits or 13
+// digits (CA); merchant any, walmart or a seller id; max price >= 0;
+// stellar site a valid Stellar site name; base URL absolute http(s); no
+// Shopify fields.
+func (m *Monitor) ValidateTarget(t *monitors.Target) error {
+	if t == nil {
+		return errors.New("walmart: nil target")
+	}
+	switch t.Region {
+	case RegionUSA:
+		if !isDigits(t.SKU) || len(t.SKU) > 20 {
+			return fmt.Errorf("sku: %q is not a Walmart USA item id (digits, e.g. 5113183757)", truncate(t.SKU))
+		}
+	case RegionCA:
+		if !isCAItemID(t.SKU) {
+			return fmt.Errorf("sku: %q is not a Walmart Canada item id (12 letters or digits, or 13 digits)", truncate(t.SKU))
+		}
+	case "":
+		return errors.New("region: required for walmart (USA or CA)")
+	default:
+		return fmt.Errorf("region: %q is not one of USA, CA", truncate(t.Region))
+	}
+	if err := validateMerchant(t.Merchant); err != nil {
+		return err
+	}
+	if t.MaxPrice < 0 || math.IsNaN(t.MaxPrice) || math.IsInf(t.MaxPrice, 0) {
+		return fmt.Errorf("maxPrice: %v must be a number >= 0 (0 means no cap)", t.MaxPrice)
+	}
+	switch {
+	case t.Store != "":
+		return errors.New("store: a Shopify field, not used by walmart")
+	case t.Handle != "":
+		return errors.New("handle: a Shopify field, not used by walmart")
+	case len(t.Keywords) > 0:
+		return errors.New("keywords: a Shopify field, not used by walmart (walmart watches one sku)")
+	}
+	if t.StellarSite != "" {
+		if err := validateStellarSite(t.StellarSite); err != nil {
+			return err
+		}
+	}
+	if t.BaseURL != "" {
+		if _, err := parseBaseURL(t.BaseURL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Check fetches the target's product page once and classifies it. It
+// never reports OutOfStock for a page it could not read: blocks are
+// Blocked, everything else unreadable is Error.
+func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetcher) monitors.Observation {
+	obs := monitors.Observation{Outcome: monitors.Error}
+	if t == nil {
+		obs.Reason = "nil target"
+		return obs
+	}
+	obs.StellarSite = StellarSite(t)
+	if err := m.ValidateTarget(t); err != nil {
+		obs.Reason = "invalid target: " + err.Error()
+		return obs
+	}
+	pageURL := ProductURL(t)
+	req := &monitors.Request{
+		Method: http.MethodGet,
+		URL:    pageURL,
+		Header: http.Header{
+			"Accept":          {"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"},
+			"Accept-Language": {acceptLanguage(t.Region)},
+		},
+		Region: t.Region,
+	}
+	resp, err := f.Fetch(ctx, req)
+	if err != nil {
+		obs.Reason = fmt.Sprintf("fetch %s: %v", pageURL, err)
+		return obs
+	}
+	if resp == nil {
+		obs.Reason = fmt.Sprintf("fetch %s: no response", pageURL)
+		return obs
+	}
+	finalURL := resp.URL
+	if finalURL == "" {
+		finalURL = pageURL
+	}
+	if reason, blocked := DetectBlock(resp.Status, finalURL, resp.Body); blocked {
+		obs.Outcome, obs.Reason = monitors.Blocked, reason
+		return obs
+	}
+	if resp.Status < 200 || resp.Status > 299 {
+		obs.Reason = fmt.Sprintf("HTTP %d from %s", resp.Status, finalURL)
+		return obs
+	}
+	p, err := ParseProduct(resp.Body, finalURL)
+	if err != nil {
+		obs.Reason = fmt.Sprintf("parse %s: %v", finalURL, err)
+		return obs
+	}
+	// A page about another item (a merged or redirected listing) must not
+	// ping under this target's sku.
+	if !sameItem(t.Region, p.ItemID, t.SKU) {
+		obs.Reason = fmt.Sprintf("page shows item %s, not %s", truncate(p.ItemID), t.SKU)
+		return obs
+	}
+	if !p.InStock {
+		obs.Outcome, obs.Reason = monitors.OutOfStock, "availability "+p.Availability
+		return obs
+	}
+	offer := OfferFor(t, &p, pageURL)
+	if reason, ok := passes(t, &offer); !ok {
+		obs.Outcome, obs.Reason = monitors.OutOfStock, "filtered: "+reason
+		return obs
+	}
+	obs.Outcome = monitors.InStock
+	obs.Offers = []monitors.Offer{offer}
+	return obs
+}
+
+// StellarSite is the site pings for t carry: t.StellarSite, else "walmart"
+// for USA and "walmartca" for CA (stellar.SiteWalmartUSA/CA). Walmart pings
+// carry no region: Stellar tells the two sites apart by this name.
+func StellarSite(t *monitors.Target) string {
+	if t.StellarSite != "" {
+		return t.StellarSite
+	}
+	if t.Region == RegionCA {
+		return stellar.SiteWalmartCA
+	}
+	return stellar.SiteWalmartUSA
+}
+
+// ProductURL is the page Check fetches: {origin}/ip/{sku} (USA) or
+// {origin}/en/ip/{sku} (CA), where t.BaseURL, when set, replaces the
+// origin and may carry a path prefix (a simulator's /www.walmart.com).
+func ProductURL(t *monitors.Target) string {
+	base := OriginUSA
+	if t.Region == RegionCA {
+		base = OriginCA
+	}
+	if t.BaseURL != "" {
+		base = strings.TrimRight(t.BaseURL, "/")
+	}
+	if t.Region == RegionCA {
+		return base + "/en/ip/" + url.PathEscape(t.SKU)
+	}
+	return base + "/ip/" + url.PathEscape(t.SKU)
+}
+
+// OfferFor turns a parsed in-stock product into the target's offer.
+func OfferFor(t *monitors.Target, p *Product, pageURL string) monitors.Offer {
+	o := monitors.Offer{
+		SKU:            p.ItemID,
+		OfferID:        p.OfferID,
+		Title:          clip(p.Name, maxTitle),
+		Image:          p.Image,
+		Price:          p.Price,
+		PriceValue:     p.PriceValue,
+		Currency:       p.Currency,
+		Merchant:       p.SellerID,
+		SoldByRetailer: SoldByWalmart(t.Region, p),
+		URL:            pageURL,
+	}
+	if o.SKU == "" {
+		o.SKU = t.SKU
+	}
+	if o.Merchant == "" {
+		o.Merchant = p.SellerName
+	}
+	if o.Currency == "" {
+		o.Currency = "USD"
+		if t.Region == RegionCA {
+			o.Currency = "CAD"
+		}
+	}
+	return o
+}
+
+// SoldByWalmart reports whether Walmart itself sells the product. USA: the
+// seller id is Walmart.com's (F55CDC31AB754BB68FE0B39041159D63), whatever
+// the seller name says. CA: the Canadian pages carry no well-known seller
+// id for Walmart, so the seller name decides ("Walmart", also
+// "Walmart.ca" and "Walmart Canada", case-insensitive).
+func SoldByWalmart(region string, p *Product) bool {
+	if region == RegionCA {
+		switch strings.ToLower(strings.TrimSpace(p.SellerName)) {
+		case "walmart", "walmart.ca", "walmart canada":
+			return true
+		}
+		return false
+	}
+	return strings.EqualFold(p.SellerID, WalmartSellerID)
+}
+
+// passes applies the merchant filter and the price cap. An unknown price
+// never passes a cap: the monitor cannot prove it is under it.
+func passes(t *monitors.Target, o *monitors.Offer) (string, bool) {
+	switch m := strings.TrimSpace(t.Merchant); {
+	case m == "" || strings.EqualFold(m, MerchantAny):
+	case strings.EqualFold(m, MerchantWalmart):
+		if !o.SoldByRetailer {
+			return fmt.Sprintf("sold by %q, not Walmart", truncate(o.Merchant)), false
+		}
+	default:
+		if !strings.EqualFold(o.Merchant, m) {
+			return fmt.Sprintf("sold by %q, not seller %s", truncate(o.Merchant), m), false
+		}
+	}
+	if t.MaxPrice > 0 {
+		if o.Price == "" {
+			return "no price on the page and maxPrice is set", false
+		}
+		if o.PriceValue > t.MaxPrice {
+			return fmt.Sprintf("price %s above maxPrice %s", o.Price, strconv.FormatFloat(t.MaxPrice, 'f', -1, 64)), false
+		}
+	}
+	return "", true
+}
+
+// maxTitle keeps titles inside Stellar's 512-byte limit.
+const maxTitle = 512
+
+// clip cuts s to at most n bytes on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func sameItem(region, page, want string) bool {
+	if page == "" {
+		return true
+	}
+	if region == RegionCA {
+		return strings.EqualFold(page, want)
+	}
+	return page == want
+}
+
+func validateMerchant(m string) error {
+	switch {
+	case m == "" || strings.EqualFold(m, MerchantAny) || strings.EqualFold(m, MerchantWalmart):
+		return nil
+	case len(m) > 64 || !isAlnum(m):
+		return fmt.Errorf("merchant: %q is not any, walmart or a seller id (letters and digits)", truncate(m))
+	}
+	return nil
+}
+
+// validateStellarSite checks the name against Stellar's own rules, so the
+// two never disagree.
+func validateStellarSite(s string) error {
+	p := stellar.Ping{Site: s, SKU: "1", OfferID: strings.Repeat("0", 32)}
+	for _, fe := range stellar.FieldErrors(stellar.Rules{OfferIDSites: []string{s}}.Validate(&p)) {
+		if fe.Field == "site" {
+			return fmt.Errorf("stellarSite: %s", fe.Message)
+		}
+	}
+	return nil
+}
+
+func parseBaseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("baseURL: %q: %w", truncate(s), err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("baseURL: %q is not an absolute http(s) URL", truncate(s))
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("baseURL: %q must not have a query or fragment", truncate(s))
+	}
+	return u, nil
+}
+
+func acceptLanguage(region string) string {
+	if region == RegionCA {
+		return "en-CA,en;q=0.9"
+	}
+	return "en-US,en;q=0.9"
+}
+
+func isCAItemID(s string) bool {
+	return (len(s) == 12 && isAlnum(s)) || (len(s) == 13 && isDigits(s))
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	_ monitors.Monitor         = (*Monitor)(nil)
+	_ monitors.TargetValidator = (*Monitor)(nil)
+)
