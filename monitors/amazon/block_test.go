@@ -1,0 +1,79 @@
+package amazon
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestDetectBlock(t *testing.T) {
+	page := func(s string) []byte {
+		return []byte("<html><head><title>x</title></head><body>" + s + "</body></html>")
+	}
+	tests := []struct {
+		name    string
+		status  int
+		body    []byte
+		blocked bool
+		reason  string // substring
+	}{
+		{"captcha form", 200, page(`<form method="get" action="/errors/validateCaptcha"></form>`), true, "validateCaptcha"},
+		{"captcha input", 200, page(`<input id="captchacharacters" name="field-keywords"/>`), true, "captchacharacters"},
+		{"robot check title", 200, []byte(`<html><head><title dir="ltr">Robot Check</title></head></html>`), true, "Robot Check"},
+		{"robot check title upper", 200, []byte(`<TITLE>ROBOT CHECK</TITLE>`), true, "Robot Check"},
+		{"en text", 200, page(`<h4>Enter the characters you see below</h4>`), true, "(en)"},
+		{"de text", 200, page(`<h4>Geben Sie die Zeichen unten ein</h4>`), true, "(de)"},
+		{"fr text", 200, page(`<h4>Entrez les caractères que vous voyez ci-dessous</h4>`), true, "(fr)"},
+		{"fr entity text", 200, page(`<h4>Entrez les caract&egrave;res que vous voyez ci-dessous</h4>`), true, "(fr)"},
+		{"es text", 200, page(`<h4>Introduzca los caracteres que ve a continuación</h4>`), true, "(es)"},
+		{"it text", 200, page(`<h4>Inserisci i caratteri visualizzati nello spazio sottostante</h4>`), true, "(it)"},
+		{"nl text", 200, page(`<h4>Voer de karakters in die u hieronder ziet</h4>`), true, "(nl)"},
+		{"pl text", 200, page(`<h4>Wprowadź znaki widoczne poniżej</h4>`), true, "(pl)"},
+		{"ja text", 200, page(`<h4>下に表示されている文字を入力してください</h4>`), true, "(ja)"},
+		{"automated access 503", 503, page(`<!-- To discuss automated access to Amazon data please contact api-services-support@amazon.com. -->`), true, "automated-access"},
+		{"automated access text only", 200, page(`To discuss automated access to Amazon data please contact us`), true, "automated-access"},
+		{"dogs of amazon", 500, page(`<img alt="Dogs of Amazon" src="x.jpg"/>`), true, "Dogs of Amazon"},
+		{"dogs of amazon 200", 200, page(`<a href="/dogsofamazon"><img alt="Dogs of Amazon"/></a>`), true, "Dogs of Amazon"},
+		{"dogs of amazon 404 is not found, not blocked", 404, page(`<title>Page Not Found</title><img alt="Dogs of Amazon"/>`), false, ""},
+		{"403", 403, nil, true, "HTTP 403"},
+		{"429", 429, page("Too many requests"), true, "HTTP 429"},
+		{"503 plain", 503, page("Service Unavailable"), true, "HTTP 503"},
+		{"product page", 200, page(`<span id="productTitle">Robot Check Toy</span><div id="availability">Currently unavailable.</div>`), false, ""},
+		{"404 page", 404, page(`Page Not Found`), false, ""},
+		{"500 page", 500, page(`Internal error`), false, ""},
+		{"empty 200", 200, nil, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			blocked, reason := DetectBlock(tt.status, tt.body)
+			if blocked != tt.blocked || !strings.Contains(reason, tt.reason) {
+				t.Errorf("DetectBlock = %v, %q; want %v, %q", blocked, reason, tt.blocked, tt.reason)
+			}
+		})
+	}
+}
+
+// Phrases are only searched in small bodies: a big product page quoting one
+// in a review is not a captcha. Structural markers count at any size.
+func TestDetectBlockLargeBody(t *testing.T) {
+	filler := bytes.Repeat([]byte("<p>review text</p>"), maxPhraseScan/10)
+	quoted := append(append([]byte{}, filler...), []byte("Enter the characters you see below")...)
+	if blocked, why := DetectBlock(200, quoted); blocked {
+		t.Errorf("large page quoting a phrase was blocked: %s", why)
+	}
+	marked := append(append([]byte{}, filler...), []byte(`<form action="/errors/validateCaptcha">`)...)
+	if blocked, _ := DetectBlock(200, marked); !blocked {
+		t.Error("large captcha page not detected")
+	}
+}
+
+func BenchmarkDetectBlockRealPage(b *testing.B) {
+	body := realPage(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if blocked, _ := DetectBlock(200, body); blocked {
+			b.Fatal("blocked")
+		}
+	}
+}

@@ -1,0 +1,338 @@
+package amazon
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"golang.org/x/net/html"
+)
+
+// Errors ParseProduct and ParseAOD wrap; test with errors.Is.
+var (
+	// ErrBlocked: the body is a bot wall (see DetectBlock), not a page.
+	ErrBlocked = errors.New("amazon: blocked")
+	// ErrVariantRedirect: Amazon answered with another ASIN's page (a
+	// variant or replacement). Its stock says nothing about the one asked for.
+	ErrVariantRedirect = errors.New("amazon: variant redirect")
+	// ErrTruncated: the page ends before </html>; a cut-off page cannot
+	// prove that something is out of stock.
+	ErrTruncated = errors.New("amazon: truncated page")
+	// ErrNotProduct: no product ASIN on the page (an error or search page).
+	ErrNotProduct = errors.New("amazon: not a product page")
+	// ErrNotAOD: the body is not an All Offers Display fragment.
+	ErrNotAOD = errors.New("amazon: not an offers fragment")
+)
+
+// Stock is what a page says about availability.
+type Stock string
+
+const (
+	// StockUnknown: neither a buyable buy box nor an out-of-stock notice,
+	// e.g. only "See All Buying Options". The offers fragment decides.
+	StockUnknown Stock = "unknown"
+	// OutOfStock: #outOfStock, #backInStock or an "unavailable" text.
+	OutOfStock Stock = "out_of_stock"
+	// InStock: the buy box has an add-to-cart or buy-now button and an
+	// offer listing id.
+	InStock Stock = "in_stock"
+)
+
+// Page is what a product page (/dp/{ASIN}) says about the buy-box offer.
+type Page struct {
+	ASIN  string `json:"asin"`
+	Title string `json:"title,omitempty"`
+	// Price is the price to pay of the buy-box offer as a plain decimal
+	// ("1234.56"; no decimals for JP), never a list or carousel price.
+	Price      string  `json:"price,omitempty"`
+	PriceValue float64 `json:"priceValue,omitempty"`
+	Currency   string  `json:"currency,omitempty"`
+	// Image is the hi-res product image, an absolute https URL.
+	Image string `json:"image,omitempty"`
+	// OfferID is the buy box's offer listing id in DECODED form: the page
+	// writes it URL-encoded ("p7h8Hu2%2BBb5u…"), pings carry "p7h8Hu2+Bb5u…".
+	OfferID string `json:"offerId,omitempty"`
+	// Merchant is the buy-box seller's merchant id; SoldByAmazon reports
+	// whether it is the region's Amazon seller id (or, with no id on the
+	// page, whether the merchant text says "sold by Amazon").
+	Merchant     string `json:"merchant,omitempty"`
+	SoldByAmazon bool   `json:"soldByAmazon"`
+	Stock        Stock  `json:"stock"`
+	// OtherSellers: the page links to other offers ("See All Buying
+	// Options"), so the offers fragment may hold buyable offers.
+	OtherSellers bool `json:"otherSellers"`
+	// Evidence names what decided Stock, for logs.
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// Selectors, compiled once: package-level but immutable.
+var (
+	selBuyBoxes = []matcherT{sel("#qualifiedBuybox"), sel("#desktop_buybox"), sel("#buybox"), sel("form#addToCart")}
+	selBuyBtn   = sel(`#add-to-cart-button, #buy-now-button, input[name="submit.add-to-cart"], input[name="submit.buy-now"]`)
+	selOfferIDs = []matcherT{
+		sel(`form#addToCart input[name="offerListingID"]`),
+		sel(`input[name="offerListingID"]`),
+		sel(`input[name="items[0.base][offerListingId]"]`),
+	}
+	selMerchantInputs = []matcherT{sel(`input#merchantID`), sel(`input[name="merchantID"]`)}
+	selSellerLinks    = sel(`#sellerProfileTriggerId, #merchant-info a[href], #merchantInfoFeature_feature_div a[href], #tabular-buybox a[href]`)
+	selMerchantText   = sel(`#merchant-info, #merchantInfoFeature_feature_div, #tabular-buybox, #sellerProfileTriggerId`)
+	selASINs          = []matcherT{sel(`input#ASIN`), sel(`input[name="ASIN"]`), sel(`input[name="items[0.base][asin]"]`)}
+	selCanonical      = sel(`link[rel="canonical"]`)
+	selTitle          = []matcherT{sel("#productTitle"), sel("#ebooksProductTitle"), sel("#title")}
+	selImage          = []matcherT{sel("#landingImage"), sel("#imgBlkFront"), sel("#ebooksImgBlkFront"), sel("#main-image")}
+	selOOS            = sel("#outOfStock, #backInStock")
+	selAvailability   = sel("#availability")
+	selOtherSellers   = sel(`#buybox-see-all-buying-choices, #unqualifiedBuyBox, #olp_feature_div a[href], #aod-ingress-link, #rightCol a[href*="/gp/offer-listing/"]`)
+	selPrices         = []matcherT{
+		sel("#corePrice_feature_div .a-price"),
+		sel("#corePriceDisplay_desktop_feature_div .priceToPay, #corePriceDisplay_desktop_feature_div .apexPriceToPay"),
+		sel("#apex_desktop .priceToPay, #apex_desktop .apexPriceToPay, #apex_offerDisplay_desktop .a-price"),
+		sel("#corePrice_desktop .a-price, #price_inside_buybox, #priceblock_ourprice, #priceblock_dealprice"),
+	}
+	selOffscreen = sel(".a-offscreen")
+	selWhole     = sel(".a-price-whole")
+	selFraction  = sel(".a-price-fraction")
+)
+
+// outOfStockPhrases are #availability texts, lower-cased, in every
+// storefront language. They are only consulted when the buy box has no
+// buyable button.
+var outOfStockPhrases = [...]string{
+	"currently unavailable", "temporarily out of stock", "out of stock",
+	"derzeit nicht verfügbar", "nicht auf lager", "nicht verfügbar",
+	"actuellement indisponible", "rupture de stock", "indisponible",
+	"no disponible", "sin stock", "agotado",
+	"non disponibile", "esaurito",
+	"tijdelijk niet beschikbaar", "niet beschikbaar", "niet op voorraad", "momenteel niet verkrijgbaar",
+	"obecnie niedostępny", "niedostępny", "brak w magazynie",
+	"現在在庫切れです", "在庫切れ", "一時的に在庫切れ",
+}
+
+// soldByAmazonPhrases are merchant-info texts, lower-cased, that say the
+// offer is sold by Amazon itself. Used only when the page has no merchant
+// id: "Ships from Amazon" alone is fulfilment, not the seller.
+var soldByAmazonPhrases = [...]string{
+	"ships from and sold by amazon", "dispatched from and sold by amazon", "sold by amazon",
+	"verkauf und versand durch amazon", "vendu et expédié par amazon", "expédié et vendu par amazon",
+	"vendido y enviado por amazon", "venduto e spedito da amazon", "verzonden en verkocht door amazon",
+	"wysyłka i sprzedaż przez amazon", "sprzedawane i wysyłane przez amazon",
+	"amazon.co.jp が販売、発送します", "amazon.co.jpが販売、発送します",
+}
+
+// ParseProduct reads a product page (/dp/{ASIN}) for region r. asin is the
+// ASIN asked for: a page about another ASIN (variant redirect) returns the
+// page with an error wrapping ErrVariantRedirect. Bot walls wrap
+// ErrBlocked, pages cut before </html> ErrTruncated, pages without an ASIN
+// ErrNotProduct. Everything is anchored to the buy box so the dozens of
+// carousel prices and forms on a real page are never picked up.
+func ParseProduct(body []byte, r RegionInfo, asin string) (Page, error) {
+	if blocked, reason := DetectBlock(200, body); blocked {
+		return Page{}, fmt.Errorf("%w: %s", ErrBlocked, reason)
+	}
+	if !bytes.Contains(body, []byte("</html>")) && !bytes.Contains(body, []byte("</HTML>")) {
+		return Page{}, fmt.Errorf("%w: %d bytes and no </html>", ErrTruncated, len(body))
+	}
+	doc, err := html.Parse(bytes.NewReader(body))
+	if err != nil {
+		return Page{}, fmt.Errorf("amazon: parse product page: %w", err)
+	}
+	var box *html.Node
+	for _, s := range selBuyBoxes {
+		if box = first(doc, s); box != nil {
+			break
+		}
+	}
+
+	p := Page{Stock: StockUnknown}
+	p.ASIN = pageASIN(doc, box)
+	if p.ASIN == "" {
+		return Page{}, fmt.Errorf("%w: no ASIN (input#ASIN, items[0.base][asin], canonical link)", ErrNotProduct)
+	}
+	for _, s := range selTitle {
+		if p.Title = text(first(doc, s)); p.Title != "" {
+			break
+		}
+	}
+	p.Image = productImage(first(doc, selImage...))
+	if p.Price, p.PriceValue = buyBoxPrice(doc, r); p.Price != "" {
+		p.Currency = r.Currency
+	}
+
+	scope := box
+	if scope == nil {
+		scope = doc
+	}
+	p.OfferID = decodeOfferID(firstAttr(scope, "value", selOfferIDs...))
+	if p.OfferID == "" && scope != doc {
+		p.OfferID = decodeOfferID(firstAttr(doc, "value", selOfferIDs[0]))
+	}
+	p.Merchant, p.SoldByAmazon = buyBoxMerchant(doc, scope, r)
+
+	hasButton := box != nil && first(box, selBuyBtn) != nil
+	switch {
+	case hasButton && p.OfferID != "":
+		p.Stock, p.Evidence = InStock, "buy box add-to-cart/buy-now button"
+	case first(doc, selOOS) != nil:
+		p.Stock, p.Evidence = OutOfStock, "#outOfStock/#backInStock"
+	default:
+		if avail := text(first(doc, selAvailability)); avail != "" {
+			low := strings.ToLower(avail)
+			for _, ph := range outOfStockPhrases {
+				if strings.Contains(low, ph) {
+					p.Stock, p.Evidence = OutOfStock, fmt.Sprintf("availability %q", avail)
+					break
+				}
+			}
+		}
+		if p.Stock == StockUnknown {
+			if hasButton {
+				p.Evidence = "buy button without offerListingID"
+			} else {
+				p.Evidence = "no buy button and no out-of-stock notice"
+			}
+		}
+	}
+	p.OtherSellers = first(doc, selOtherSellers) != nil
+
+	if p.ASIN != asin {
+		return p, fmt.Errorf("%w: asked for %s, page is %s", ErrVariantRedirect, asin, p.ASIN)
+	}
+	return p, nil
+}
+
+// pageASIN prefers the buy-box form's ASIN, then any, then the canonical
+// link's /dp/{ASIN}.
+func pageASIN(doc, box *html.Node) string {
+	for _, root := range [...]*html.Node{box, doc} {
+		if v := firstAttr(root, "value", selASINs...); isASIN(v) {
+			return v
+		}
+	}
+	href := attr(first(doc, selCanonical), "href")
+	if i := strings.Index(href, "/dp/"); i >= 0 && len(href) >= i+14 {
+		if v := href[i+4 : i+14]; isASIN(v) {
+			return v
+		}
+	}
+	return ""
+}
+
+// buyBoxPrice finds the price to pay, trying the selectors in order of
+// trust; list prices (.a-text-price, .basisPrice) are skipped wherever they
+// sit.
+func buyBoxPrice(doc *html.Node, r RegionInfo) (string, float64) {
+	for _, s := range selPrices {
+		for _, n := range queryAll(doc, s) {
+			if insideAny(n, nil, "a-text-price", "basisPrice") {
+				continue
+			}
+			if d, v, ok := priceOf(n, r); ok {
+				return d, v
+			}
+		}
+	}
+	return "", 0
+}
+
+// priceOf reads one price element: its .a-offscreen text, else the split
+// .a-price-whole + .a-price-fraction (the real page leaves .a-offscreen
+// blank inside .priceToPay), else its own text.
+func priceOf(n *html.Node, r RegionInfo) (string, float64, bool) {
+	if t := text(first(n, selOffscreen)); t != "" {
+		if d, v, err := ParsePrice(t, r); err == nil {
+			return d, v, true
+		}
+	}
+	if w := first(n, selWhole); w != nil {
+		if d, v, err := wholeFraction(text(w), text(first(n, selFraction))); err == nil {
+			return d, v, true
+		}
+	}
+	if first(n, selOffscreen) == nil && first(n, selWhole) == nil {
+		if d, v, err := ParsePrice(text(n), r); err == nil {
+			return d, v, true
+		}
+	}
+	return "", 0, false
+}
+
+// buyBoxMerchant returns the buy-box seller: hidden merchantID input, then
+// the seller-profile link, then the merchant-info text ("Ships from and
+// sold by Amazon" in every language), which stands for the region's own
+// seller id.
+func buyBoxMerchant(doc, scope *html.Node, r RegionInfo) (string, bool) {
+	m := firstAttr(scope, "value", selMerchantInputs...)
+	if !isMerchantID(m) {
+		m = ""
+		for _, a := range queryAll(doc, selSellerLinks) {
+			if m = sellerFromHref(attr(a, "href")); m != "" {
+				break
+			}
+		}
+	}
+	if m != "" {
+		return m, r.IsAmazon(m)
+	}
+	if soldByAmazonText(text(first(doc, selMerchantText)), r) {
+		return r.SellerID, true
+	}
+	return "", false
+}
+
+// soldByAmazonText reports whether a "sold by" text names Amazon itself.
+func soldByAmazonText(t string, r RegionInfo) bool {
+	low := strings.ToLower(strings.TrimSpace(t))
+	if low == "" {
+		return false
+	}
+	for _, ph := range soldByAmazonPhrases {
+		if strings.Contains(low, ph) {
+			return true
+		}
+	}
+	// A bare seller name: "Amazon", "Amazon.de", "Amazon.co.uk".
+	site := strings.TrimPrefix(r.Domain, "www.")
+	return low == "amazon" || (site != "" && low == site)
+}
+
+// productImage picks the hi-res image: data-old-hires, else src (not a data
+// URI placeholder), else the largest entry of data-a-dynamic-image.
+func productImage(n *html.Node) string {
+	if n == nil {
+		return ""
+	}
+	if u := absURL(attr(n, "data-old-hires")); u != "" {
+		return u
+	}
+	if u := absURL(attr(n, "src")); u != "" {
+		return u
+	}
+	var dyn map[string][]int
+	if err := json.Unmarshal([]byte(attr(n, "data-a-dynamic-image")), &dyn); err != nil {
+		return ""
+	}
+	keys := make([]string, 0, len(dyn))
+	for k := range dyn {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // ties resolve the same way every time
+	best, bestArea := "", -1
+	for _, k := range keys {
+		u := absURL(k)
+		if u == "" {
+			continue
+		}
+		area := 0
+		if d := dyn[k]; len(d) == 2 {
+			area = d[0] * d[1]
+		}
+		if area > bestArea {
+			best, bestArea = u, area
+		}
+	}
+	return best
+}
