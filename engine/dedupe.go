@@ -1,0 +1,535 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/stellarfeed/stellarfeed/monitors"
+)
+
+// StateStore persists the dedupe state so that a restart re-pings nothing.
+//
+// Keys are opaque to the store. Load returns every saved entry; when some
+// entries are unreadable it returns the readable ones together with an
+// error naming the others (the engine logs it and goes on: a lost entry
+// costs at most one repeated ping), and a nil map only when nothing could
+// be read at all. Save replaces one entry. Stores may also implement
+// SaveAll(map[string]State) error, to write a batch in one transaction, and
+// Delete(key string) error, to forget targets that left the config.
+type StateStore interface {
+	Load(ctx context.Context) (map[string]State, error)
+	Save(key string, st State) error
+}
+
+type stateBatchSaver interface {
+	SaveAll(batch map[string]State) error
+}
+
+type stateDeleter interface {
+	Delete(key string) error
+}
+
+// State is what the dedupe stage remembers about one product, keyed by
+// (Stellar site, region, sku). Entries whose key starts with "target\x00"
+// only mark, by their Updated time, that a target finished its first check.
+type State struct {
+	Site   string `json:"site,omitempty"`
+	Region string `json:"region,omitempty"`
+	SKU    string `json:"sku,omitempty"`
+	// Views holds, per target (TargetID.String()), the in-stock offer ids
+	// that target saw last; an empty list means it saw the product out of
+	// stock. The product is in stock while any view is non-empty: two
+	// targets with different filters on one product never undo each other.
+	Views map[string][]string `json:"views,omitempty"`
+	// LastPing is when each offer id was last pinged, for the cooldown.
+	LastPing map[string]time.Time `json:"lastPing,omitempty"`
+	// Title, Image, Price and URL are the last seen details, for SoldOut
+	// events.
+	Title   string    `json:"title,omitempty"`
+	Image   string    `json:"image,omitempty"`
+	Price   string    `json:"price,omitempty"`
+	URL     string    `json:"url,omitempty"`
+	Updated time.Time `json:"updated"`
+}
+
+const targetKeyPrefix = "target\x00"
+
+// productKey separates the fields by NUL, which none of them may contain
+// meaningfully, so two products never share a key.
+func productKey(site, region, sku string) string {
+	return site + "\x00" + region + "\x00" + sku
+}
+
+func targetKey(id TargetID) string { return targetKeyPrefix + id.String() }
+
+// keyState is State in memory, with typed target ids.
+type keyState struct {
+	site, region, sku        string
+	views                    map[TargetID][]string
+	lastPing                 map[string]time.Time
+	title, image, price, url string
+	updated                  time.Time
+}
+
+func (ks *keyState) inStock() bool {
+	for _, v := range ks.views {
+		if len(v) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// othersHave reports whether a target other than id sees offer oid.
+func (ks *keyState) othersHave(id TargetID, oid string) bool {
+	for tid, v := range ks.views {
+		if tid != id && slices.Contains(v, oid) {
+			return true
+		}
+	}
+	return false
+}
+
+func (ks *keyState) coolingDown(oid string, cooldown time.Duration, now time.Time) bool {
+	t, ok := ks.lastPing[oid]
+	return ok && cooldown > 0 && now.Sub(t) < cooldown
+}
+
+// transition is one event the dedupe stage decided on.
+type transition struct {
+	kind         EventKind
+	offer        monitors.Offer
+	site, region string
+}
+
+// dedupe turns observations into restock and sold-out transitions, exactly
+// once: one mutex guards all state (a decision takes microseconds, far
+// below a check's network time, so sharding would buy nothing measurable).
+// Saving happens after the mutex is released, serialized by saveMu, so
+// disk latency never blocks other targets' decisions.
+type dedupe struct {
+	cfg        dedupeConfig
+	store      StateStore
+	log        *slog.Logger
+	saveErrors *metrics.Counter
+
+	mu       sync.Mutex
+	keys     map[string]*keyState
+	byTarget map[TargetID]map[string]struct{} // keys each target has a view on
+	known    map[TargetID]time.Time           // targets past their first check
+	dirty    map[string]bool                  // key → delete (true) or save
+	changes  uint64                           // bumped by every markDirty
+
+	saveMu sync.Mutex
+}
+
+func newDedupe(cfg dedupeConfig, store StateStore, log *slog.Logger, set *metrics.Set) *dedupe {
+	return &dedupe{
+		cfg:        cfg,
+		store:      store,
+		log:        log,
+		saveErrors: set.GetOrCreateCounter("stellarfeed_state_save_errors_total"),
+		keys:       map[string]*keyState{},
+		byTarget:   map[TargetID]map[string]struct{}{},
+		known:      map[TargetID]time.Time{},
+		dirty:      map[string]bool{},
+	}
+}
+
+// load reads the persisted state; it must run before the first observe.
+func (d *dedupe) load(ctx context.Context) error {
+	if d.store == nil {
+		return nil
+	}
+	m, err := d.store.Load(ctx)
+	if err != nil {
+		if m == nil {
+			return fmt.Errorf("load dedupe state: %w", err)
+		}
+		d.log.Warn("dedupe state: some entries were unreadable and are ignored", "err", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, st := range m {
+		if hex, ok := strings.CutPrefix(k, targetKeyPrefix); ok {
+			id, err := ParseTargetID(hex)
+			if err != nil {
+				d.log.Warn("dedupe state: bad target id ignored", "key", k)
+				continue
+			}
+			d.known[id] = st.Updated
+			continue
+		}
+		ks := &keyState{
+			site: st.Site, region: st.Region, sku: st.SKU,
+			views:    make(map[TargetID][]string, len(st.Views)),
+			lastPing: make(map[string]time.Time, len(st.LastPing)),
+			title:    st.Title, image: st.Image, price: st.Price, url: st.URL,
+			updated: st.Updated,
+		}
+		maps.Copy(ks.lastPing, st.LastPing)
+		for hex, offers := range st.Views {
+			id, err := ParseTargetID(hex)
+			if err != nil {
+				d.log.Warn("dedupe state: bad target id in views ignored", "key", k, "target", hex)
+				continue
+			}
+			ks.views[id] = slices.Clone(offers)
+			d.index(id, k)
+		}
+		d.keys[k] = ks
+	}
+	return nil
+}
+
+// markDirty queues key for saving (or deleting); d.mu must be held.
+func (d *dedupe) markDirty(key string, del bool) {
+	d.dirty[key] = del
+	d.changes++
+}
+
+func (d *dedupe) index(id TargetID, key string) {
+	s := d.byTarget[id]
+	if s == nil {
+		s = map[string]struct{}{}
+		d.byTarget[id] = s
+	}
+	s[key] = struct{}{}
+}
+
+// keyGroup is the offers of one observation that share a product key, in
+// the monitor's order (its order of preference).
+type keyGroup struct {
+	key    string
+	offers []*monitors.Offer
+	ids    []string // distinct offer ids
+}
+
+// group splits obs into product keys. Only InStock observations carry
+// offers; an OutOfStock one has none by definition.
+func group(site string, obs *monitors.Observation) []keyGroup {
+	if obs.Outcome != monitors.InStock || len(obs.Offers) == 0 {
+		return nil
+	}
+	groups := make([]keyGroup, 0, 1)
+	var idx map[string]int // only for catalogs with many products
+	for i := range obs.Offers {
+		o := &obs.Offers[i]
+		k := productKey(site, obs.Region, o.SKU)
+		g := -1
+		if idx != nil {
+			if j, ok := idx[k]; ok {
+				g = j
+			}
+		} else {
+			for j := range groups {
+				if groups[j].key == k {
+					g = j
+					break
+				}
+			}
+		}
+		if g < 0 {
+			groups = append(groups, keyGroup{key: k})
+			g = len(groups) - 1
+			if idx != nil {
+				idx[k] = g
+			} else if len(groups) > 16 {
+				idx = make(map[string]int, len(obs.Offers))
+				for j := range groups {
+					idx[groups[j].key] = j
+				}
+			}
+		}
+		gr := &groups[g]
+		gr.offers = append(gr.offers, o)
+		if !slices.Contains(gr.ids, o.OfferID) {
+			gr.ids = append(gr.ids, o.OfferID)
+		}
+	}
+	return groups
+}
+
+// pingSite is the Stellar site of obs, falling back to the monitor name.
+func pingSite(site string, obs *monitors.Observation) string {
+	if obs.StellarSite != "" {
+		return obs.StellarSite
+	}
+	return site
+}
+
+// observe records one check of target id and returns the transitions it
+// causes. Blocked and Error observations change nothing, and neither does
+// an InStock one without offers (a monitor bug, not a stock change).
+func (d *dedupe) observe(id TargetID, site string, obs *monitors.Observation, now time.Time) []transition {
+	if obs.Outcome != monitors.InStock && obs.Outcome != monitors.OutOfStock ||
+		obs.Outcome == monitors.InStock && len(obs.Offers) == 0 {
+		return nil
+	}
+	ps := pingSite(site, obs)
+	groups := group(ps, obs)
+
+	d.mu.Lock()
+	changes := d.changes
+	var out []transition
+	_, known := d.known[id]
+	suppress := d.cfg.firstRun && !known
+	if !known {
+		d.known[id] = now
+		d.markDirty(targetKey(id), false)
+	}
+	for i := range groups {
+		g := &groups[i]
+		ks := d.keys[g.key]
+		if ks == nil {
+			o := g.offers[0]
+			ks = &keyState{site: ps, region: obs.Region, sku: o.SKU, views: map[TargetID][]string{}, lastPing: map[string]time.Time{}}
+			d.keys[g.key] = ks
+		}
+		out = d.apply(out, ks, g.key, id, g.ids, g.offers, suppress, now)
+	}
+	// Products this target saw before and no longer lists are now out of
+	// stock as far as this target is concerned.
+	var gone []string
+	for k := range d.byTarget[id] {
+		if !slices.ContainsFunc(groups, func(g keyGroup) bool { return g.key == k }) && len(d.keys[k].views[id]) > 0 {
+			gone = append(gone, k)
+		}
+	}
+	slices.Sort(gone) // events in a stable order
+	for _, k := range gone {
+		out = d.apply(out, d.keys[k], k, id, []string{}, nil, suppress, now)
+	}
+	// Flush only when this check changed something: entries left dirty by
+	// a failed save go out with the next change, not on every check.
+	changed := d.changes != changes
+	d.mu.Unlock()
+	if changed {
+		d.flush()
+	}
+	return out
+}
+
+// apply sets target id's view of one product to ids and appends the
+// transitions. It must be called with d.mu held.
+func (d *dedupe) apply(out []transition, ks *keyState, key string, id TargetID, ids []string, offers []*monitors.Offer, suppress bool, now time.Time) []transition {
+	old, had := ks.views[id]
+	if had && sameSet(old, ids) {
+		return out
+	}
+	wasInStock := ks.inStock()
+	ks.views[id] = ids
+	d.index(id, key)
+	if !suppress {
+		fired := false
+		for j, oid := range ids {
+			if slices.Contains(old, oid) || ks.othersHave(id, oid) || ks.coolingDown(oid, d.cfg.cooldown, now) {
+				continue
+			}
+			// oid joins the product's in-stock set. The out→in transition
+			// pings once, with the monitor's preferred offer; a new offer
+			// for a product already in stock pings when enabled.
+			if !wasInStock && fired || wasInStock && !d.cfg.newOffer {
+				continue
+			}
+			fired = true
+			ks.lastPing[oid] = now
+			out = append(out, transition{kind: Restock, offer: *offerByID(offers, oid, j), site: ks.site, region: ks.region})
+		}
+	}
+	if len(offers) > 0 {
+		o := offers[0]
+		ks.title, ks.image, ks.price, ks.url = o.Title, o.Image, o.Price, o.URL
+	}
+	if wasInStock && !ks.inStock() && !suppress {
+		gone := ""
+		if len(old) > 0 {
+			gone = old[0]
+		}
+		out = append(out, transition{kind: SoldOut, site: ks.site, region: ks.region, offer: monitors.Offer{
+			SKU: ks.sku, OfferID: gone, Title: ks.title, Image: ks.image, Price: ks.price, URL: ks.url,
+		}})
+	}
+	ks.updated = now
+	d.markDirty(key, false)
+	return out
+}
+
+func offerByID(offers []*monitors.Offer, oid string, hint int) *monitors.Offer {
+	if hint < len(offers) && offers[hint].OfferID == oid {
+		return offers[hint]
+	}
+	for _, o := range offers {
+		if o.OfferID == oid {
+			return o
+		}
+	}
+	return &monitors.Offer{OfferID: oid}
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// wouldRestock reports, without changing anything, whether observing obs
+// now would emit a Restock: the engine's re-check runs only then.
+func (d *dedupe) wouldRestock(id TargetID, site string, obs *monitors.Observation, now time.Time) bool {
+	if obs.Outcome != monitors.InStock {
+		return false
+	}
+	ps := pingSite(site, obs)
+	groups := group(ps, obs)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, known := d.known[id]; d.cfg.firstRun && !known {
+		return false
+	}
+	for _, g := range groups {
+		ks := d.keys[g.key]
+		if ks == nil {
+			return true
+		}
+		old := ks.views[id]
+		wasInStock := ks.inStock()
+		for _, oid := range g.ids {
+			if slices.Contains(old, oid) || ks.othersHave(id, oid) || ks.coolingDown(oid, d.cfg.cooldown, now) {
+				continue
+			}
+			if !wasInStock || d.cfg.newOffer {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// retain forgets every target not in ids: their views no longer hold a
+// product in stock, and a target that comes back is new again.
+func (d *dedupe) retain(ids map[TargetID]struct{}) {
+	d.mu.Lock()
+	for id, keys := range d.byTarget {
+		if _, ok := ids[id]; ok {
+			continue
+		}
+		for k := range keys {
+			if ks := d.keys[k]; ks != nil {
+				delete(ks.views, id)
+				d.markDirty(k, false)
+			}
+		}
+		delete(d.byTarget, id)
+	}
+	for id := range d.known {
+		if _, ok := ids[id]; !ok {
+			delete(d.known, id)
+			d.markDirty(targetKey(id), true)
+		}
+	}
+	dirty := len(d.dirty) > 0
+	d.mu.Unlock()
+	if dirty {
+		d.flush()
+	}
+}
+
+// snapshot copies the persisted form of key; d.mu must be held.
+func (d *dedupe) snapshot(key string) (State, bool) {
+	if hex, ok := strings.CutPrefix(key, targetKeyPrefix); ok {
+		id, _ := ParseTargetID(hex)
+		t, ok := d.known[id]
+		return State{Updated: t}, ok
+	}
+	ks := d.keys[key]
+	if ks == nil {
+		return State{}, false
+	}
+	st := State{
+		Site: ks.site, Region: ks.region, SKU: ks.sku,
+		Views:    make(map[string][]string, len(ks.views)),
+		LastPing: maps.Clone(ks.lastPing),
+		Title:    ks.title, Image: ks.image, Price: ks.price, URL: ks.url,
+		Updated: ks.updated,
+	}
+	for id, v := range ks.views {
+		st.Views[id.String()] = slices.Clone(v)
+	}
+	return st, true
+}
+
+// flush writes the dirty entries. Whoever marks an entry dirty calls flush
+// afterwards, and saveMu orders the writers, so the last write of a key
+// always carries its latest state.
+func (d *dedupe) flush() {
+	d.saveMu.Lock()
+	defer d.saveMu.Unlock()
+	d.mu.Lock()
+	if d.store == nil {
+		clear(d.dirty)
+		d.mu.Unlock()
+		return
+	}
+	batch := make(map[string]State, len(d.dirty))
+	var dels []string
+	for k, del := range d.dirty {
+		if del {
+			dels = append(dels, k)
+		} else if st, ok := d.snapshot(k); ok {
+			batch[k] = st
+		}
+	}
+	clear(d.dirty)
+	d.mu.Unlock()
+
+	var failed []string
+	if bs, ok := d.store.(stateBatchSaver); ok && len(batch) > 0 {
+		if err := bs.SaveAll(batch); err != nil {
+			d.saveFailed(err, len(batch))
+			failed = slices.Collect(maps.Keys(batch))
+		}
+	} else {
+		for k, st := range batch {
+			if err := d.store.Save(k, st); err != nil {
+				d.saveFailed(err, 1)
+				failed = append(failed, k)
+			}
+		}
+	}
+	if del, ok := d.store.(stateDeleter); ok {
+		for _, k := range dels {
+			if err := del.Delete(k); err != nil {
+				d.saveFailed(err, 1)
+			}
+		}
+	}
+	if len(failed) > 0 {
+		// Retry with the next change rather than lose the entries.
+		d.mu.Lock()
+		for _, k := range failed {
+			if _, marked := d.dirty[k]; !marked {
+				d.dirty[k] = false
+			}
+		}
+		d.mu.Unlock()
+	}
+}
+
+func (d *dedupe) saveFailed(err error, n int) {
+	d.saveErrors.Add(n)
+	d.log.Error("dedupe state: save failed; kept in memory, retried on the next change", "entries", n, "err", err)
+}

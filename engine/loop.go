@@ -1,0 +1,326 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/monitors"
+)
+
+// loop schedules one target: a goroutine and a timer, as in Prometheus'
+// scrape loop. Thousands of parked goroutines cost a few KiB each and the
+// runtime's timer heap already is a timer wheel; in exchange each target
+// stops on its own (cancel, then wait on stopped) and keeps its own delay.
+// A loop is not reused after its stop.
+type loop struct {
+	e        *Engine
+	t        Target
+	id       TargetID
+	site     *siteState
+	interval time.Duration
+	started  time.Time
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	stopped chan struct{} // closed when run has returned
+	done    chan struct{} // capacity 1: a check finished (delay may have changed)
+	task    func()        // built once: submitting it allocates nothing
+
+	running  atomic.Bool // a check is in flight: never two at once
+	inflight sync.WaitGroup
+	sess     session // used only by the running check
+
+	delay       atomic.Int64 // current delay (ns), interval after backoff
+	checks      atomic.Uint64
+	skipped     atomic.Uint64
+	lastOutcome atomic.Int32 // -1 before the first check
+	lastCheck   atomic.Int64 // unix nanos
+}
+
+func (e *Engine) newLoop(parent context.Context, t Target, id TargetID, s *siteState) *loop {
+	iv := t.Interval
+	if iv <= 0 {
+		iv = e.opts.DefaultInterval
+	}
+	ctx, cancel := context.WithCancel(parent)
+	l := &loop{
+		e: e, t: t, id: id, site: s, interval: iv, started: time.Now(),
+		ctx: ctx, cancel: cancel,
+		stopped: make(chan struct{}),
+		done:    make(chan struct{}, 1),
+		sess:    session{f: e.fetcher, site: s},
+	}
+	l.delay.Store(int64(iv))
+	l.lastOutcome.Store(-1)
+	l.task = l.runCheck
+	return l
+}
+
+// run ticks until the loop is cancelled, then waits for its check.
+func (l *loop) run() {
+	defer close(l.stopped)
+	defer l.inflight.Wait()
+	timer := time.NewTimer(offset(l.id, l.e.opts.Seed, l.interval, time.Now()))
+	defer timer.Stop()
+	var tickAt time.Time
+	jit := 1.0
+	var armed time.Duration
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-timer.C:
+			tickAt = time.Now()
+			jit = l.e.jitterFactor()
+			if l.running.CompareAndSwap(false, true) {
+				l.inflight.Add(1)
+				// Blocks while every worker is busy: the pool is the
+				// engine's back-pressure.
+				if err := l.e.pool.Submit(l.task); err != nil {
+					l.running.Store(false)
+					l.inflight.Done()
+					if l.ctx.Err() != nil {
+						return
+					}
+					l.e.log.Warn("engine: submit check", "target", l.id, "err", err)
+				}
+			} else {
+				l.skipped.Add(1)
+				l.site.m.skipped.Inc()
+			}
+			armed = time.Duration(l.delay.Load())
+			timer.Reset(scale(armed, jit))
+		case <-l.done:
+			// The check changed the delay (backoff): move the next tick so
+			// that it is one new delay after the last tick.
+			if d := time.Duration(l.delay.Load()); d != armed && !tickAt.IsZero() {
+				armed = d
+				timer.Reset(max(0, time.Until(tickAt.Add(scale(d, jit)))))
+			}
+		}
+	}
+}
+
+func scale(d time.Duration, f float64) time.Duration {
+	if f == 1 {
+		return d
+	}
+	return time.Duration(float64(d) * f)
+}
+
+// runCheck is the pool task.
+func (l *loop) runCheck() {
+	l.e.inflight.Add(1)
+	defer func() {
+		l.e.inflight.Add(-1)
+		l.running.Store(false)
+		select {
+		case l.done <- struct{}{}:
+		default:
+		}
+		l.inflight.Done()
+	}()
+	l.check()
+}
+
+// check runs one check (and its optional re-check), then backoff, dedupe
+// and outputs.
+func (l *loop) check() {
+	if l.ctx.Err() != nil {
+		return
+	}
+	e, m := l.e, l.site.m
+	// A check may make several requests (Amazon offers, Shopify pages).
+	ctx, cancel := context.WithTimeout(l.ctx, 3*e.opts.Timeout)
+	defer cancel()
+	if sem := l.site.sem; sem != nil {
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+		case <-ctx.Done():
+			return
+		}
+	}
+	start := time.Now()
+	obs := l.observe(ctx)
+	if l.ctx.Err() != nil {
+		return // stopped mid-check: the result says nothing
+	}
+	m.check(obs.Outcome).Inc()
+	if obs.Outcome == monitors.InStock && e.dedupe.cfg.recheck && e.dedupe.wouldRestock(l.id, l.t.Site, &obs, time.Now()) {
+		m.rechecks.Inc()
+		obs = l.observe(ctx)
+		if l.ctx.Err() != nil {
+			return
+		}
+		m.check(obs.Outcome).Inc()
+	}
+	now := time.Now()
+	m.duration.Update(now.Sub(start).Seconds())
+	l.backoff(obs.Outcome)
+	l.checks.Add(1)
+	l.lastOutcome.Store(int32(obs.Outcome))
+	l.lastCheck.Store(now.UnixNano())
+	switch obs.Outcome {
+	case monitors.Blocked, monitors.Error:
+		e.log.Debug("engine: check failed", "target", l.id, "site", l.t.Site, "outcome", obs.Outcome, "reason", obs.Reason,
+			"next", time.Duration(l.delay.Load()))
+	}
+	for _, tr := range e.dedupe.observe(l.id, l.t.Site, &obs, now) {
+		e.emit(l, tr, now)
+	}
+}
+
+// observe calls the monitor once through a fresh session (one proxy and
+// user agent for the whole check), turning a panic into an Error.
+func (l *loop) observe(ctx context.Context) (obs monitors.Observation) {
+	p, err := l.e.fetcher.pick(time.Now())
+	if err != nil {
+		return monitors.Observation{Outcome: monitors.Error, Reason: err.Error()}
+	}
+	l.sess.proxy = p
+	l.sess.ua = l.e.fetcher.userAgent()
+	defer func() {
+		if r := recover(); r != nil {
+			l.site.m.panics.Inc()
+			l.e.log.Error("engine: monitor panicked", "target", l.id, "site", l.t.Site, "panic", r)
+			obs = monitors.Observation{Outcome: monitors.Error, Reason: fmt.Sprintf("monitor panic: %v", r)}
+		}
+	}()
+	obs = l.site.mon.Check(ctx, &l.t.Target, &l.sess)
+	if obs.Outcome == monitors.Blocked {
+		l.e.fetcher.report(p, monitors.Blocked)
+	}
+	return obs
+}
+
+// backoff doubles the delay after Blocked or Error (up to MaxBackoff ×
+// interval) and halves it back toward the interval after a good check.
+func (l *loop) backoff(o monitors.Outcome) {
+	d := time.Duration(l.delay.Load())
+	switch o {
+	case monitors.Blocked, monitors.Error:
+		d = min(2*d, time.Duration(l.e.opts.MaxBackoff)*l.interval)
+	default:
+		d = max(d/2, l.interval)
+	}
+	l.delay.Store(int64(d))
+}
+
+func (l *loop) status() TargetStatus {
+	st := TargetStatus{
+		ID: l.id, Target: l.t, Started: l.started,
+		Delay:   time.Duration(l.delay.Load()),
+		Checks:  l.checks.Load(),
+		Skipped: l.skipped.Load(),
+	}
+	if o := l.lastOutcome.Load(); o >= 0 {
+		st.LastOutcome = monitors.Outcome(o).String()
+		st.LastCheck = time.Unix(0, l.lastCheck.Load())
+	}
+	return st
+}
+
+// session is the monitors.Fetcher a check sees: the engine's fetcher bound
+// to one proxy and user agent, behind the site's and the proxy's rate
+// limits. Its fields are set before the monitor runs and only read during
+// the check, so a monitor may fetch concurrently.
+type session struct {
+	f     *Fetcher
+	site  *siteState
+	proxy *proxy
+	ua    string
+}
+
+func (s *session) Fetch(ctx context.Context, req *monitors.Request) (*monitors.Response, error) {
+	if lim := s.site.limiter; lim != nil {
+		if err := lim.Wait(ctx); err != nil {
+			return nil, fmt.Errorf("site %s rate limit: %w", s.site.name, err)
+		}
+	}
+	if lim := s.proxy.limiter; lim != nil {
+		if err := lim.Wait(ctx); err != nil {
+			return nil, fmt.Errorf("proxy %s rate limit: %w", s.proxy.label, err)
+		}
+	}
+	if s.f.doFn != nil {
+		return s.f.doFn(ctx, req, s.proxy, s.ua, s.site.m.requests)
+	}
+	return s.f.do(ctx, req, s.proxy, s.ua, s.site.m.requests)
+}
+
+// emit turns a transition into an Event for every output. A Restock whose
+// ping breaks the rules only in optional details loses those details; any
+// other broken ping is logged with its field errors, counted, and dropped.
+func (e *Engine) emit(l *loop, tr transition, now time.Time) {
+	ping := stellar.Ping{Site: tr.site, SKU: tr.offer.SKU, OfferID: tr.offer.OfferID}
+	if tr.site == stellar.SiteAmazon {
+		ping.Region = tr.region
+	}
+	if o := tr.offer; o.Title != "" || o.Image != "" || o.Price != "" {
+		ping.Details = &stellar.Details{ProductTitle: o.Title, ProductImage: o.Image, ProductPrice: o.Price}
+	}
+	m := l.site.m
+	if tr.kind == Restock {
+		if err := e.opts.Rules.Validate(&ping); err != nil {
+			fixed, ok := dropBadDetails(e.opts.Rules, ping, err)
+			if !ok {
+				m.invalid.Inc()
+				e.log.Warn("engine: invalid ping not emitted", "target", l.id, "site", l.t.Site, "sku", ping.SKU,
+					"errors", stellar.FieldErrors(err))
+				return
+			}
+			e.log.Warn("engine: ping details dropped", "target", l.id, "sku", ping.SKU, "errors", stellar.FieldErrors(err))
+			ping = fixed
+		}
+		m.pings.Inc()
+		e.log.Info("engine: restock", "target", l.id, "site", ping.Site, "region", ping.Region, "sku", ping.SKU, "offer", ping.OfferID)
+	} else {
+		m.soldOut.Inc()
+		e.log.Info("engine: sold out", "target", l.id, "site", ping.Site, "region", ping.Region, "sku", ping.SKU)
+	}
+	ev := Event{Kind: tr.kind, Ping: ping, Offer: tr.offer, Target: l.t.Target, Group: l.t.Group, Tags: l.t.Tags, At: now}
+	for _, out := range e.outputs {
+		e.emitTo(out, ev)
+	}
+}
+
+// emitTo isolates the engine from a panicking output.
+func (e *Engine) emitTo(out Output, ev Event) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("engine: output panicked", "output", fmt.Sprintf("%T", out), "panic", r)
+		}
+	}()
+	out.Emit(ev)
+}
+
+// dropBadDetails clears the detail fields named in err and re-validates.
+func dropBadDetails(r stellar.Rules, p stellar.Ping, err error) (stellar.Ping, bool) {
+	fes := stellar.FieldErrors(err)
+	if p.Details == nil || len(fes) == 0 {
+		return p, false
+	}
+	d := *p.Details
+	for _, fe := range fes {
+		switch fe.Field {
+		case "details.productTitle":
+			d.ProductTitle = ""
+		case "details.productImage":
+			d.ProductImage = ""
+		case "details.productPrice":
+			d.ProductPrice = ""
+		default:
+			return p, false
+		}
+	}
+	p.Details = &d
+	if d == (stellar.Details{}) {
+		p.Details = nil
+	}
+	return p, r.Validate(&p) == nil
+}

@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
+)
+
+// Defaults applied by New to zero fields of Options.
+const (
+	DefaultWorkers        = 64
+	DefaultInterval       = 5 * time.Second
+	DefaultTimeout        = 10 * time.Second
+	DefaultProxyCooldown  = 2 * time.Minute
+	DefaultCooldown       = 10 * time.Minute
+	DefaultMaxBackoff     = 16
+	DefaultMaxBodyBytes   = 8 << 20
+	DefaultMaxRedirects   = 5
+	DefaultReloadInterval = time.Second
+)
+
+// Options configure an Engine. The zero value is usable: every zero field
+// takes the default named in its comment.
+type Options struct {
+	// Workers bounds the checks running at once (the ants pool size).
+	// Default 64.
+	Workers int
+	// DefaultInterval is the check interval of targets without one.
+	// Default 5s.
+	DefaultInterval time.Duration
+	// Jitter spreads each tick by ±Jitter×delay, uniformly (0.1 = ±10%).
+	// 0 (the default) means none: ticks are already spread by the
+	// deterministic per-target offset. Must be in [0, 1).
+	Jitter float64
+	// Timeout bounds one HTTP request, redirects included. A whole check
+	// (a monitor may make several requests) is bounded by 3×Timeout.
+	// Default 10s.
+	Timeout time.Duration
+	// MaxBackoff caps the delay of a target that keeps failing (Blocked or
+	// Error) at MaxBackoff×interval. Default 16.
+	MaxBackoff int
+	// Seed is XORed into every target's offset, so that several instances
+	// polling the same targets do not tick in step (Prometheus uses the
+	// host name). Default 0.
+	Seed uint64
+	// UserAgents rotate across checks. Default: a few current desktop
+	// browsers (DefaultUserAgents).
+	UserAgents []string
+	// Proxies are HTTP proxies ("http://user:pass@host:port",
+	// "user:pass@host:port" or "host:port"), rotated across checks. Empty
+	// means direct connections.
+	Proxies []string
+	// ProxyCooldown benches a proxy that got a Blocked outcome. Default 2m.
+	ProxyCooldown time.Duration
+	// ProxyLimit rate-limits each proxy across all sites. Zero: unlimited.
+	ProxyLimit Limit
+	// SiteLimits bounds each site (keyed by monitor name: "amazon",
+	// "walmart", "shopify"). Sites not listed are unlimited.
+	SiteLimits map[string]SiteLimit
+	// MaxBodyBytes caps a response body, before and after decompression.
+	// Default 8 MiB (Amazon product pages are 1–3 MB).
+	MaxBodyBytes int
+	// ReloadInterval coalesces bursts of ApplyTargets: the first is applied
+	// at once, later ones at most once per ReloadInterval. Default 1s.
+	ReloadInterval time.Duration
+	// Dedupe tunes when a check becomes a ping.
+	Dedupe DedupeOptions
+	// Rules validate pings before they are emitted.
+	Rules stellar.Rules
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Metrics receives the engine's metrics; nil means a private set.
+	Metrics *metrics.Set
+}
+
+// SiteLimit bounds the load on one site.
+type SiteLimit struct {
+	// Concurrency bounds the checks of this site running at once; 0 means
+	// only Workers bounds them.
+	Concurrency int
+	// RatePerSec and Burst bound its requests (all proxies together); a
+	// zero RatePerSec means unlimited, a zero Burst means 1.
+	RatePerSec float64
+	Burst      int
+}
+
+// Limit is a token-bucket rate: RatePerSec 0 means unlimited, Burst 0
+// means 1.
+type Limit struct {
+	RatePerSec float64
+	Burst      int
+}
+
+// DedupeOptions tune the dedupe stage. The zero value means the defaults:
+// the two switches that default to true are pointers so that "unset" and
+// "false" differ (set them with Bool).
+type DedupeOptions struct {
+	// Cooldown is the least time between two pings of the same offer
+	// (site, region, sku, offerId). Default 10m; negative disables it.
+	Cooldown time.Duration
+	// FirstRunSuppression: a target's first successful check only records
+	// what it saw, so adding targets (or starting on a fresh state file)
+	// does not burst pings for products that were already in stock.
+	// nil means true.
+	FirstRunSuppression *bool
+	// PingOnNewOffer pings a new offerId for a product already in stock.
+	// nil means true.
+	PingOnNewOffer *bool
+	// Recheck checks a target once more, at once, before a would-be
+	// restock, and pings only if it is still in stock. Default false.
+	Recheck bool
+}
+
+// Bool returns a pointer to v, for DedupeOptions.
+func Bool(v bool) *bool { return &v }
+
+// dedupeConfig is DedupeOptions resolved.
+type dedupeConfig struct {
+	cooldown time.Duration // <= 0: none
+	firstRun bool
+	newOffer bool
+	recheck  bool
+}
+
+func (d DedupeOptions) resolve() dedupeConfig {
+	c := dedupeConfig{cooldown: d.Cooldown, firstRun: true, newOffer: true, recheck: d.Recheck}
+	if c.cooldown == 0 {
+		c.cooldown = DefaultCooldown
+	}
+	if d.FirstRunSuppression != nil {
+		c.firstRun = *d.FirstRunSuppression
+	}
+	if d.PingOnNewOffer != nil {
+		c.newOffer = *d.PingOnNewOffer
+	}
+	return c
+}
+
+// DefaultUserAgents rotate when Options.UserAgents is empty.
+var DefaultUserAgents = []string{
+	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+	"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+	"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+	"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+	"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+}
+
+// withDefaults validates o and fills zero fields. Errors name the field.
+func (o Options) withDefaults() (Options, error) {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if o.Workers < 0 {
+		bad("workers", "must not be negative, got %d", o.Workers)
+	} else if o.Workers == 0 {
+		o.Workers = DefaultWorkers
+	}
+	if o.DefaultInterval < 0 {
+		bad("interval", "must not be negative, got %s", o.DefaultInterval)
+	} else if o.DefaultInterval == 0 {
+		o.DefaultInterval = DefaultInterval
+	}
+	if o.Jitter < 0 || o.Jitter >= 1 {
+		bad("jitter", "must be a fraction in [0, 1), got %g", o.Jitter)
+	}
+	if o.Timeout < 0 {
+		bad("timeout", "must not be negative, got %s", o.Timeout)
+	} else if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxBackoff < 0 {
+		bad("maxBackoff", "must not be negative, got %d", o.MaxBackoff)
+	} else if o.MaxBackoff == 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	if len(o.UserAgents) == 0 {
+		o.UserAgents = DefaultUserAgents
+	}
+	for i, ua := range o.UserAgents {
+		if ua == "" || hasCtl(ua) {
+			bad(fmt.Sprintf("userAgents[%d]", i), "must be non-empty without control characters")
+		}
+	}
+	if o.ProxyCooldown < 0 {
+		bad("proxyCooldown", "must not be negative, got %s", o.ProxyCooldown)
+	} else if o.ProxyCooldown == 0 {
+		o.ProxyCooldown = DefaultProxyCooldown
+	}
+	if err := o.ProxyLimit.check(); err != nil {
+		bad("proxyLimit", "%v", err)
+	}
+	for _, site := range slices.Sorted(maps.Keys(o.SiteLimits)) {
+		l := o.SiteLimits[site]
+		if l.Concurrency < 0 {
+			bad("sites."+site+".concurrency", "must not be negative, got %d", l.Concurrency)
+		}
+		if err := (Limit{l.RatePerSec, l.Burst}).check(); err != nil {
+			bad("sites."+site, "%v", err)
+		}
+	}
+	if o.MaxBodyBytes < 0 {
+		bad("maxBodyBytes", "must not be negative, got %d", o.MaxBodyBytes)
+	} else if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.ReloadInterval < 0 {
+		bad("reloadInterval", "must not be negative, got %s", o.ReloadInterval)
+	} else if o.ReloadInterval == 0 {
+		o.ReloadInterval = DefaultReloadInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.NewSet()
+	}
+	return o, errors.Join(errs...)
+}
+
+func (l Limit) check() error {
+	if l.RatePerSec < 0 {
+		return fmt.Errorf("rate must not be negative, got %g", l.RatePerSec)
+	}
+	if l.Burst < 0 {
+		return fmt.Errorf("burst must not be negative, got %d", l.Burst)
+	}
+	return nil
+}
+
+func hasCtl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,308 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
+)
+
+// Config is one parsed configuration file. Field comments give the YAML
+// key; docs/example-config.yaml documents every option with its default.
+// The engine, broadcaster and outputs have their own option types: cmd/
+// maps these plain values onto them, so this package imports none of them.
+type Config struct {
+	// File is the name the config was parsed under (for log lines).
+	File string `yaml:"-"`
+
+	Server    Server    `yaml:"server"`
+	Broadcast Broadcast `yaml:"broadcast"`
+	Engine    Engine    `yaml:"engine"`
+	Stellar   Stellar   `yaml:"stellar"`
+	// BaseURLs replaces a retailer's origin, keyed by "site" or
+	// "site.REGION" ("amazon.DE", "walmart.USA", "shopify"); the more
+	// specific key wins. Used to point monitors at the simulator.
+	BaseURLs map[string]string `yaml:"baseURLs"`
+	// Groups bundle targets with shared defaults and tags.
+	Groups []Group `yaml:"groups"`
+	// Ungrouped are the top-level `targets:`; use Targets() for the
+	// flattened list of everything to watch.
+	Ungrouped []Target `yaml:"targets"`
+	Outputs   Outputs  `yaml:"outputs"`
+
+	// pos maps field paths to where Parse found them, so Targets can say
+	// where each target was configured.
+	pos map[string]Pos
+}
+
+// Server holds listen addresses, storage and logging.
+type Server struct {
+	// WS is the WebSocket listen address for Stellar clients.
+	WS string `yaml:"ws"`
+	// API is the HTTP API listen address (ingest, keys, metrics); "" turns
+	// it off.
+	API string `yaml:"api"`
+	// Data is the directory for the embedded store.
+	Data string `yaml:"data"`
+	// LogFormat is "text" or "json"; LogLevel one of debug, info, warn,
+	// error.
+	LogFormat string `yaml:"logFormat"`
+	LogLevel  string `yaml:"logLevel"`
+}
+
+// SlogLevel returns LogLevel as a slog.Level (info when unset).
+func (s Server) SlogLevel() slog.Level {
+	switch s.LogLevel {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Broadcast tunes the WebSocket broadcaster.
+type Broadcast struct {
+	// MaxConns caps concurrent clients (each holds a file descriptor).
+	MaxConns int `yaml:"maxConns"`
+	// MaxBacklog is the most unsent bytes a client may have queued before
+	// it is dropped as a slow consumer.
+	MaxBacklog Size `yaml:"maxBacklog"`
+	// WriteTimeout drops a client whose socket accepts nothing this long.
+	WriteTimeout time.Duration `yaml:"writeTimeout"`
+	// HandshakeTimeout bounds the HTTP upgrade.
+	HandshakeTimeout time.Duration `yaml:"handshakeTimeout"`
+	// PingInterval is how often clients get a WebSocket ping; 0 disables.
+	PingInterval time.Duration `yaml:"pingInterval"`
+}
+
+// Engine tunes polling. Fields map one to one onto engine.Options.
+type Engine struct {
+	// Workers is the number of checks running at once, all sites together.
+	Workers int `yaml:"workers"`
+	// Interval is the default time between two checks of one target.
+	Interval time.Duration `yaml:"interval"`
+	// Jitter spreads each wait by ±this fraction (0.1 or "10%"), so polls
+	// do not line up; in [0, 1). 0: ticks are already spread by a
+	// per-target offset.
+	Jitter Fraction `yaml:"jitter"`
+	// Timeout bounds one HTTP request (a check may make several).
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxBackoff caps the delay of a target that keeps failing (blocked or
+	// erroring) at MaxBackoff × its interval.
+	MaxBackoff int `yaml:"maxBackoff"`
+	// MaxBody caps a response body, before and after decompression.
+	MaxBody Size `yaml:"maxBody"`
+	// Seed shifts every target's poll offset, so several instances polling
+	// the same targets do not tick in step.
+	Seed int64 `yaml:"seed"`
+	// UserAgents rotate per request; empty means the engine's built-ins.
+	UserAgents []string `yaml:"userAgents"`
+	// Proxies rotate per request. After Parse it holds every proxy from
+	// both `proxies:` and ProxyFile, normalised to scheme://[user:pass@]host:port.
+	Proxies []string `yaml:"proxies"`
+	// ProxyFile names a file with one proxy a line ('#' comments), relative
+	// to the config file's directory.
+	ProxyFile string `yaml:"proxyFile"`
+	// ProxyCooldown benches a proxy that got blocked.
+	ProxyCooldown time.Duration `yaml:"proxyCooldown"`
+	// ProxyLimit rate-limits each proxy across all sites (zero: unlimited).
+	ProxyLimit RateLimit `yaml:"proxyLimit"`
+	// Sites limits requests per site name.
+	Sites map[string]SiteLimits `yaml:"sites"`
+	// Dedupe decides when a stock change becomes a ping.
+	Dedupe Dedupe `yaml:"dedupe"`
+}
+
+// RateLimit is a token bucket: Rate requests per second (fractions
+// allowed; 0 = unlimited), Burst at once (0 = 1).
+type RateLimit struct {
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
+}
+
+// SiteLimits bounds the load on one retailer. Zero values mean unlimited
+// (concurrency then bounded by Workers only).
+type SiteLimits struct {
+	// Concurrency is the most checks of this site in flight.
+	Concurrency int `yaml:"concurrency"`
+	// Rate is requests per second (fractional allowed); Burst the bucket.
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
+}
+
+// Dedupe turns observations into events.
+type Dedupe struct {
+	// Cooldown is the least time between two pings for the same offer;
+	// 0 turns it off. (engine.DedupeOptions reads 0 as its default and a
+	// negative value as off: cmd/ maps 0 to -1.)
+	Cooldown time.Duration `yaml:"cooldown"`
+	// FirstRunSuppression: what is in stock at a target's first check is
+	// remembered, not pinged (no burst after a restart or a new target).
+	FirstRunSuppression bool `yaml:"firstRunSuppression"`
+	// PingOnNewOffer pings a new offer id for a product already in stock.
+	PingOnNewOffer bool `yaml:"pingOnNewOffer"`
+	// Recheck checks once more, at once, before pinging a restock, and
+	// pings only if still in stock: guards against flickering pages.
+	Recheck bool `yaml:"recheck"`
+}
+
+// Stellar holds what the Stellar bot expects.
+type Stellar struct {
+	// Sites maps "site" or "site.REGION" to the site name pings carry, as
+	// spelled in Stellar's task creator; defaults: walmart.USA → walmart,
+	// walmart.CA → walmartca. A target's stellarSite overrides it.
+	Sites map[string]string `yaml:"sites"`
+}
+
+// Rules returns the ping rules for this config: the Walmart USA/CA names
+// (the only non-Amazon sites whose pings carry an offerId) as configured.
+func (s Stellar) Rules() stellar.Rules {
+	usa, ca := stellar.SiteWalmartUSA, stellar.SiteWalmartCA
+	if v := s.Sites["walmart.USA"]; v != "" {
+		usa = v
+	} else if v := s.Sites["walmart"]; v != "" {
+		usa = v
+	}
+	if v := s.Sites["walmart.CA"]; v != "" {
+		ca = v
+	}
+	return stellar.Rules{OfferIDSites: []string{usa, ca}}
+}
+
+// Group bundles targets. Its site/region/store/merchant/maxPrice/interval/
+// stellarSite are defaults for its targets; its tags are added to theirs.
+type Group struct {
+	Name        string        `yaml:"name,omitempty"`
+	Tags        []string      `yaml:"tags,omitempty"`
+	Site        string        `yaml:"site,omitempty"`
+	Region      string        `yaml:"region,omitempty"`
+	Store       string        `yaml:"store,omitempty"`
+	Merchant    string        `yaml:"merchant,omitempty"`
+	MaxPrice    float64       `yaml:"maxPrice,omitempty"`
+	Interval    time.Duration `yaml:"interval,omitempty"`
+	StellarSite string        `yaml:"stellarSite,omitempty"`
+	Targets     []Target      `yaml:"targets,omitempty"`
+}
+
+// Target is one configured watch, as written in YAML.
+type Target struct {
+	// Site is a registered monitor name: amazon, walmart, shopify.
+	Site string `yaml:"site,omitempty"`
+	// Region: Amazon USA…AU, Walmart USA or CA; none for Shopify.
+	Region string `yaml:"region,omitempty"`
+	// SKU: the ASIN or the Walmart item id.
+	SKU string `yaml:"sku,omitempty"`
+	// Store, Handle, Keywords: Shopify only (handle OR keywords).
+	Store    string   `yaml:"store,omitempty"`
+	Handle   string   `yaml:"handle,omitempty"`
+	Keywords Keywords `yaml:"keywords,omitempty"`
+	// Merchant: "" / "any", the retailer ("amazon", "walmart") or a seller id.
+	Merchant string `yaml:"merchant,omitempty"`
+	// MaxPrice drops offers above it; 0 means no cap.
+	MaxPrice float64 `yaml:"maxPrice,omitempty"`
+	// Interval overrides the group's and engine's interval.
+	Interval    time.Duration `yaml:"interval,omitempty"`
+	StellarSite string        `yaml:"stellarSite,omitempty"`
+	Tags        []string      `yaml:"tags,omitempty"`
+}
+
+// Keywords are keyword groups: AND inside a group, OR across groups. In
+// YAML each group is a list ([nike, dunk]) or a string split on spaces
+// ("nike dunk"). Keywords are lower-cased.
+type Keywords [][]string
+
+// Outputs lists where events go besides Stellar clients.
+type Outputs struct {
+	Discord []Discord `yaml:"discord"`
+}
+
+// Discord is one webhook and what it wants to hear about. Its fields match
+// discord.Webhook one to one, so cmd/ converts with discord.Webhook(d).
+type Discord struct {
+	// URL is the webhook URL (https://discord.com/api/webhooks/ID/TOKEN).
+	URL string `yaml:"url"`
+	// Name labels the webhook in logs (default "webhook ID": the token in
+	// the URL is a secret and never logged).
+	Name string `yaml:"name,omitempty"`
+	// Sites, Regions, Groups, Tags filter events; empty means all. An event
+	// passes when it matches every non-empty filter (any tag matches).
+	Sites   []string `yaml:"sites,omitempty"`
+	Regions []string `yaml:"regions,omitempty"`
+	Groups  []string `yaml:"groups,omitempty"`
+	Tags    []string `yaml:"tags,omitempty"`
+	// SoldOut also posts in-stock → out-of-stock changes.
+	SoldOut bool `yaml:"soldOut,omitempty"`
+	// Username and AvatarURL override the webhook's own.
+	Username  string `yaml:"username,omitempty"`
+	AvatarURL string `yaml:"avatarURL,omitempty"`
+	// Content is sent as the message text, e.g. a role mention "<@&123>".
+	Content string `yaml:"content,omitempty"`
+}
+
+// Default returns the configuration used when no file is given: servers on
+// :8080/:8081, data in ./data, no targets and no outputs.
+func Default() *Config {
+	c := &Config{
+		File: "(default)",
+		Server: Server{
+			WS:        ":8080",
+			API:       ":8081",
+			Data:      "./data",
+			LogFormat: "text",
+			LogLevel:  "info",
+		},
+		Broadcast: Broadcast{
+			// 20,000 fds per process: leave room for listeners, the store,
+			// outbound HTTP and proxies.
+			MaxConns:         19000,
+			MaxBacklog:       1 * MiB,
+			WriteTimeout:     10 * time.Second,
+			HandshakeTimeout: 5 * time.Second,
+			PingInterval:     30 * time.Second,
+		},
+		Engine: Engine{
+			Workers:       64,
+			Interval:      5 * time.Second,
+			Jitter:        0,
+			Timeout:       10 * time.Second,
+			MaxBackoff:    16,
+			MaxBody:       8 * MiB,
+			ProxyCooldown: 2 * time.Minute,
+			Sites: map[string]SiteLimits{
+				"amazon":  {Concurrency: 8, Rate: 4, Burst: 8},
+				"walmart": {Concurrency: 4, Rate: 2, Burst: 4},
+				"shopify": {Concurrency: 8, Rate: 4, Burst: 8},
+			},
+			Dedupe: Dedupe{
+				Cooldown:            10 * time.Minute,
+				FirstRunSuppression: true,
+				PingOnNewOffer:      true,
+				Recheck:             false,
+			},
+		},
+		Stellar: Stellar{Sites: map[string]string{
+			"walmart.USA": stellar.SiteWalmartUSA,
+			"walmart.CA":  stellar.SiteWalmartCA,
+		}},
+	}
+	return c
+}
+
+// YAML returns the effective configuration (defaults filled in) as YAML,
+// for `config check` output. Proxies read from proxyFile are inlined and
+// proxyFile is dropped, so the output parses to the same config.
+func (c *Config) YAML() ([]byte, error) {
+	cp := *c
+	cp.Engine.ProxyFile = ""
+	out, err := yaml.MarshalWithOptions(&cp, yaml.IndentSequence(true))
+	if err != nil {
+		return nil, fmt.Errorf("config: marshal: %w", err)
+	}
+	return out, nil
+}
