@@ -17,8 +17,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/stellarfeed/stellarfeed/broadcast"
+	"github.com/stellarfeed/stellarfeed/engine"
 	"github.com/stellarfeed/stellarfeed/internal/api"
+	"github.com/stellarfeed/stellarfeed/internal/discord"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
+	"github.com/stellarfeed/stellarfeed/internal/sim"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
 
@@ -39,6 +42,18 @@ type Config struct {
 	// Demo creates (or reuses) a demo subscriber key and ingest token.
 	Demo bool
 
+	// Engine runs the monitor engine over Targets when RunEngine is set.
+	RunEngine bool
+	Engine    engine.Options
+	Targets   []engine.Target
+	// Discord posts restocks (and sold-outs, if asked) to webhooks.
+	Discord discord.Config
+	// Sim starts the built-in retailer simulator on SimAddr (default
+	// 127.0.0.1:0) and, when Targets is empty, watches its demo catalog.
+	Sim       bool
+	SimAddr   string
+	SimConfig sim.Config
+
 	Logger *slog.Logger
 }
 
@@ -55,10 +70,18 @@ type Node struct {
 	wsLn, apiLn net.Listener
 	demo        DemoKeys
 
+	engine  *engine.Engine // nil unless RunEngine
+	discord *discord.Output
+	sim     *sim.Server
+	simLn   net.Listener
+
 	cancel context.CancelFunc // stops background loops
 	wg     sync.WaitGroup
-	errc   chan error // first fatal error of a server loop
-	unsub  func()
+
+	cancelEngine context.CancelFunc // stops the engine and its outputs
+	engineWG     sync.WaitGroup
+	errc         chan error // first fatal error of a server loop
+	unsub        func()
 }
 
 // Start opens the data directory and starts serving. On error nothing is
@@ -79,7 +102,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.NewSet(), errc: make(chan error, 4)}
+	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.NewSet(), errc: make(chan error, 4), cancelEngine: func() {}}
 	var cleanup []func()
 	defer func() {
 		if err != nil {
@@ -156,6 +179,17 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			n.log.Error("usage flusher stopped", "err", err)
 		}
 	}()
+	if cfg.Sim {
+		if err := n.startSim(bg); err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, func() { n.sim.Shutdown(context.Background()) })
+	}
+	if cfg.RunEngine {
+		if err := n.startEngine(bg); err != nil {
+			return nil, err
+		}
+	}
 	n.log.Info("serving", "ws", n.wsLn.Addr().String(), "api", n.apiLn.Addr().String(), "data", cfg.DataDir)
 	return n, nil
 }
@@ -196,6 +230,15 @@ func (n *Node) ready() error {
 // and closes the store. It returns ctx.Err() if that took too long.
 func (n *Node) Shutdown(ctx context.Context) error {
 	var errs []error
+	// Producers first: the engine's Run returns once in-flight checks end,
+	// and the Discord output flushes its queue when its context ends.
+	n.cancelEngine()
+	n.engineWG.Wait()
+	if n.sim != nil {
+		if err := n.sim.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("simulator: %w", err))
+		}
+	}
 	if err := n.api.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("api: %w", err))
 	}

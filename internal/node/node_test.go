@@ -2,11 +2,11 @@ package node
 
 import (
 	"bytes"
-	"errors"
-	"log/slog"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
