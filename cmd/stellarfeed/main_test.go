@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// run calls the CLI in-process and returns its exit code and output.
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = realMain(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestHelpAndUnknown(t *testing.T) {
+	code, out, _ := run(t, "help")
+	if code != 0 {
+		t.Fatalf("help exit %d", code)
+	}
+	for _, c := range []string{"run", "keys", "watch", "sim", "config", "bench", "version"} {
+		if !strings.Contains(out, "\n  "+c+" ") {
+			t.Errorf("help does not list %q:\n%s", c, out)
+		}
+	}
+	if code, _, errOut := run(t, "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Fatalf("unknown command: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "run", "--help"); code != 0 || !strings.Contains(errOut, "STELLARFEED_CONFIG") {
+		t.Fatalf("run --help: exit %d, %q", code, errOut)
+	}
+	if code, _, _ := run(t, "run", "--no-such-flag"); code != 2 {
+		t.Fatalf("bad flag: exit %d, want 2", code)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	if code, out, _ := run(t, "version"); code != 0 || out != "stellarfeed dev\n" {
+		t.Fatalf("version: %d %q", code, out)
+	}
+}
+
+func TestKeysLocal(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := run(t, "keys", "create", "--data", dir, "--label", "customer 42", "--max-conns", "3")
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, errOut)
+	}
+	secret := lastLine(out)
+	if !regexp.MustCompile(`^sfk_[0-9A-Za-z]{30,}$`).MatchString(secret) {
+		t.Fatalf("secret %q", secret)
+	}
+	code, out, _ = run(t, "keys", "create", "--ingest", "--data", dir)
+	if code != 0 || !strings.HasPrefix(lastLine(out), "sfi_") {
+		t.Fatalf("create --ingest: %d %q", code, out)
+	}
+	code, out, _ = run(t, "keys", "list", "--data", dir)
+	if code != 0 || !strings.Contains(out, "customer 42") || !strings.Contains(out, "active") {
+		t.Fatalf("list: %d\n%s", code, out)
+	}
+	// Flags may follow the key; the secret itself names the key.
+	if code, out, errOut = run(t, "keys", "revoke", secret, "--data", dir); code != 0 || !strings.Contains(out, "revoked") {
+		t.Fatalf("revoke: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = run(t, "keys", "list", "--data", dir)
+	if code != 0 || !strings.Contains(out, "revoked") {
+		t.Fatalf("list after revoke:\n%s", out)
+	}
+	if code, _, errOut := run(t, "keys", "show", "nope", "--data", dir); code != 1 || errOut == "" {
+		t.Fatalf("show unknown: %d %q", code, errOut)
+	}
+}
+
+func TestKeysDataFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("STELLARFEED_DATA", dir)
+	if code, _, errOut := run(t, "keys", "create"); code != 0 {
+		t.Fatalf("create: %s", errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "stellarfeed.db")); err != nil {
+		t.Fatalf("STELLARFEED_DATA not used: %v", err)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "monitors.yaml")
+	os.WriteFile(bad, []byte("targets:\n  - site: amazon\n    region: US\n    sku: B0CHX1W1XY\n"), 0o600)
+	code, _, errOut := run(t, "config", "check", bad)
+	if code != 1 || !strings.Contains(errOut, "monitors.yaml:3:13: targets[0].region: \"US\" is not one of USA") {
+		t.Fatalf("config check bad: %d %q", code, errOut)
+	}
+	code, out, errOut := run(t, "config", "check", "../../docs/example-config.yaml")
+	if code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("example config: %d %q %q", code, out, errOut)
+	}
+}
+
+// syncBuffer is written by the server goroutine and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRunDemo is `make run` in-process: the demo prints a URL and a curl
+// command that work, the keys command goes through the running server, and
+// an interrupt stops everything cleanly.
+func TestRunDemo(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- realMain(ctx, []string{"run", "--data", dir, "--ws-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--log-level", "warn"}, &out, &errOut)
+	}()
+	var wsURL, token, api string
+	urlRE := regexp.MustCompile(`ws://[0-9.:]+/\?key=sfk_[0-9A-Za-z]+`)
+	curlRE := regexp.MustCompile(`curl -i -X POST (http://[0-9.:]+)/api/pings \\\s+-H 'Authorization: Bearer (sfi_[0-9A-Za-z]+)'`)
+	deadline := time.Now().Add(20 * time.Second)
+	for wsURL == "" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		wsURL = urlRE.FindString(out.String())
+		if m := curlRE.FindStringSubmatch(out.String()); m != nil {
+			api, token = m[1], m[2]
+		}
+	}
+	if wsURL == "" || token == "" {
+		t.Fatalf("demo output lacks the URL or the curl command:\n%s\n%s", out.String(), errOut.String())
+	}
+
+	// A watcher receives a ping pushed through the printed curl command.
+	got := make(chan string, 1)
+	go func() {
+		var wout, werr syncBuffer
+		realMain(ctx, []string{"watch", "--raw", "-n", "1", wsURL}, &wout, &werr)
+		got <- wout.String() + werr.String()
+	}()
+	ping := `{"site":"walmart","sku":"123","offerId":"E29410D79B744EA6B99DFF6FF89213B8"}`
+	var received string
+	for i := 0; i < 100 && received == ""; i++ {
+		req, _ := http.NewRequest("POST", api+"/api/pings", strings.NewReader(ping))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("ingest: %d", resp.StatusCode)
+		}
+		select {
+		case received = <-got:
+		case <-time.After(200 * time.Millisecond): // the watcher may not be connected yet
+		}
+	}
+	if !strings.Contains(received, ping) {
+		t.Fatalf("watcher got %q", received)
+	}
+
+	// While the server holds the database, keys go through its admin API.
+	code, list, errList := run(t, "keys", "list", "--data", dir)
+	if code != 0 || !strings.Contains(list, "demo subscriber") {
+		t.Fatalf("keys list while running: %d %q %q", code, list, errList)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("run exited %d: %s", code, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not stop after interrupt")
+	}
+}
+
+func TestFormatPing(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	line := formatPing(at, []byte(`{"site":"amazon","region":"USA","sku":"B09MQ5L5N9","offerId":"OID","details":{"productTitle":"Amazon Test","productPrice":"199.99"}}`))
+	if line != `03:04:05.000  amazon    USA  sku=B09MQ5L5N9  offer=OID  price=199.99  "Amazon Test"` {
+		t.Fatalf("formatPing = %q", line)
+	}
+	if l := formatPing(at, []byte(`{"site":"amazon"}`)); !strings.Contains(l, "INVALID") {
+		t.Fatalf("invalid ping not flagged: %q", l)
+	}
+	if l := formatPing(at, []byte(`nope`)); !strings.Contains(l, "NOT A PING") {
+		t.Fatalf("garbage not flagged: %q", l)
+	}
+	if r := redactKey("ws://h/?key=secret&site=x"); r != "ws://h/?key=…&site=x" {
+		t.Fatalf("redactKey = %q", r)
+	}
+}
