@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,11 +26,29 @@ type Publisher interface {
 	Publish(m *stellar.Message)
 }
 
+// Publishers fans each message out to several publishers in order: the
+// WebSocket broadcaster and the SSE hub. Both only queue, so one slow
+// subscriber never delays the next publisher. It also satisfies
+// engine.Publisher.
+type Publishers []Publisher
+
+// Publish hands m to every publisher.
+func (ps Publishers) Publish(m *stellar.Message) {
+	for _, p := range ps {
+		p.Publish(m)
+	}
+}
+
 // KeyStore is what the API needs of the key store (*keys.Store).
 type KeyStore interface {
 	Check(secret string, kind keys.Kind, now time.Time) (keys.Key, error)
 	AllowIngest(keyID string, now time.Time) error
 	ChargeIngest(keyID string, pings int, now time.Time) error
+
+	// Subscriber admission for the SSE stream, as for WebSocket.
+	Authenticate(secret string, remote netip.Addr) (keys.Identity, error)
+	Connected(keyID string, remote netip.Addr)
+	Disconnected(keyID string, remote netip.Addr, dur time.Duration, delivered uint64)
 
 	Create(o keys.Options) (string, keys.Key, error)
 	List() []keys.Key
@@ -51,6 +70,13 @@ type Config struct {
 	// ReadTimeout, WriteTimeout and IdleTimeout of connections
 	// (defaults 10 s, 10 s, 60 s).
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// SSEWriteTimeout bounds each flush of an event stream (default
+	// WriteTimeout): a client that stops reading is cut after it.
+	// WriteTimeout itself does not apply to streams, which last for hours.
+	SSEWriteTimeout time.Duration
+	// NoProcessMetrics leaves go_* and process_* out of /metrics, for a
+	// process that exposes them elsewhere.
+	NoProcessMetrics bool
 }
 
 func (c *Config) setDefaults() {
@@ -69,12 +95,19 @@ func (c *Config) setDefaults() {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 60 * time.Second
 	}
+	if c.SSEWriteTimeout <= 0 {
+		c.SSEWriteTimeout = c.WriteTimeout
+	}
 }
 
 // Deps are the API's collaborators. Publisher and Keys are required.
 type Deps struct {
 	Publisher Publisher
 	Keys      KeyStore
+	// SSE serves GET /api/events/stream; nil answers 404 there. The node
+	// publishes every ping to it as well as to the broadcaster. Shutdown
+	// closes it, ending the streams.
+	SSE StreamHub
 	// Metrics receives the API's metrics; nil gives the API a private set.
 	Metrics *metrics.Set
 	Logger  *slog.Logger
@@ -102,42 +135,6 @@ type API struct {
 	lns    []net.Listener
 }
 
-type apiMetrics struct {
-	set       *metrics.Set
-	byCode    map[int]*metrics.Counter // stellarfeed_ingest_requests_total{code}
-	accepted  *metrics.Counter
-	rejected  *metrics.Counter
-	published *metrics.Counter
-	duration  *metrics.PrometheusHistogram
-	admin     *metrics.Counter
-}
-
-// ingestCodes are every status the ingest endpoint answers with,
-// registered up front so the hot path does no map insert or formatting.
-var ingestCodes = []int{202, 400, 401, 403, 405, 413, 415, 429, 500}
-
-func newMetrics(set *metrics.Set) apiMetrics {
-	m := apiMetrics{set: set, byCode: make(map[int]*metrics.Counter, len(ingestCodes))}
-	for _, c := range ingestCodes {
-		m.byCode[c] = set.GetOrCreateCounter(fmt.Sprintf(`stellarfeed_ingest_requests_total{code="%d"}`, c))
-	}
-	m.accepted = set.GetOrCreateCounter("stellarfeed_ingest_pings_accepted_total")
-	m.rejected = set.GetOrCreateCounter("stellarfeed_ingest_pings_rejected_total")
-	m.published = set.GetOrCreateCounter("stellarfeed_ingest_messages_published_total")
-	m.duration = set.GetOrCreatePrometheusHistogram("stellarfeed_ingest_request_duration_seconds")
-	m.admin = set.GetOrCreateCounter("stellarfeed_admin_requests_total")
-	return m
-}
-
-func (m *apiMetrics) ingestDone(code int, start time.Time) {
-	c := m.byCode[code]
-	if c == nil {
-		c = m.set.GetOrCreateCounter(`stellarfeed_ingest_requests_total{code="` + strconv.Itoa(code) + `"}`)
-	}
-	c.Inc()
-	m.duration.UpdateDuration(start)
-}
-
 // New builds the API. It panics if deps lack a Publisher or Keys: that is
 // a wiring bug, found at start-up.
 func New(cfg Config, deps Deps) *API {
@@ -149,6 +146,7 @@ func New(cfg Config, deps Deps) *API {
 		deps.Metrics = metrics.NewSet()
 	}
 	a := &API{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now, m: newMetrics(deps.Metrics)}
+	a.registerScrapeMetrics()
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -177,6 +175,8 @@ func (a *API) route(ctx *fasthttp.RequestCtx) {
 	switch string(path) {
 	case "/api/pings":
 		a.ingest(ctx)
+	case streamPath:
+		a.stream(ctx)
 	case "/healthz":
 		if a.getOnly(ctx) {
 			ctx.SetContentType("text/plain; charset=utf-8")
@@ -189,11 +189,15 @@ func (a *API) route(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		if a.getOnly(ctx) {
 			ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-			a.m.set.WritePrometheus(ctx)
+			a.writeMetrics(ctx)
 		}
 	default:
 		if rest, ok := bytes.CutPrefix(path, []byte("/api/admin/")); ok {
 			a.admin(ctx, rest)
+			return
+		}
+		if slug, ok := bytes.CutPrefix(path, []byte(webhookPrefix)); ok {
+			a.webhook(ctx, slug)
 			return
 		}
 		writeError(ctx, fasthttp.StatusNotFound, "not found")
@@ -236,8 +240,11 @@ func (a *API) readError(ctx *fasthttp.RequestCtx, err error) {
 	default:
 		writeError(ctx, fasthttp.StatusBadRequest, "malformed HTTP request")
 	}
-	if string(ctx.Path()) == "/api/pings" {
+	switch path := ctx.Path(); {
+	case string(path) == "/api/pings":
 		a.m.ingestDone(ctx.Response.StatusCode(), time.Now())
+	case bytes.HasPrefix(path, []byte(webhookPrefix)):
+		a.m.webhookDone(ctx.Response.StatusCode(), time.Now())
 	}
 }
 
@@ -267,14 +274,19 @@ func (a *API) Serve(ln net.Listener) error {
 	return nil
 }
 
-// Shutdown stops accepting, closes idle connections and waits for active
-// requests until ctx ends (then it returns ctx.Err()). The API cannot be
-// served again.
+// Shutdown stops accepting, ends the event streams (closing Deps.SSE),
+// closes idle connections and waits for active requests until ctx ends
+// (then it returns ctx.Err()). The API cannot be served again.
 func (a *API) Shutdown(ctx context.Context) error {
 	a.mu.Lock()
 	a.closed = true
 	lns := a.lns
 	a.mu.Unlock()
+	// A stream is a request that never ends by itself: fasthttp would
+	// wait for it until ctx ran out.
+	if a.deps.SSE != nil {
+		a.deps.SSE.Close()
+	}
 	err := a.srv.ShutdownWithContext(ctx)
 	// A Serve that registered its listener after fasthttp looked at its
 	// list would otherwise accept forever.

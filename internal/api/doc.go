@@ -1,7 +1,11 @@
 // Package api is stellarfeed's HTTP API on valyala/fasthttp: ping ingest
-// for providers, health and metrics endpoints, and key administration.
+// for providers (by header or by webhook URL), Server-Sent Events for
+// subscribers, health and metrics endpoints, and key administration.
+// docs/api.md documents every endpoint, body and status.
 //
 //	POST   /api/pings                    Bearer <ingest token>; one ping or an array
+//	POST   /api/in/{slug}                webhook ingest: Bearer or ?token=; JSON or text/plain
+//	GET    /api/events/stream?key=K      SSE stream of pings; &site= &region= filters, Last-Event-ID resume
 //	GET    /healthz  /readyz  /metrics
 //	POST   /api/admin/keys               Bearer <admin token>; create, 201 with the secret once
 //	GET    /api/admin/keys               list
@@ -14,16 +18,25 @@
 // a stellar.Message, which goes to the Publisher (the broadcaster or a bus).
 // In a batch the valid pings are published and the invalid ones reported by
 // index with their field errors; nothing invalid is ever published.
+// An ingest token's rate limit answers 429 with Retry-After; its spent
+// monthly quota answers 402 with the quota, the count and the reset time.
+//
+// The event stream admits subscriber keys exactly as the WebSocket
+// endpoint does (keys.Store.Authenticate, Connected, Disconnected, so
+// MaxConns, IP limits and usage apply to both) and applies the same
+// filters and scopes. The streams themselves are internal/sse's.
 //
 // Usage sketch (cmd/):
 //
+//	events := sse.New(sse.Config{Logger: log})
+//	pub := api.Publishers{hub, events}  // every ping to WebSocket and SSE
 //	a := api.New(api.Config{}, api.Deps{
-//		Publisher: hub, Keys: store, Metrics: set, Logger: log,
+//		Publisher: pub, Keys: store, SSE: events, Metrics: set, Logger: log,
 //		Ready: func() error { return engine.Ready() },
 //	})
 //	ln, _ := net.Listen("tcp", ":8080")
 //	go a.Serve(ln)          // returns api.ErrServerClosed after Shutdown
-//	defer a.Shutdown(ctx)
+//	defer a.Shutdown(ctx)   // also closes events, ending every stream
 //
 // Client is a small net/http client of the admin API, for the CLI when a
 // running server holds the bbolt file lock.

@@ -3,7 +3,9 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -47,12 +49,19 @@ func (a *API) ingestStatus(ctx *fasthttp.RequestCtx) int {
 		return writeAuthError(ctx, err)
 	}
 	if err := a.deps.Keys.AllowIngest(key.ID, now); err != nil {
-		return writeAuthError(ctx, err)
+		return a.writeLimitError(ctx, &key, err, now)
 	}
 	if !isJSON(ctx) {
 		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return fasthttp.StatusUnsupportedMediaType
 	}
+	return a.acceptPings(ctx, &key, now)
+}
+
+// acceptPings reads the pings of an authenticated, admitted request,
+// charges the accepted ones to the token's quota, publishes them and
+// answers.
+func (a *API) acceptPings(ctx *fasthttp.RequestCtx, key *keys.Key, now time.Time) int {
 	body := ctx.PostBody()
 	if len(body) > a.cfg.MaxBodyBytes {
 		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, a.tooLarge())
@@ -77,7 +86,7 @@ func (a *API) ingestStatus(ctx *fasthttp.RequestCtx) int {
 	if len(msgs) > 0 {
 		// Quota counts accepted pings only, and all or none of them.
 		if err := a.deps.Keys.ChargeIngest(key.ID, len(msgs), now); err != nil {
-			return writeAuthError(ctx, err)
+			return a.writeLimitError(ctx, key, err, now)
 		}
 		for _, m := range msgs {
 			a.deps.Publisher.Publish(m)
@@ -100,6 +109,75 @@ func (a *API) ingestStatus(ctx *fasthttp.RequestCtx) int {
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
 	return fasthttp.StatusAccepted
+}
+
+// QuotaExceeded is the body of a 402: the token's monthly quota, the
+// pings accepted this month and when the count starts again (the first
+// instant of next month, UTC).
+type QuotaExceeded struct {
+	Error    string    `json:"error"`
+	Quota    int64     `json:"quota"`
+	Used     int64     `json:"used"`
+	ResetsAt time.Time `json:"resetsAt"`
+}
+
+// RateLimited is the body of a 429 for an ingest token over its rate;
+// RetryAfter repeats the Retry-After header, in seconds.
+type RateLimited struct {
+	Error      string `json:"error"`
+	RetryAfter int    `json:"retryAfter"`
+}
+
+// writeLimitError answers a refusal of AllowIngest or ChargeIngest. The
+// key store reports both limits as 429; the API answers a spent monthly
+// quota with 402 Payment Required instead, as providers' tools expect:
+// retrying will not help before resetsAt, paying for a bigger plan will.
+func (a *API) writeLimitError(ctx *fasthttp.RequestCtx, key *keys.Key, err error, now time.Time) int {
+	switch {
+	case errors.Is(err, keys.ErrQuota):
+		body := QuotaExceeded{Error: keys.ErrQuota.Reason, Quota: key.MonthlyQuota, ResetsAt: nextMonth(now)}
+		if u, uerr := a.deps.Keys.Usage(key.ID); uerr == nil && u.Month == yearMonth(now) {
+			body.Used = u.MonthPings
+		}
+		writeJSON(ctx, fasthttp.StatusPaymentRequired, body)
+		return fasthttp.StatusPaymentRequired
+	case errors.Is(err, keys.ErrRateLimited):
+		secs := retryAfter(key.RatePerSec)
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(secs))
+		writeJSON(ctx, fasthttp.StatusTooManyRequests, RateLimited{Error: keys.ErrRateLimited.Reason, RetryAfter: secs})
+		return fasthttp.StatusTooManyRequests
+	}
+	var ae *keys.AuthError
+	if errors.As(err, &ae) {
+		return writeAuthError(ctx, err)
+	}
+	// The token vanished between Check and here (deleted from the store).
+	a.log.Error("ingest limit check failed", "key", key.ID, "err", err)
+	writeError(ctx, fasthttp.StatusInternalServerError, "internal error")
+	return fasthttp.StatusInternalServerError
+}
+
+// retryAfter is how long a token at rate per second waits for its next
+// request, in whole seconds (at least 1, as Retry-After has no fractions):
+// the limiter refills one request every 1/rate seconds.
+func retryAfter(rate float64) int {
+	if rate <= 0 || rate >= 1 {
+		return 1
+	}
+	return int(math.Ceil(1 / rate))
+}
+
+// yearMonth is the key store's month number (yyyymm, UTC).
+func yearMonth(t time.Time) int {
+	y, m, _ := t.UTC().Date()
+	return y*100 + int(m)
+}
+
+// nextMonth is the first instant of the month after t's, UTC: when a
+// monthly quota starts again.
+func nextMonth(t time.Time) time.Time {
+	y, m, _ := t.UTC().Date()
+	return time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC)
 }
 
 // split returns the raw pings of body, or the status and message refusing

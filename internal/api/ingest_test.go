@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
@@ -137,38 +139,116 @@ func TestIngestMetrics(t *testing.T) {
 func TestIngestLimits(t *testing.T) {
 	e := newEnv(t, Config{})
 	rated, _ := mustCreate(t, e.st, keys.Options{Kind: keys.KindIngest, RatePerSec: 1})
+	slow, _ := mustCreate(t, e.st, keys.Options{Kind: keys.KindIngest, RatePerSec: 0.1})
 	quota, qk := mustCreate(t, e.st, keys.Options{Kind: keys.KindIngest, MonthlyQuota: 4})
 	hdr := func(tok string) []string {
 		return []string{"Authorization", "Bearer " + tok, "Content-Type", "application/json"}
 	}
 	amazon := fixture(t, "ping_amazon.json")
 	// The clock is frozen: one request per second means the second waits.
-	if s, _, _ := e.do(t, "POST", "/api/pings", amazon, hdr(rated)...); s != 202 {
-		t.Fatalf("first rated request: %d", s)
-	}
-	s, body, h := e.do(t, "POST", "/api/pings", amazon, hdr(rated)...)
-	if s != 429 || body != `{"error":"rate limit exceeded"}`+"\n" || string(h.Peek("Retry-After")) != "1" {
-		t.Fatalf("second rated request: %d %s", s, body)
+	for _, tt := range []struct {
+		tok, retry, body string
+	}{
+		{rated, "1", `{"error":"rate limit exceeded","retryAfter":1}`},
+		{slow, "10", `{"error":"rate limit exceeded","retryAfter":10}`},
+	} {
+		if s, _, _ := e.do(t, "POST", "/api/pings", amazon, hdr(tt.tok)...); s != 202 {
+			t.Fatalf("first rated request: %d", s)
+		}
+		s, body, h := e.do(t, "POST", "/api/pings", amazon, hdr(tt.tok)...)
+		if s != 429 || body != tt.body+"\n" || string(h.Peek("Retry-After")) != tt.retry {
+			t.Fatalf("second rated request: %d %s Retry-After %q", s, body, h.Peek("Retry-After"))
+		}
+		e.pub.take()
 	}
 	// Quota 4: a batch of 3 fits, the next 3 do not and none is published.
 	if s, _, _ := e.do(t, "POST", "/api/pings", fixture(t, "batch_valid.json"), hdr(quota)...); s != 202 {
 		t.Fatalf("within quota: %d", s)
 	}
 	e.pub.take()
-	s, body, _ = e.do(t, "POST", "/api/pings", fixture(t, "batch_valid.json"), hdr(quota)...)
-	if s != 429 || body != `{"error":"monthly quota exceeded"}`+"\n" || len(e.pub.take()) != 0 {
+	over := `{"error":"monthly quota exceeded","quota":4,"used":3,"resetsAt":"2026-12-01T00:00:00Z"}` + "\n"
+	s, body, h := e.do(t, "POST", "/api/pings", fixture(t, "batch_valid.json"), hdr(quota)...)
+	if s != 402 || body != over || len(e.pub.take()) != 0 || string(h.ContentType()) != "application/json" {
 		t.Fatalf("over quota: %d %s", s, body)
 	}
 	// The mixed batch has 2 valid pings: over quota too, nothing published.
-	if s, _, _ := e.do(t, "POST", "/api/pings", fixture(t, "batch_mixed.json"), hdr(quota)...); s != 429 || len(e.pub.take()) != 0 {
-		t.Fatalf("mixed over quota: %d", s)
+	if s, body, _ := e.do(t, "POST", "/api/pings", fixture(t, "batch_mixed.json"), hdr(quota)...); s != 402 || body != over || len(e.pub.take()) != 0 {
+		t.Fatalf("mixed over quota: %d %s", s, body)
 	}
 	if s, _, _ := e.do(t, "POST", "/api/pings", amazon, hdr(quota)...); s != 202 {
 		t.Fatalf("last ping of the quota: %d", s)
 	}
-	if u, _ := e.st.Usage(qk.ID); u.MonthPings != 4 || u.Rejected["quota"] != 2 {
+	full := `{"error":"monthly quota exceeded","quota":4,"used":4,"resetsAt":"2026-12-01T00:00:00Z"}` + "\n"
+	if s, body, _ := e.do(t, "POST", "/api/pings", amazon, hdr(quota)...); s != 402 || body != full {
+		t.Fatalf("quota used up: %d %s", s, body)
+	}
+	if u, _ := e.st.Usage(qk.ID); u.MonthPings != 4 || u.Rejected["quota"] != 3 {
 		t.Fatalf("usage %+v", u)
 	}
+	// A new month, a new quota.
+	e.setNow(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	if s, body, _ := e.do(t, "POST", "/api/pings", fixture(t, "batch_valid.json"), hdr(quota)...); s != 202 {
+		t.Fatalf("next month: %d %s", s, body)
+	}
+	next := `{"error":"monthly quota exceeded","quota":4,"used":3,"resetsAt":"2027-01-01T00:00:00Z"}` + "\n"
+	if s, body, _ := e.do(t, "POST", "/api/pings", fixture(t, "batch_valid.json"), hdr(quota)...); s != 402 || body != next {
+		t.Fatalf("next month over: %d %s", s, body)
+	}
+}
+
+// TestQuotaPersisted: the month's count survives a restart (the store
+// flushes usage to bbolt), so a restart does not hand out a fresh quota.
+func TestQuotaPersisted(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "quota.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	clock := keys.WithClock(func() time.Time { return t0 })
+	st1, err := keys.Open(db, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, k := mustCreate(t, st1, keys.Options{Kind: keys.KindIngest, MonthlyQuota: 3})
+	post := func(st *keys.Store) *fasthttp.RequestCtx {
+		h := New(Config{}, Deps{Publisher: discard{}, Keys: st, Now: func() time.Time { return t0 }}).Handler()
+		ctx := newIngestCtx(tok, fixture(t, "batch_valid.json"))
+		h(ctx)
+		return ctx
+	}
+	if ctx := post(st1); ctx.Response.StatusCode() != 202 {
+		t.Fatalf("first batch: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	if err := st1.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := keys.Open(db, clock) // the restart
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := post(st2)
+	want := `{"error":"monthly quota exceeded","quota":3,"used":3,"resetsAt":"2026-12-01T00:00:00Z"}` + "\n"
+	if ctx.Response.StatusCode() != 402 || string(ctx.Response.Body()) != want {
+		t.Fatalf("after restart: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	if u, _ := st2.Usage(k.ID); u.MonthPings != 3 {
+		t.Fatalf("usage after restart %+v", u)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	f := func(rate float64, want int) {
+		t.Helper()
+		if got := retryAfter(rate); got != want {
+			t.Fatalf("retryAfter(%v) = %d, want %d", rate, got, want)
+		}
+	}
+	f(0, 1)
+	f(1000, 1)
+	f(1, 1)
+	f(0.5, 2)
+	f(0.3, 4)
+	f(1.0/60, 60)
 }
 
 // TestHandlerDirect drives Handler without the fasthttp server, as another

@@ -258,9 +258,9 @@ func Default() *Config {
 			LogLevel:  "info",
 		},
 		Broadcast: Broadcast{
-			// 20,000 fds per process: leave room for listeners, the store,
+			// 20,000 fds per process: leave ~500 for listeners, the store,
 			// outbound HTTP and proxies.
-			MaxConns:         19000,
+			MaxConns:         19500,
 			MaxBacklog:       1 * MiB,
 			WriteTimeout:     10 * time.Second,
 			HandshakeTimeout: 5 * time.Second,

@@ -22,6 +22,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/discord"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
+	"github.com/stellarfeed/stellarfeed/internal/sse"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
 
@@ -35,6 +36,7 @@ type Config struct {
 
 	Broadcast broadcast.Config
 	API       api.Config
+	SSE       sse.Config
 	Rules     stellar.Rules
 	// UsageFlush is how often key usage is written to the store (default
 	// 30 s): at most that much is lost on a crash, nothing on shutdown.
@@ -64,6 +66,7 @@ type Node struct {
 	db      *bolt.DB
 	keys    *keys.Store
 	hub     *broadcast.Server
+	events  *sse.Hub // Server-Sent Events, fed the same pings as hub
 	api     *api.API
 	metrics *metrics.Set
 
@@ -135,6 +138,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if n.hub, err = broadcast.New(bcfg, keyAuth{n.keys}); err != nil {
 		return nil, fmt.Errorf("broadcaster: %w", err)
 	}
+	scfg := cfg.SSE
+	scfg.Logger = n.log.With("component", "sse")
+	n.events = sse.New(scfg)
 	// Revoking, disabling or expiring a key cuts its live connections
 	// everywhere at once. The callback runs under the store's lock, so the
 	// disconnect is handed to a goroutine.
@@ -142,12 +148,14 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		if c.CutsAccess() && c.Key.Kind == keys.KindSubscriber {
 			id, reason := c.Key.ID, "key "+c.Op.String()
 			go n.hub.DisconnectKey(id, ws.StatusPolicyViolation, reason)
+			n.events.DisconnectKey(id) // only closes queues: safe under the store's lock
 		}
 	})
 	cleanup = append(cleanup, n.unsub)
 
 	n.api = api.New(cfg.API, api.Deps{
-		Publisher: n.hub,
+		Publisher: n.publisher(),
+		SSE:       n.events,
 		Keys:      n.keys,
 		Metrics:   n.metrics,
 		Logger:    n.log.With("component", "api"),
@@ -257,6 +265,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// publisher is where pings go: every local client endpoint.
+func (n *Node) publisher() api.Publisher { return api.Publishers{n.hub, n.events} }
 
 // Accessors for cmd/ and tests.
 func (n *Node) WSAddr() net.Addr       { return n.wsLn.Addr() }

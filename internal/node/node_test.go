@@ -187,3 +187,54 @@ func TestDemoKeysSurviveRestart(t *testing.T) {
 		t.Fatalf("LocalAPI = %q, %q, %v", url, tok, err)
 	}
 }
+
+// TestSSEGetsTheSamePings: one ingest feeds both client endpoints.
+func TestSSEGetsTheSamePings(t *testing.T) {
+	n := startNode(t, Config{Demo: true})
+	demo := n.Demo()
+	resp, err := http.Get(fmt.Sprintf("http://%s/api/events/stream?key=%s&site=walmart", n.APIAddr(), demo.Subscriber))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("stream: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	ping := `{"site":"walmart","sku":"123","offerId":"E29410D79B744EA6B99DFF6FF89213B8"}`
+	lines := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := resp.Body.Read(buf)
+			for _, l := range strings.Split(string(buf[:k]), "\n") {
+				lines <- l
+			}
+			if err != nil {
+				close(lines)
+				return
+			}
+		}
+	}()
+	postPings(t, n, demo.Ingest, `{"site":"amazon","region":"DE","sku":"B0CHX1W1XY","offerId":"x"}`) // filtered out
+	if code, body := postPings(t, n, demo.Ingest, ping); code != http.StatusAccepted {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("stream ended")
+			}
+			if strings.Contains(l, "B0CHX1W1XY") {
+				t.Fatalf("filtered ping delivered: %q", l)
+			}
+			if l == "data: "+ping {
+				resp.Body.Close()
+				return
+			}
+		case <-timeout:
+			t.Fatal("no SSE event")
+		}
+	}
+}

@@ -1,0 +1,586 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Regimes.
+const (
+	RegimeSteady   = "steady"
+	RegimeOverload = "overload"
+)
+
+// Options configure a bench run. The zero value is completed by
+// (*Options).defaults: gorilla and nbio at N=1,000, M=50, both regimes.
+type Options struct {
+	Servers  []string // started by the harness: ours, gorilla, nbio (nil: gorilla, nbio; empty: none)
+	Targets  []Target // already running servers
+	Conns    []int    // connection counts N, one run set each
+	Pings    int      // pings M per regime
+	PingSize int      // bytes of ping JSON (~600)
+	Regimes  []string // steady, overload
+	// SteadyInterval 0 means 200 ms + 40 µs × N: longer than a pass.
+	SteadyInterval   time.Duration
+	OverloadInterval time.Duration // default 20 ms
+	Floor            bool          // also measure the raw-write floor
+	ConnsPerProc     int           // default 5,000 (20,000 fds per process)
+	ReadersPerProc   int           // epoll readers per client process; default 2
+	SrcIPs           []string      // default 127.0.0.2 … 127.0.0.9
+	Keys             int           // subscriber keys per server; default 1
+	OursBin          string        // stellarfeed binary; built from ./cmd/stellarfeed when empty
+	BaselinesDir     string        // bench/baselines module; found from the cwd when empty
+	WorkDir          string        // logs, data and binaries; a temp dir when empty
+	OutDir           string        // JSON per run, summary.md, report.html; none when empty
+	ConnectTimeout   time.Duration // whole connect phase; default 2 min
+	QuietTimeout     time.Duration // end a drain after this long without a delivery; default 5 s
+	DrainTimeout     time.Duration // hard cap on a drain after the last publish; default 60 s
+	Settle           time.Duration // idle wait before reading RSS; default 1 s
+	ClientCommand    []string      // argv that runs ClientMain; default: this binary, same args
+	Progress         io.Writer     // progress bars (only drawn on a terminal); nil: none
+	Log              *slog.Logger  // default: text to stderr, above the progress bars
+
+	logSink *switchWriter // set by defaults when it builds Log
+}
+
+// MatrixOptions is `make bench`: N ∈ {1,000, 5,000, 10,000, 19,000} × both
+// regimes × {ours, gorilla, nbio} plus the floor, M = 50 pings of 600 bytes.
+func MatrixOptions() Options {
+	return Options{
+		Servers: []string{KindOurs, KindGorilla, KindNbio},
+		Conns:   []int{1000, 5000, 10000, 19000},
+		Pings:   50, PingSize: 600, Floor: true,
+		Regimes: []string{RegimeSteady, RegimeOverload},
+	}
+}
+
+func (o *Options) defaults() {
+	if o.Servers == nil && len(o.Targets) == 0 { // non-nil empty: the floor alone
+		o.Servers = []string{KindGorilla, KindNbio}
+	}
+	if len(o.Conns) == 0 {
+		o.Conns = []int{1000}
+	}
+	if o.Pings <= 0 {
+		o.Pings = 50
+	}
+	if o.PingSize <= 0 {
+		o.PingSize = 600
+	}
+	if len(o.Regimes) == 0 {
+		o.Regimes = []string{RegimeSteady, RegimeOverload}
+	}
+	if o.OverloadInterval <= 0 {
+		o.OverloadInterval = 20 * time.Millisecond
+	}
+	if o.ConnsPerProc <= 0 {
+		o.ConnsPerProc = 5000
+	}
+	if o.ReadersPerProc <= 0 {
+		o.ReadersPerProc = 2
+	}
+	if len(o.SrcIPs) == 0 {
+		for i := 2; i <= 9; i++ {
+			o.SrcIPs = append(o.SrcIPs, fmt.Sprintf("127.0.0.%d", i))
+		}
+	}
+	if o.Keys <= 0 {
+		o.Keys = 1
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 2 * time.Minute
+	}
+	if o.QuietTimeout <= 0 {
+		o.QuietTimeout = 5 * time.Second
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 60 * time.Second
+	}
+	if o.Settle <= 0 {
+		o.Settle = time.Second
+	}
+	if o.Log == nil {
+		o.logSink = &switchWriter{def: os.Stderr}
+		o.Log = slog.New(slog.NewTextHandler(o.logSink, nil))
+	}
+}
+
+func (o *Options) validate() error {
+	for _, s := range o.Servers {
+		switch s {
+		case KindOurs, KindGorilla, KindNbio:
+		default:
+			return fmt.Errorf("servers: unknown server %q (ours, gorilla, nbio)", s)
+		}
+	}
+	for _, r := range o.Regimes {
+		if r != RegimeSteady && r != RegimeOverload {
+			return fmt.Errorf("regimes: unknown regime %q (steady, overload)", r)
+		}
+	}
+	for _, n := range o.Conns {
+		if n <= 0 || n > 200000 {
+			return fmt.Errorf("conns: %d is out of range 1..200000", n)
+		}
+	}
+	if o.Pings > 100000 {
+		return fmt.Errorf("pings: %d is more than 100000", o.Pings)
+	}
+	if o.PingSize > 1500 {
+		return fmt.Errorf("size: %d bytes does not fit Stellar's field limits (at most ~1,500)", o.PingSize)
+	}
+	if o.ConnsPerProc > 19000 {
+		return fmt.Errorf("conns-per-proc: %d exceeds what 20,000 fds per process allow", o.ConnsPerProc)
+	}
+	return nil
+}
+
+// steadyInterval is longer than one pass at N, so pings never queue.
+func (o *Options) steadyInterval(n int) time.Duration {
+	if o.SteadyInterval > 0 {
+		return o.SteadyInterval
+	}
+	return 200*time.Millisecond + time.Duration(n)*40*time.Microsecond
+}
+
+// Run executes every (server, N, regime) combination and returns the
+// report; it writes the output directory when Options.OutDir is set.
+// Failures of one server are recorded in the report (RunResult.Errors,
+// Report.Skipped) and do not stop the others; Run returns an error only for
+// bad options, baselines that do not build, an unwritable OutDir or a
+// cancelled ctx (then with the partial report).
+func Run(ctx context.Context, o Options) (*Report, error) {
+	o.defaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	rep := &Report{StartedAt: time.Now().UTC(), CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+		Pings: o.Pings, PingSize: o.PingSize, Regimes: o.Regimes}
+	work := o.WorkDir
+	if work == "" {
+		d, err := os.MkdirTemp("", "stellarfeed-bench-")
+		if err != nil {
+			return nil, fmt.Errorf("work dir: %w", err)
+		}
+		defer os.RemoveAll(d)
+		work = d
+	}
+	bins := map[string]string{}
+	for _, s := range o.Servers {
+		switch s {
+		case KindGorilla, KindNbio:
+			if bins[KindGorilla] != "" {
+				continue
+			}
+			g, nb, err := buildBaselines(ctx, o.BaselinesDir, work)
+			if err != nil {
+				return nil, err
+			}
+			bins[KindGorilla], bins[KindNbio] = g, nb
+		case KindOurs:
+			bin := o.OursBin
+			if bin == "" {
+				b, err := buildOurs(ctx, work)
+				if err != nil {
+					rep.Skipped = append(rep.Skipped, fmt.Sprintf("ours: %v", err))
+					continue
+				}
+				bin = b
+			}
+			bins[KindOurs] = bin
+		}
+	}
+	h := &harness{o: o, work: work, rep: rep}
+	for _, n := range o.Conns {
+		var floor *RunResult
+		if o.Floor {
+			rs := h.runServer(ctx, n, KindFloor, func() (*server, *floorServer, error) { return startFloor() }, []string{RegimeSteady})
+			if len(rs) > 0 {
+				floor = rs[0]
+			}
+		}
+		var runs []*RunResult
+		for _, kind := range o.Servers {
+			bin, ok := bins[kind]
+			if !ok {
+				continue
+			}
+			start := func() (*server, *floorServer, error) {
+				if kind == KindOurs {
+					s, err := startOurs(ctx, bin, work, o.Keys)
+					return s, nil, err
+				}
+				s, err := startBaseline(ctx, kind, bin, work, o.Keys)
+				return s, nil, err
+			}
+			runs = append(runs, h.runServer(ctx, n, kind, start, o.Regimes)...)
+		}
+		for _, t := range o.Targets {
+			start := func() (*server, *floorServer, error) { s, err := fromTarget(t); return s, nil, err }
+			runs = append(runs, h.runServer(ctx, n, t.Name, start, o.Regimes)...)
+		}
+		if floor != nil && floor.LastClient.P50 > 0 {
+			for _, r := range runs {
+				if r.Regime == RegimeSteady && r.LastClient.P50 > 0 {
+					ratio := float64(r.LastClient.P50) / float64(floor.LastClient.P50)
+					r.FloorRatio = &ratio
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	rep.DurationMS = msSince(rep.StartedAt)
+	if o.OutDir != "" {
+		if err := rep.WriteDir(o.OutDir); err != nil {
+			return rep, err
+		}
+	}
+	return rep, ctx.Err()
+}
+
+type harness struct {
+	o    Options
+	work string
+	rep  *Report
+	mu   sync.Mutex
+}
+
+// runServer starts one server, connects N clients, runs each regime on the
+// same connections and stops everything it started.
+func (h *harness) runServer(ctx context.Context, n int, name string, start func() (*server, *floorServer, error), regimes []string) []*RunResult {
+	if ctx.Err() != nil {
+		return nil
+	}
+	o := h.o
+	log := o.Log.With("server", name, "n", n)
+	results := make([]*RunResult, len(regimes))
+	for i, rg := range regimes {
+		results[i] = &RunResult{Server: name, Regime: rg, N: n, Pings: o.Pings, PingBytes: o.PingSize}
+		if rg == RegimeSteady {
+			results[i].IntervalMS = float64(o.steadyInterval(n)) / float64(time.Millisecond)
+		} else {
+			results[i].IntervalMS = float64(o.OverloadInterval) / float64(time.Millisecond)
+		}
+	}
+	h.mu.Lock()
+	h.rep.Runs = append(h.rep.Runs, results...)
+	h.mu.Unlock()
+	fail := func(err error) []*RunResult {
+		log.Error("bench run failed", "err", err)
+		for _, r := range results {
+			r.Errors = append(r.Errors, err.Error())
+		}
+		return results
+	}
+	srv, floor, err := start()
+	if err != nil {
+		return fail(err)
+	}
+	defer func() {
+		srv.client.CloseIdleConnections()
+		if err := srv.stop(); err != nil {
+			log.Warn("stop server", "err", err)
+		}
+	}()
+	for _, r := range results {
+		r.Kind = srv.kind
+	}
+	var rssIdle int64
+	if srv.pid > 0 {
+		rssIdle, _ = procRSS(srv.pid)
+	}
+
+	// Connect: one client process per ConnsPerProc connections.
+	prog := newProgress(o.Progress)
+	defer prog.wait()
+	if o.logSink != nil && prog != nil {
+		o.logSink.set(prog)
+		defer o.logSink.set(nil) // before wait: the container stops taking lines
+	}
+	cbar := prog.bar(fmt.Sprintf("%s N=%d connect", name, n), int64(n))
+	nprocs := (n + o.ConnsPerProc - 1) / o.ConnsPerProc
+	procs := make([]*clientProc, 0, nprocs)
+	defer func() {
+		for _, p := range procs {
+			p.stop()
+		}
+	}()
+	totalPings := o.Pings * len(regimes)
+	connStart := time.Now()
+	for i := 0; i < nprocs; i++ {
+		share := n / nprocs
+		if i < n%nprocs {
+			share++
+		}
+		cfg := clientConfig{Addr: srv.ws.Host, Path: srv.ws.Path, Keys: srv.keys, Conns: share, First: i * o.ConnsPerProc,
+			SrcIPs: o.SrcIPs, Pings: totalPings, Readers: o.ReadersPerProc, Handshake: 10 * time.Second, MaxFrame: DefaultMaxFrame}
+		p, err := startClient(ctx, o.ClientCommand, cfg)
+		if err != nil {
+			cbar.done()
+			return fail(err)
+		}
+		procs = append(procs, p)
+	}
+	connected, failed, firstErr := 0, 0, ""
+	var connectUS int64
+	for _, p := range procs {
+		ev, err := p.wait(ctx, "connected", o.ConnectTimeout)
+		if err != nil {
+			cbar.done()
+			return fail(err)
+		}
+		connected += ev.OK
+		failed += ev.Failed
+		connectUS = max(connectUS, ev.ConnectUS)
+		if firstErr == "" {
+			firstErr = ev.FirstErr
+		}
+		cbar.set(int64(connected + failed))
+	}
+	cbar.done()
+	connectWall := time.Since(connStart)
+	log.Info("clients connected", "ok", connected, "failed", failed, "in", connectWall.Round(time.Millisecond))
+	for _, r := range results {
+		r.ClientProcs = nprocs
+		r.Connected, r.ConnectFailed, r.ConnectError = connected, failed, firstErr
+		r.ConnectMS = float64(connectUS) / 1000
+		if connectUS > 0 {
+			r.ConnectPerSec = float64(connected) / (float64(connectUS) / 1e6)
+		}
+	}
+	if connected == 0 {
+		return fail(fmt.Errorf("%w: %s", errNoClients, firstErr))
+	}
+
+	// Idle memory per connection, after the server has settled.
+	if err := sleepCtx(ctx, o.Settle); err != nil {
+		return fail(err)
+	}
+	if srv.pid > 0 {
+		if rss, err := procRSS(srv.pid); err == nil {
+			for _, r := range results {
+				r.ServerRSSIdleBytes, r.ServerRSSConnectedBytes = rssIdle, rss
+				r.MemPerConnBytes = float64(rss-rssIdle) / float64(connected)
+			}
+		}
+	}
+	if g, ok := srv.goroutines(ctx); ok {
+		for _, r := range results {
+			r.ServerGoroutines = &g
+		}
+	}
+
+	tmpl := newPingTemplate(o.PingSize)
+	for i, r := range results {
+		r.PingBytes = len(tmpl.body)
+		if err := h.regime(ctx, srv, floor, procs, prog, r, i*o.Pings, tmpl); err != nil {
+			r.Errors = append(r.Errors, err.Error())
+			log.Error("regime failed", "regime", r.Regime, "err", err)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+
+	// Per-ping results from every client process, split by regime.
+	pings := make([]pingCount, totalPings)
+	for _, p := range procs {
+		ev, err := p.request(ctx, "result", "result", 30*time.Second)
+		if err != nil {
+			return fail(err)
+		}
+		for i := range min(len(ev.Pings), len(pings)) {
+			pings[i].Deliveries += ev.Pings[i].Deliveries
+			pings[i].Duplicates += ev.Pings[i].Duplicates
+			pings[i].Hist.Merge(&ev.Pings[i].Hist)
+		}
+	}
+	for i, r := range results {
+		r.fill(pings[i*o.Pings : (i+1)*o.Pings])
+		log.Info("regime done", "regime", r.Regime, "delivered", r.Delivered, "expected", r.Expected,
+			"lost", r.Lost, "dups", r.Duplicates, "last_p50_ms", float64(r.LastClient.P50)/1000)
+	}
+	return results
+}
+
+// regime publishes o.Pings pings with sequence numbers from seqBase and
+// waits until every connected client has them, or deliveries stop.
+func (h *harness) regime(ctx context.Context, srv *server, floor *floorServer, procs []*clientProc, prog *progress,
+	r *RunResult, seqBase int, tmpl pingTemplate) error {
+	o := h.o
+	interval := time.Duration(r.IntervalMS * float64(time.Millisecond))
+	marks := make([]clientEvent, len(procs))
+	for i, p := range procs {
+		ev, err := p.request(ctx, "mark", "mark", 10*time.Second)
+		if err != nil {
+			return err
+		}
+		marks[i] = ev
+	}
+	recv0, closed0, proto0, unparsed0 := sumMarks(marks)
+	var cpu0 time.Duration
+	if srv.pid > 0 {
+		cpu0, _ = procCPU(srv.pid)
+	}
+	if floor != nil {
+		floor.passStats() // reset
+	}
+	target := uint64(r.Connected) * uint64(o.Pings)
+	dbar := prog.bar(fmt.Sprintf("%s N=%d %s deliveries", r.Server, r.N, r.Regime), int64(target))
+	defer dbar.done()
+
+	// Publish on a fixed schedule; each POST runs on its own goroutine so
+	// a slow ingest shows as latency, not as a slower publish rate.
+	start := time.Now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sem := make(chan struct{}, 16)
+	pubCh := make(chan struct{})
+	published := pubCh
+	go func() {
+		defer close(pubCh)
+		for i := 0; i < o.Pings; i++ {
+			if err := sleepUntil(ctx, start.Add(time.Duration(i)*interval)); err != nil {
+				break
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(seq int) {
+				defer func() { <-sem; wg.Done() }()
+				body := append([]byte(nil), tmpl.body...)
+				t := pingTemplate{body: body, offset: tmpl.offset}
+				t.stamp(seq, time.Now().UnixNano())
+				pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				err := srv.publish(pctx, body)
+				cancel()
+				mu.Lock()
+				if err != nil {
+					r.PublishErrors++
+					if r.PublishError == "" {
+						r.PublishError = err.Error()
+					}
+					// A refused ping (an HTTP status) is known unsent; after a
+					// transport error or timeout the server may still have
+					// accepted it, and its deliveries decide (see fill).
+					if !errors.Is(err, errRefused) {
+						r.pubUnknown = append(r.pubUnknown, seq-seqBase)
+					}
+				} else {
+					r.Published++
+				}
+				mu.Unlock()
+			}(seqBase + i)
+		}
+		wg.Wait()
+	}()
+
+	// Drain: stop when every expected delivery arrived, when deliveries
+	// stop for QuietTimeout after the last publish, or at DrainTimeout.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var pubDone time.Time
+	lastRecv, lastChange := uint64(0), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			<-pubCh
+			return ctx.Err()
+		case <-published:
+			published = nil
+			pubDone = time.Now()
+			mu.Lock()
+			target = uint64(r.Connected) * uint64(r.Published+len(r.pubUnknown))
+			mu.Unlock()
+		case <-tick.C:
+		}
+		var recv uint64
+		for _, p := range procs {
+			recv += p.counters().Recv
+		}
+		recv -= recv0
+		dbar.set(int64(recv))
+		if recv != lastRecv {
+			lastRecv, lastChange = recv, time.Now()
+		}
+		if pubDone.IsZero() {
+			continue
+		}
+		if recv >= target {
+			// Let a duplicate sent right behind the last ping arrive.
+			_ = sleepCtx(ctx, 100*time.Millisecond)
+			break
+		}
+		if time.Since(lastChange) > o.QuietTimeout && time.Since(pubDone) > o.QuietTimeout {
+			r.Errors = append(r.Errors, fmt.Sprintf("drain: no delivery for %s, %d of %d delivered", o.QuietTimeout, recv, target))
+			break
+		}
+		if time.Since(pubDone) > o.DrainTimeout {
+			r.Errors = append(r.Errors, fmt.Sprintf("drain: timeout %s, %d of %d delivered", o.DrainTimeout, recv, target))
+			break
+		}
+	}
+	r.DurationMS = msSince(start)
+	if srv.pid > 0 {
+		if cpu1, err := procCPU(srv.pid); err == nil {
+			r.ServerCPUMS = float64(cpu1-cpu0) / float64(time.Millisecond)
+		}
+	}
+	var clientCPU int64
+	for i, p := range procs {
+		ev, err := p.request(ctx, "mark", "mark", 10*time.Second)
+		if err != nil {
+			return err
+		}
+		clientCPU += ev.CPUUS - marks[i].CPUUS
+		marks[i] = ev
+	}
+	_, closed1, proto1, unparsed1 := sumMarks(marks)
+	r.ClosedByServer = closed1 - closed0
+	r.ProtocolErrors = proto1 - proto0
+	r.Unparsed = unparsed1 - unparsed0
+	r.ClientCPUMS = float64(clientCPU) / 1000
+	if floor != nil {
+		p50, mx, _ := floor.passStats()
+		r.FloorPassUS = &PassStats{P50: p50.Microseconds(), Max: mx.Microseconds()}
+	}
+	return nil
+}
+
+func sumMarks(evs []clientEvent) (recv uint64, closed, proto int64, unparsed uint64) {
+	for _, ev := range evs {
+		recv += ev.Recv
+		closed += ev.Closed
+		proto += ev.ProtoErrors
+		unparsed += ev.Unparsed
+	}
+	return
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func sleepUntil(ctx context.Context, at time.Time) error {
+	if d := time.Until(at); d > 0 {
+		return sleepCtx(ctx, d)
+	}
+	return ctx.Err()
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t)) / float64(time.Millisecond) }

@@ -1,0 +1,34 @@
+package sse_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+
+	"github.com/stellarfeed/stellarfeed/internal/sse"
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
+)
+
+func Example() {
+	hub := sse.New(sse.Config{FirstID: 1})
+	only, _ := sse.NewFilter([]string{"amazon"}, nil, nil)
+	sub, _ := hub.Subscribe(sse.SubscribeOptions{KeyID: "k1", Filter: only})
+
+	hub.Publish(stellar.MessageFromPayload("amazon", "USA", []byte(`{"site":"amazon","region":"USA"}`)))
+	hub.Publish(stellar.MessageFromPayload("walmart", "", []byte(`{"site":"walmart"}`)))
+	hub.Close() // shutdown: the stream ends after what was queued
+
+	w := bufio.NewWriter(os.Stdout)
+	err := sub.Stream(w, nil)
+	fmt.Println(err)
+	// Output:
+	// : stellarfeed ping stream
+	//
+	// id: 1
+	// event: ping
+	// data: {"site":"amazon","region":"USA"}
+	//
+	// : stream closed: sse: hub closed
+	//
+	// sse: hub closed
+}
