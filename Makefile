@@ -10,7 +10,7 @@ NORACE_PKGS := $(shell $(GO) list ./... 2>/dev/null | grep -e /bench)
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build run test race vet fmt lint bench fuzz check clean
+.PHONY: all build run test vet fmt lint bench fuzz check clean
 
 all: build
 
