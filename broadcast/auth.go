@@ -80,6 +80,12 @@ type filter struct {
 	sites   []string // nil = any site
 	regions []string // nil = any region; pings without a region pass
 	scopes  []scope  // nil = unrestricted
+
+	// Realtime (/ws) connections receive only what they subscribed to,
+	// within the scopes and query filters above; nothing until then.
+	realtime bool
+	subAll   bool    // subscribed to "*"
+	subs     []scope // subscribed channels; region "" = every region
 }
 
 func parseScopes(in []string) []scope {
@@ -103,10 +109,18 @@ func (f *filter) match(m *stellar.Message) bool {
 	if f.regions != nil && m.Region != "" && !contains(f.regions, m.Region) {
 		return false
 	}
-	if f.scopes == nil {
-		return true
+	if f.scopes != nil && !matchAny(f.scopes, m) {
+		return false
 	}
-	for _, s := range f.scopes {
+	if f.realtime {
+		return f.subAll || matchAny(f.subs, m)
+	}
+	return true
+}
+
+// matchAny reports whether one of list selects m.
+func matchAny(list []scope, m *stellar.Message) bool {
+	for _, s := range list {
 		if s.site == m.Site && (s.region == "" || s.region == m.Region) {
 			return true
 		}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // A test process holds both ends of every loopback connection, and the
@@ -25,6 +27,7 @@ func runChild() int {
 	addr := os.Getenv("BROADCAST_CHILD_ADDR")
 	n, _ := strconv.Atoi(os.Getenv("BROADCAST_CHILD_N"))
 	target := os.Getenv("BROADCAST_CHILD_TARGET")
+	sub := os.Getenv("BROADCAST_CHILD_SUBSCRIBE") // /ws channel, or none
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -41,6 +44,9 @@ func runChild() int {
 			c, status, _, err := dialWS(addr, target)
 			if err == nil && status != http.StatusSwitchingProtocols {
 				err = fmt.Errorf("status %d", status)
+			}
+			if err == nil && sub != "" {
+				err = c.subscribe(sub)
 			}
 			if err != nil {
 				mu.Lock()
@@ -67,14 +73,36 @@ func runChild() int {
 	return 0
 }
 
+// subscribe reads the /ws connected message, subscribes to channel and
+// waits for the ack.
+func (c *client) subscribe(channel string) error {
+	if _, p, err := c.readFrame(30 * time.Second); err != nil || !strings.Contains(string(p), `"connected"`) {
+		return fmt.Errorf("connected message: %q %v", p, err)
+	}
+	if err := c.send(ws.OpText, []byte(`{"type":"subscribe","channel":"`+channel+`"}`)); err != nil {
+		return err
+	}
+	if _, p, err := c.readFrame(30 * time.Second); err != nil || !strings.Contains(string(p), `"subscribed"`) {
+		return fmt.Errorf("subscribe ack: %q %v", p, err)
+	}
+	return nil
+}
+
 // startChild runs n client connections in a child process and waits until
 // they are all upgraded. The child exits when the returned stop is called.
 func startChild(t testing.TB, addr, target string, n int) (stop func()) {
 	t.Helper()
+	return startChildSub(t, addr, target, "", n)
+}
+
+// startChildSub is startChild for /ws targets: each conn subscribes to
+// channel (when not empty) before the child reports ready.
+func startChildSub(t testing.TB, addr, target, channel string, n int) (stop func()) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=1",
 		"BROADCAST_CHILD_ADDR="+addr, "BROADCAST_CHILD_N="+strconv.Itoa(n),
-		"BROADCAST_CHILD_TARGET="+target, "GOMAXPROCS=1")
+		"BROADCAST_CHILD_TARGET="+target, "BROADCAST_CHILD_SUBSCRIBE="+channel, "GOMAXPROCS=1")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package broadcast
 import (
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,10 +24,14 @@ const (
 
 // Limits of the per-connection control queue. A close frame always fits;
 // pongs beyond the soft limit are dropped (RFC 6455 lets a server answer
-// only the latest ping).
+// only the latest ping). Realtime (/ws) conns queue their JSON replies
+// there too, under replyLimit.
 const (
 	ctrlSoftLimit = 384
-	ctrlHardLimit = ctrlSoftLimit + 2 + 125
+	ctrlHardExtra = 2 + 125
+	// ctrlKeepCap: a drained control queue bigger than this is freed, so
+	// an idle conn does not keep the buffer of a past burst of replies.
+	ctrlKeepCap = 128
 )
 
 // conn is one upgraded WebSocket connection. An idle conn costs this
@@ -93,8 +98,11 @@ func (r closeReason) String() string {
 // Call with mu held.
 func (c *conn) queueCtrl(size int, force bool, add func([]byte) []byte) bool {
 	limit := ctrlSoftLimit
+	if c.filt.realtime {
+		limit = replyLimit
+	}
 	if force {
-		limit = ctrlHardLimit
+		limit += ctrlHardExtra
 	}
 	if len(c.ctrl)+size > limit {
 		return false
@@ -260,11 +268,63 @@ func (c *conn) handle(f clientFrame) bool {
 		}
 		return c.closeLocked(code, "", reasonPeer, time.Now().UnixNano())
 	case ws.OpText:
+		if c.filt.realtime {
+			return c.handleRealtime(f)
+		}
 		if f.fin && isJSONPing(f.payload) {
 			return c.queueCtrl(len(frameJSONPong), false, func(b []byte) []byte {
 				return append(b, frameJSONPong...)
 			})
 		}
+	case ws.OpBinary:
+		if c.filt.realtime {
+			return c.reply(replyError("binary messages are not supported: send JSON text"))
+		}
 	}
-	return false // pongs, binary, fragments: ignored
+	return false // pongs, continuations, Stellar chatter: ignored
+}
+
+// handleRealtime answers one text message of a /ws client: pong, ack or
+// error. Bad messages get an error reply and the conn stays open.
+// Call with mu held.
+func (c *conn) handleRealtime(f clientFrame) bool {
+	if !f.fin {
+		return c.reply(replyError("fragmented messages are not supported"))
+	}
+	m, err := parseClientMessage(f.payload)
+	if err != nil {
+		return c.reply(replyError(err.Error()))
+	}
+	switch m.op {
+	case opPing:
+		return c.queueCtrl(len(frameJSONPong), false, func(b []byte) []byte {
+			return append(b, frameJSONPong...)
+		})
+	case opSubscribe:
+		if !c.filt.allows(m.ch) {
+			return c.reply(replyError("channel " + quoteEcho(m.ch.String()) + ": outside this key's scopes"))
+		}
+		if !c.filt.subscribe(m.ch) {
+			return c.reply(replyError("channel " + quoteEcho(m.ch.String()) +
+				": too many subscriptions (at most " + strconv.Itoa(maxSubs) + ")"))
+		}
+		return c.reply(replyAck("subscribed", m.ch))
+	case opUnsubscribe:
+		c.filt.unsubscribe(m.ch)
+		return c.reply(replyAck("unsubscribed", m.ch))
+	}
+	return false
+}
+
+// reply queues a JSON text frame on the control queue, so it goes out
+// between data frames, never inside one. A client whose replies pile up
+// past replyLimit (it sends without reading) is closed with 1008.
+// Call with mu held; it reports whether the shard must run.
+func (c *conn) reply(payload []byte) bool {
+	if c.queueCtrl(textFrameSize(len(payload)), false, func(b []byte) []byte {
+		return appendTextFrame(b, payload)
+	}) {
+		return true
+	}
+	return c.closeLocked(ws.StatusPolicyViolation, "too many unanswered messages", reasonProtocol, time.Now().UnixNano())
 }

@@ -3,6 +3,7 @@ package broadcast_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 
 	"github.com/stellarfeed/stellarfeed/broadcast"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
@@ -68,4 +70,71 @@ func Example() {
 	defer cancel()
 	_ = srv.Shutdown(ctx)
 	// Output: {"site":"amazon","region":"USA","sku":"B0DGHRT7PS","offerId":"offer-1"}
+}
+
+// A dashboard on the realtime endpoint: connected message, subscription,
+// then pings wrapped in an event envelope.
+func Example_realtime() {
+	srv, err := broadcast.New(broadcast.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, keys{})
+	if err != nil {
+		panic(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, broadcast.ErrServerClosed) {
+			panic(err)
+		}
+	}()
+
+	conn, br, _, err := ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/ws?key=demo-key")
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close()
+	// The connected message may arrive with the handshake response: then
+	// ws.Dial returns it buffered in br, to be read first.
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{conn, conn}
+	if br != nil {
+		rw.Reader = br
+	}
+	read := func() map[string]any {
+		p, err := wsutil.ReadServerText(rw)
+		if err != nil {
+			panic(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(p, &m); err != nil {
+			panic(err)
+		}
+		return m
+	}
+	hello := read()
+	fmt.Println(hello["type"], hello["userId"])
+	_ = wsutil.WriteClientText(conn, []byte(`{"type":"subscribe","channel":"walmart"}`))
+	fmt.Println(read()) // the demo key is scoped to amazon
+	_ = wsutil.WriteClientText(conn, []byte(`{"type":"subscribe","channel":"amazon:USA"}`))
+	fmt.Println(read())
+
+	msg, err := stellar.NewMessage(&stellar.Ping{Site: "amazon", Region: "USA", SKU: "B0DGHRT7PS", OfferID: "offer-1"})
+	if err != nil {
+		panic(err)
+	}
+	srv.Publish(msg)
+	ev := read()
+	fmt.Println(ev["event"], ev["data"], ev["timestamp"].(float64) > 0)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	// Output:
+	// connected demo
+	// map[message:channel "walmart": outside this key's scopes type:error]
+	// map[channel:amazon:USA type:subscribed]
+	// ping map[offerId:offer-1 region:USA site:amazon sku:B0DGHRT7PS] true
 }

@@ -83,7 +83,7 @@ func TestNoLagBeyondLog(t *testing.T) {
 	l := newMsgLog(4)
 	msg := testMessage(t, "amazon", "USA", 0)
 	for range 6 {
-		l.append(msg)
+		l.append(msg, 0)
 	}
 	if m, _ := l.get(1); m != nil {
 		t.Fatal("overwritten sequence still readable")

@@ -3,6 +3,7 @@ package broadcast
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
@@ -16,6 +17,7 @@ import (
 // a partially written frame is held by the connection itself, so it stays
 // valid even after its slot is reused.
 type msgLog struct {
+	epoch time.Time  // origin of the log's monotonic clock (now)
 	mu    sync.Mutex // serialises writers only
 	mask  uint64
 	slots []slot
@@ -26,7 +28,21 @@ type msgLog struct {
 type slot struct {
 	seq   atomic.Uint64 // 0 while being rewritten
 	start atomic.Uint64 // value of total before this frame
+	at    atomic.Int64  // Publish time (msgLog.now): envelope timestamp, fan-out age
 	msg   atomic.Pointer[stellar.Message]
+
+	// The /ws envelope of msg, built by the first pass that needs it.
+	// envMu makes that build happen once per message even when several
+	// shards want it at the same moment; env.seq tells a stale envelope
+	// (left by an earlier lap of the ring) from the current one.
+	envMu sync.Mutex
+	env   atomic.Pointer[envelope]
+}
+
+// envelope is the /ws event frame of the message with sequence seq.
+type envelope struct {
+	seq uint64
+	msg stellar.Message // by value: one allocation less per message
 }
 
 func newMsgLog(size int) *msgLog {
@@ -34,13 +50,18 @@ func newMsgLog(size int) *msgLog {
 	for n < size {
 		n <<= 1
 	}
-	l := &msgLog{mask: uint64(n - 1), slots: make([]slot, n)}
+	l := &msgLog{epoch: time.Now(), mask: uint64(n - 1), slots: make([]slot, n)}
 	l.head.Store(1)
 	return l
 }
 
-// append adds m and returns its sequence number.
-func (l *msgLog) append(m *stellar.Message) uint64 {
+// now reads the log's monotonic clock: nanoseconds since the log was
+// made. Publish times and fan-out ages use it, so a wall-clock step never
+// shows up as a negative or huge latency.
+func (l *msgLog) now() int64 { return int64(time.Since(l.epoch)) }
+
+// append adds m, published at at (from now), and returns its sequence number.
+func (l *msgLog) append(m *stellar.Message, at int64) uint64 {
 	l.mu.Lock()
 	seq := l.head.Load()
 	total := l.total.Load()
@@ -48,6 +69,7 @@ func (l *msgLog) append(m *stellar.Message) uint64 {
 	sl.seq.Store(0)
 	sl.msg.Store(m)
 	sl.start.Store(total)
+	sl.at.Store(at)
 	sl.seq.Store(seq)
 	l.total.Store(total + uint64(len(m.Frame)))
 	l.head.Store(seq + 1)
@@ -65,6 +87,40 @@ func (l *msgLog) get(seq uint64) (*stellar.Message, uint64) {
 		return nil, 0
 	}
 	return m, start
+}
+
+// publishedAt returns the Publish time (msgLog.now) of seq, or false when
+// seq has left the ring.
+func (l *msgLog) publishedAt(seq uint64) (int64, bool) {
+	sl := &l.slots[seq&l.mask]
+	at := sl.at.Load()
+	return at, sl.seq.Load() == seq
+}
+
+// envelope returns the /ws event frame of m, the message with sequence
+// seq, building it on first use: once per message, and only for messages
+// a /ws connection actually receives. built reports whether this call
+// built it. It returns nil when seq has left the ring meanwhile.
+func (l *msgLog) envelope(seq uint64, m *stellar.Message) (env *stellar.Message, built bool) {
+	sl := &l.slots[seq&l.mask]
+	if e := sl.env.Load(); e != nil && e.seq == seq {
+		return &e.msg, false
+	}
+	sl.envMu.Lock()
+	defer sl.envMu.Unlock()
+	if e := sl.env.Load(); e != nil && e.seq == seq {
+		return &e.msg, false
+	}
+	at := sl.at.Load()
+	if sl.seq.Load() != seq {
+		return nil, false // overwritten: the caller's conn lagged beyond the log
+	}
+	// If the slot is reused after the check above, the envelope stored
+	// below carries the old seq and is ignored by readers of the new one.
+	e := &envelope{seq: seq}
+	e.msg = newEnvelope(m, l.epoch.Add(time.Duration(at)).UnixMilli())
+	sl.env.Store(e)
+	return &e.msg, true
 }
 
 // backlog returns the bytes published from seq to head, and false when

@@ -9,12 +9,13 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
 
-// request is what the handshake's request line says: the key and the
-// optional site/region filters.
+// request is what the handshake's request line says: the endpoint, the
+// key and the optional site/region filters.
 type request struct {
-	key     string
-	sites   []string
-	regions []string
+	realtime bool // path /ws: the realtime lifecycle endpoint
+	key      string
+	sites    []string
+	regions  []string
 }
 
 // Limits on the request line, far above any real Stellar key or filter:
@@ -25,12 +26,18 @@ const (
 )
 
 // parseRequestURI reads "/?key=K&site=a,b&region=USA,CA" (also
-// "/stellar?..."). It is a pure function of the bytes; errors are
-// *AuthError values carrying the HTTP status to answer with.
+// "/stellar?..." and the realtime "/ws?..."). It is a pure function of the
+// bytes; errors are *AuthError values carrying the HTTP status to answer
+// with. req.realtime is set as soon as the path is known, even with an
+// error: a refused /ws request is answered with a close frame, not HTTP.
 func parseRequestURI(uri []byte) (request, error) {
 	var req request
 	path, query, _ := bytes.Cut(uri, []byte{'?'})
-	if !bytes.Equal(path, []byte("/")) && !bytes.Equal(path, []byte("/stellar")) {
+	switch string(path) {
+	case "/", "/stellar":
+	case "/ws":
+		req.realtime = true
+	default:
 		return req, &AuthError{Status: http.StatusNotFound, Reason: "unknown path"}
 	}
 	for len(query) > 0 {

@@ -41,8 +41,13 @@ func TestParseRequestURI(t *testing.T) {
 			errText: "missing key",
 		},
 		{
+			name: "realtime path",
+			uri:  "/ws?key=abc&site=amazon",
+			want: request{realtime: true, key: "abc", sites: []string{"amazon"}},
+		},
+		{
 			name:    "wrong path",
-			uri:     "/ws?key=abc",
+			uri:     "/admin?key=abc",
 			status:  404,
 			errText: "unknown path",
 		},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -28,7 +30,7 @@ var ErrServerClosed = errors.New("broadcast: server closed")
 // takes the default named in its comment.
 type Config struct {
 	Workers          int           // shards and fan-out workers; default GOMAXPROCS
-	MaxConns         int           // open + upgrading connections; above it 503; default 19,000
+	MaxConns         int           // open + upgrading connections; above it 503; default 19,500 (under the 20,000 open-file limit)
 	MaxBacklogBytes  int           // pending bytes before a conn is a slow consumer; default 1 MiB
 	HandshakeTimeout time.Duration // whole HTTP upgrade; default 5 s
 	WriteTimeout     time.Duration // a conn stalled this long is a slow consumer; default 10 s
@@ -38,6 +40,24 @@ type Config struct {
 	ReadLimit     int // largest client frame payload; default 4 KiB (above: close 1009)
 	LogSize       int // messages kept for lagging conns (rounded up to a power of 2); default 16,384
 	MaxHandshakes int // concurrent handshakes; default 256
+
+	// ConnRatePerIP limits new connections per source IP (IPv6: per /64),
+	// in connections per second; 0 = off. It is checked right after
+	// accept, before the request is read: over the limit, the client gets
+	// "429 Too Many Requests" with "Retry-After: 1" and is closed.
+	ConnRatePerIP float64
+	// ConnBurstPerIP is how many connections an IP may open at once
+	// before ConnRatePerIP applies; default max(1, ceil(ConnRatePerIP)).
+	ConnBurstPerIP int
+
+	// OnFanout, if set, is called at the end of every shard pass that
+	// wrote at least one message: age is the time from the Publish of the
+	// oldest message the pass wrote, to the end of the pass (the slowest
+	// shard's report is a message's publish-to-last-byte latency), and
+	// delivered the frames the pass completed. It runs on the shard's
+	// goroutine: it must be quick and must not block (e.g. update a
+	// histogram). Stats.LastFanout keeps the latest age per shard.
+	OnFanout func(age time.Duration, delivered int)
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -53,6 +73,8 @@ func (c Config) withDefaults() (Config, error) {
 		{"ReadLimit", c.ReadLimit < 0 || c.ReadLimit > 1<<20},
 		{"LogSize", c.LogSize < 0 || c.LogSize > 1<<24},
 		{"MaxHandshakes", c.MaxHandshakes < 0},
+		{"ConnRatePerIP", !(c.ConnRatePerIP >= 0) || math.IsInf(c.ConnRatePerIP, 1)}, // NaN fails >= 0
+		{"ConnBurstPerIP", c.ConnBurstPerIP < 0 || c.ConnBurstPerIP > 1<<20},
 	}
 	for _, ch := range checks {
 		if ch.bad {
@@ -70,7 +92,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	def(&c.Workers, runtime.GOMAXPROCS(0))
-	def(&c.MaxConns, 19000)
+	def(&c.MaxConns, 19500)
 	def(&c.MaxBacklogBytes, 1<<20)
 	def(&c.ReadLimit, 4096)
 	def(&c.LogSize, 16384)
@@ -78,6 +100,9 @@ func (c Config) withDefaults() (Config, error) {
 	defd(&c.HandshakeTimeout, 5*time.Second)
 	defd(&c.WriteTimeout, 10*time.Second)
 	defd(&c.PingInterval, 30*time.Second)
+	if c.ConnRatePerIP > 0 && c.ConnBurstPerIP == 0 {
+		c.ConnBurstPerIP = max(1, int(math.Ceil(min(c.ConnRatePerIP, 1<<20))))
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -99,9 +124,11 @@ type Server struct {
 	mlog   *msgLog
 	readq  chan *conn
 	sem    chan struct{} // bounds concurrent handshakes
+	rate   *ipLimiter    // nil when ConnRatePerIP is 0
 
 	active     atomic.Int64 // open + upgrading conns, for MaxConns
 	open       atomic.Int64 // registered conns
+	wsOpen     atomic.Int64 // registered conns of the realtime endpoint (/ws)
 	handshakes atomic.Int64 // handshake goroutines running
 	stats      counters
 
@@ -139,6 +166,9 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 		stop:      make(chan struct{}),
 	}
 	s.obs, _ = auth.(ConnObserver)
+	if cfg.ConnRatePerIP > 0 {
+		s.rate = newIPLimiter(cfg.ConnRatePerIP, cfg.ConnBurstPerIP, maxRateIPs)
+	}
 	// One worker per shard: a shard has at most one pass queued or
 	// running, so Submit finds a free worker and does not block.
 	s.pool, err = ants.NewPool(cfg.Workers, ants.WithPreAlloc(true), ants.WithDisablePurge(true))
@@ -170,7 +200,7 @@ func (s *Server) Publish(m *stellar.Message) {
 	if m == nil || len(m.Frame) == 0 {
 		return
 	}
-	s.mlog.append(m)
+	s.mlog.append(m, s.mlog.now())
 	s.stats.published.Add(1)
 	for _, sh := range s.shards {
 		sh.schedule()
@@ -227,6 +257,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			delay = 0
 		}
 		s.stats.accepted.Add(1)
+		if s.rate != nil && !s.rate.allow(remoteAddr(nc), s.mlog.now()) {
+			s.stats.rejRate.Add(1)
+			tooMany(nc)
+			continue
+		}
 		select {
 		case s.sem <- struct{}{}:
 		case <-s.done:
@@ -256,6 +291,18 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
+// resp429 is the whole answer to a client over its connection rate.
+const resp429 = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+// tooMany answers a rate-limited connection on the accept goroutine: the
+// socket is fresh, so the tiny write goes into an empty send buffer and
+// cannot block; the deadline is a guard all the same.
+func tooMany(nc net.Conn) {
+	_ = nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	_, _ = io.WriteString(nc, resp429)
+	_ = nc.Close()
+}
+
 // reject builds the handshake error sent as an HTTP response.
 func reject(status int, reason string) error {
 	return ws.RejectConnectionError(ws.RejectionStatus(status), ws.RejectionReason(reason))
@@ -265,54 +312,74 @@ var errFull = reject(http.StatusServiceUnavailable, "server full")
 
 // handshake upgrades one accepted connection, on its own short-lived
 // goroutine, under the handshake deadline. Authentication runs in
-// OnRequest, before anything is upgraded.
+// OnRequest, before anything is upgraded. A refused Stellar request gets
+// an HTTP error; a refused /ws request is upgraded and closed with a close
+// frame (1008, or 1013 when full), which a browser can read.
 func (s *Server) handshake(nc net.Conn) {
 	defer func() {
 		<-s.sem
 		s.handshakes.Add(-1)
 	}()
 	remote := remoteAddr(nc)
-	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	deadline := time.Now().Add(s.cfg.HandshakeTimeout)
+	_ = nc.SetDeadline(deadline)
 
 	var (
 		id       Identity
 		req      request
 		reserved bool
-		hookErr  bool
+		counted  bool        // a rejection counter was bumped
+		refused  *protoError // /ws refusal, sent as a close frame after the upgrade
 	)
 	u := ws.Upgrader{
 		OnRequest: func(uri []byte) error {
-			hookErr = true
-			if !s.reserve() {
-				s.stats.rejFull.Add(1)
-				return errFull
-			}
-			reserved = true
 			r, err := parseRequestURI(uri)
-			if err != nil && !errors.Is(err, ErrMissingKey) {
-				s.stats.rejBad.Add(1)
-				status, reason := rejection(err)
-				return reject(status, reason)
-			}
-			if err == nil {
-				id, err = s.auth.Authenticate(r.key, remote)
+			deny := func(counter *atomic.Uint64, code ws.StatusCode, httpErr error) error {
+				counter.Add(1)
+				counted = true
+				if r.realtime {
+					_, reason := rejection(httpErr)
+					refused = &protoError{code: code, reason: reason}
+					return nil
+				}
+				return httpErr
 			}
 			if err != nil {
-				s.stats.rejAuth.Add(1)
 				status, reason := rejection(err)
-				return reject(status, reason)
+				counter := &s.stats.rejBad
+				if errors.Is(err, ErrMissingKey) {
+					counter = &s.stats.rejAuth
+				}
+				return deny(counter, ws.StatusPolicyViolation, reject(status, reason))
+			}
+			if !s.reserve() {
+				return deny(&s.stats.rejFull, statusTryAgainLater, errFull)
+			}
+			reserved = true
+			id, err = s.auth.Authenticate(r.key, remote)
+			if err != nil {
+				status, reason := rejection(err)
+				return deny(&s.stats.rejAuth, ws.StatusPolicyViolation, reject(status, reason))
 			}
 			req = r
-			hookErr = false
 			return nil
 		},
 	}
 	_, err := u.Upgrade(nc)
+	if err == nil && refused != nil {
+		// The goodbye may take a second: it holds no connection slot.
+		if reserved {
+			s.active.Add(-1)
+			reserved = false
+		}
+		s.refuseRealtime(nc, refused, deadline)
+		err = refused
+	}
 	if err != nil {
 		if reserved {
 			s.active.Add(-1)
 		}
-		if !hookErr {
+		if !counted {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || !isRejection(err) {
 				s.stats.rejTimeout.Add(1)
@@ -330,6 +397,26 @@ func (s *Server) handshake(nc net.Conn) {
 		s.log.Warn("broadcast: register connection", "remote", remote, "err", err)
 		_ = nc.Close()
 	}
+}
+
+// refuseRealtime ends a refused /ws handshake after the upgrade: a close
+// frame with the code and reason, then FIN, then a short wait (at most 1 s)
+// for the client's close echo or EOF, so that closing the socket does not
+// turn into an RST that could destroy the close frame in flight. As RFC
+// 6455 asks, the server then closes the TCP connection. The caller closes nc.
+func (s *Server) refuseRealtime(nc net.Conn, why *protoError, deadline time.Time) {
+	if d := time.Now().Add(time.Second); d.Before(deadline) {
+		deadline = d
+	}
+	_ = nc.SetDeadline(deadline)
+	var buf [256]byte
+	if _, err := nc.Write(appendClose(buf[:0], why.code, why.reason)); err != nil {
+		return
+	}
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_, _ = nc.Read(buf[:])
 }
 
 func isRejection(err error) bool {
@@ -368,11 +455,16 @@ func (s *Server) register(nc net.Conn, id Identity, req request, remote netip.Ad
 		nc:     nc,
 		srv:    s,
 		ident:  id,
-		filt:   filter{sites: req.sites, regions: req.regions, scopes: parseScopes(id.Scopes)},
+		filt:   filter{sites: req.sites, regions: req.regions, scopes: parseScopes(id.Scopes), realtime: req.realtime},
 		remote: remote,
 		since:  time.Now(),
 	}
 	c.onEv = c.onEvent
+	if req.realtime {
+		// First frame on the wire: the shard writes the control queue
+		// before any data, and no data matches before a subscribe.
+		c.ctrl = appendTextFrame(nil, replyConnected(id.KeyID))
+	}
 
 	s.mu.Lock()
 	if s.closing {
@@ -389,9 +481,15 @@ func (s *Server) register(nc net.Conn, id Identity, req request, remote netip.Ad
 	c.sh = s.shards[c.id%uint64(len(s.shards))]
 	s.conns[c.id] = c
 	s.open.Add(1)
+	if req.realtime {
+		s.wsOpen.Add(1)
+	}
 	s.mu.Unlock()
 
 	c.sh.add(c)
+	if req.realtime {
+		c.sh.schedule() // send the connected message now
+	}
 	if s.obs != nil {
 		s.obs.Connected(id, remote)
 	}
@@ -413,6 +511,13 @@ func (s *Server) forget(gone []*conn) {
 		delete(s.conns, c.id)
 	}
 	s.open.Add(-int64(len(gone)))
+	var rt int64
+	for _, c := range gone {
+		if c.filt.realtime {
+			rt++
+		}
+	}
+	s.wsOpen.Add(-rt)
 	s.mu.Unlock()
 	s.active.Add(-int64(len(gone)))
 	now := time.Now()
@@ -464,6 +569,9 @@ func (s *Server) sweeper() {
 
 func (s *Server) sweep(now time.Time, ping bool) {
 	nano := now.UnixNano()
+	if s.rate != nil {
+		s.rate.prune(s.mlog.now())
+	}
 	for _, sh := range s.shards {
 		sh.mu.Lock()
 		for _, c := range sh.conns {
@@ -512,6 +620,7 @@ func (s *Server) Kick(connID uint64, code ws.StatusCode, reason string) bool {
 // ConnInfo describes one open connection.
 type ConnInfo struct {
 	ID        uint64
+	Endpoint  string // "stellar" (/ and /stellar) or "ws" (/ws)
 	KeyID     string
 	Label     string
 	Remote    netip.Addr
@@ -530,7 +639,11 @@ func (s *Server) Conns() []ConnInfo {
 	out := make([]ConnInfo, 0, len(list))
 	for _, c := range list {
 		c.mu.Lock()
-		out = append(out, ConnInfo{ID: c.id, KeyID: c.ident.KeyID, Label: c.ident.Label,
+		ep := "stellar"
+		if c.filt.realtime {
+			ep = "ws"
+		}
+		out = append(out, ConnInfo{ID: c.id, Endpoint: ep, KeyID: c.ident.KeyID, Label: c.ident.Label,
 			Remote: c.remote, Since: c.since, Delivered: c.delivered})
 		c.mu.Unlock()
 	}

@@ -56,7 +56,10 @@ type shard struct {
 	msgs  [iovMax]*stellar.Message
 	seqs  [iovMax]uint64
 
-	lastPass atomic.Int64 // nanoseconds
+	oldest uint64 // oldest log sequence a pass wrote whole; guarded by the pass
+
+	lastPass   atomic.Int64 // nanoseconds
+	lastFanout atomic.Int64 // nanoseconds: Publish to end of pass, oldest message
 }
 
 func newShard(s *Server) *shard {
@@ -120,6 +123,7 @@ func (sh *shard) pass() (more bool) {
 	var delivered, writes uint64
 
 	sh.mu.Lock()
+	sh.oldest = noSeq
 	// Backwards, so finalize's swap-remove only moves visited conns.
 	for i := len(sh.conns) - 1; i >= 0; i-- {
 		c := sh.conns[i]
@@ -129,6 +133,7 @@ func (sh *shard) pass() (more bool) {
 		more = more || m
 	}
 	gone := sh.gone
+	oldest := sh.oldest
 	sh.gone = sh.gone[:0]
 	sh.mu.Unlock()
 
@@ -140,11 +145,34 @@ func (sh *shard) pass() (more bool) {
 	}
 	s.stats.passes.Add(1)
 	sh.lastPass.Store(int64(time.Since(start)))
+	if oldest != noSeq {
+		sh.reportFanout(oldest, delivered)
+	}
 	if len(gone) > 0 {
 		s.forget(gone)
 		clear(gone)
 	}
 	return more
+}
+
+// noSeq marks "no message written" (sequences start at 1).
+const noSeq = ^uint64(0)
+
+// reportFanout records the fan-out latency of a pass: the time from the
+// Publish of the oldest message the pass wrote whole to a conn, to the end
+// of the pass. With one pass per shard per burst, the slowest shard's
+// report for a message is that message's publish-to-last-byte latency.
+func (sh *shard) reportFanout(oldest, delivered uint64) {
+	s := sh.srv
+	at, ok := s.mlog.publishedAt(oldest)
+	if !ok {
+		return // already overwritten: the age is unknown, and huge anyway
+	}
+	age := max(0, s.mlog.now()-at)
+	sh.lastFanout.Store(age)
+	if s.cfg.OnFanout != nil {
+		s.cfg.OnFanout(time.Duration(age), int(delivered))
+	}
 }
 
 // flush writes what c has pending. Called by the pass with sh.mu held.
@@ -199,6 +227,17 @@ func (sh *shard) flush(c *conn, head uint64, now int64) (delivered, writes uint6
 			if !c.filt.match(m) || len(m.Frame) == 0 {
 				continue
 			}
+			if c.filt.realtime {
+				env, built := s.mlog.envelope(seq, m)
+				if env == nil {
+					sh.slow(c) // lagged beyond the log
+					return 0, 0, false
+				}
+				if built {
+					s.stats.envelopes.Add(1)
+				}
+				m = env
+			}
 			sh.iov[n].Base = &m.Frame[0]
 			sh.iov[n].SetLen(len(m.Frame))
 			sh.kinds[n] = kindMsg
@@ -232,7 +271,11 @@ func (sh *shard) flush(c *conn, head uint64, now int64) (delivered, writes uint6
 		l := int(sh.iov[i].Len)
 		if written >= l {
 			written -= l
-			if sh.kinds[i] != kindCtrl {
+			switch sh.kinds[i] {
+			case kindMsg:
+				delivered++
+				sh.oldest = min(sh.oldest, sh.seqs[i])
+			case kindPartial:
 				delivered++
 			}
 			continue
@@ -243,6 +286,9 @@ func (sh *shard) flush(c *conn, head uint64, now int64) (delivered, writes uint6
 	if cut < 0 {
 		c.partial, c.off = nil, 0
 		c.ctrl, c.ctrlOff = c.ctrl[:0], 0
+		if cap(c.ctrl) > ctrlKeepCap {
+			c.ctrl = nil
+		}
 		c.next = seq
 		if c.wantOut {
 			c.wantOut = false

@@ -10,28 +10,12 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/stellarfeed/stellarfeed/internal/leaktest"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// ants starts a default pool at package init; ours are released.
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-		// fasthttp's own background goroutines: process-wide compression
-		// workers and DNS cache cleaner, and per-client idle-connection
-		// cleaners that exit by themselves once every connection is closed
-		// (CloseIdleConnections) and their sleep (≤ 10s) ends. fasthttp
-		// offers no way to stop them sooner.
-		goleak.IgnoreTopFunction("github.com/valyala/fasthttp/stackless.funcWorker"),
-		goleak.IgnoreTopFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*Client).mCleaner"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
-		// The benchmark's fasthttp server: its worker cleaner sleeps before
-		// it sees Shutdown; the Date-header updater is process-wide.
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-	)
+	goleak.VerifyTestMain(m, leaktest.Options()...)
 }
 
 var quiet = slog.New(slog.DiscardHandler)

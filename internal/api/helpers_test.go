@@ -22,21 +22,14 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/goleak"
 
+	"github.com/stellarfeed/stellarfeed/internal/leaktest"
+
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// fasthttp refreshes its Date header from one process-wide
-		// goroutine it never stops.
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		// The worker pool's cleaner notices Stop only after its sleep
-		// (MaxIdleWorkerDuration, 10 s); it exits then.
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-		// The test client's idle-connection cleaner, likewise.
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
-	)
+	goleak.VerifyTestMain(m, leaktest.Options()...)
 }
 
 var t0 = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)

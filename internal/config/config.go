@@ -79,6 +79,11 @@ type Broadcast struct {
 	HandshakeTimeout time.Duration `yaml:"handshakeTimeout"`
 	// PingInterval is how often clients get a WebSocket ping; 0 disables.
 	PingInterval time.Duration `yaml:"pingInterval"`
+	// ConnRatePerIP limits new connections per second from one IP (an
+	// IPv6 /64), answered with 429 before any upgrade work; 0 = off.
+	// ConnBurstPerIP is the bucket size (0 = the rate, rounded up).
+	ConnRatePerIP  float64 `yaml:"connRatePerIP"`
+	ConnBurstPerIP int     `yaml:"connBurstPerIP"`
 }
 
 // Engine tunes polling. Fields map one to one onto engine.Options.

@@ -196,6 +196,12 @@ func (v *validator) broadcast(b *Broadcast) {
 	v.positive("broadcast.writeTimeout", b.WriteTimeout)
 	v.positive("broadcast.handshakeTimeout", b.HandshakeTimeout)
 	v.notNegative("broadcast.pingInterval", b.PingInterval)
+	if b.ConnRatePerIP < 0 {
+		v.errf("broadcast.connRatePerIP", "must not be negative, got %v", b.ConnRatePerIP)
+	}
+	if b.ConnBurstPerIP < 0 {
+		v.errf("broadcast.connBurstPerIP", "must not be negative, got %d", b.ConnBurstPerIP)
+	}
 }
 
 func (v *validator) positive(path string, d time.Duration) {

@@ -59,6 +59,8 @@ func FromConfig(c *config.Config) Config {
 			WriteTimeout:     b.WriteTimeout,
 			HandshakeTimeout: b.HandshakeTimeout,
 			PingInterval:     pingInterval(b.PingInterval),
+			ConnRatePerIP:    b.ConnRatePerIP,
+			ConnBurstPerIP:   b.ConnBurstPerIP,
 		},
 		Rules:   opts.Rules,
 		Engine:  opts,

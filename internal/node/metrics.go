@@ -12,7 +12,8 @@ func registerHubMetrics(set *metrics.Set, hub *broadcast.Server) {
 	stat := func(f func(broadcast.Stats) float64) func() float64 {
 		return func() float64 { return f(hub.Stats()) }
 	}
-	set.NewGauge(`stellarfeed_connections{endpoint="stellar"}`, stat(func(s broadcast.Stats) float64 { return float64(s.Conns) }))
+	set.NewGauge(`stellarfeed_connections{endpoint="stellar"}`, stat(func(s broadcast.Stats) float64 { return float64(s.StellarConns) }))
+	set.NewGauge(`stellarfeed_connections{endpoint="ws"}`, stat(func(s broadcast.Stats) float64 { return float64(s.WSConns) }))
 	counters := map[string]func(broadcast.Stats) uint64{
 		`stellarfeed_ws_accepted_total`:                   func(s broadcast.Stats) uint64 { return s.Accepted },
 		`stellarfeed_ws_upgraded_total`:                   func(s broadcast.Stats) uint64 { return s.Upgraded },

@@ -135,6 +135,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	bcfg := cfg.Broadcast
 	bcfg.Logger = n.log.With("component", "broadcast")
+	fanout := n.metrics.NewPrometheusHistogram(`stellarfeed_fanout_latency_seconds`)
+	bcfg.OnFanout = func(age time.Duration, _ int) { fanout.Update(age.Seconds()) }
 	if n.hub, err = broadcast.New(bcfg, keyAuth{n.keys}); err != nil {
 		return nil, fmt.Errorf("broadcaster: %w", err)
 	}

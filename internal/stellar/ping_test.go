@@ -24,7 +24,9 @@ func TestValidate(t *testing.T) {
 		{name: "amazon without details", mutate: func(p *Ping) { p.Details = nil }},
 		{name: "every region", mutate: func(p *Ping) { p.Region = "PL" }},
 		{name: "walmart USA", mutate: func(p *Ping) { *p = Ping{Site: "walmart", SKU: "123456", OfferID: "E29410D79B744EA6B99DFF6FF89213B8"} }},
-		{name: "walmart CA", mutate: func(p *Ping) { *p = Ping{Site: "walmartca", SKU: "1SZQHN3LOSE0", OfferID: "E29410D79B744EA6B99DFF6FF89213B8"} }},
+		{name: "walmart CA", mutate: func(p *Ping) {
+			*p = Ping{Site: "walmartca", SKU: "1SZQHN3LOSE0", OfferID: "E29410D79B744EA6B99DFF6FF89213B8"}
+		}},
 		{name: "other site", mutate: func(p *Ping) { *p = Ping{Site: "shopify", SKU: "40012345"} }},
 		{name: "integer price", mutate: func(p *Ping) { p.Details.ProductPrice = "12800" }},
 		{name: "one decimal", mutate: func(p *Ping) { p.Details.ProductPrice = "9.5" }},
