@@ -157,7 +157,7 @@ targets:
   proxyLimit: {rate: -2}
 stellar:
   sites: {walmart.UK: Walmart}
-baseURLs: {amazon.DE: 'http://x/path', ebay: 'http://x'}
+baseURLs: {amazon.DE: 'http://x/path?q=1', ebay: 'http://x'}
 targets:
   - {site: amazn, region: DE, sku: B0CHX1W1XY}
 `,
@@ -168,8 +168,8 @@ targets:
 				"m.yaml:5:22: engine.proxyLimit.rate: must not be negative (requests per second; 0 = unlimited), got -2\n" +
 				`m.yaml:7:11: stellar.sites["walmart.UK"]: "UK" is not one of USA, CA` + "\n" +
 				`m.yaml:7:23: stellar.sites["walmart.UK"]: "Walmart" must be lower-case letters, digits, '.', '_' or '-', as in Stellar's task creator` + "\n" +
-				`m.yaml:8:23: baseURLs["amazon.DE"]: "http://x/path" must be an origin (scheme://host[:port]) without path, query or credentials` + "\n" +
-				`m.yaml:8:40: baseURLs.ebay: unknown site "ebay" (known: amazon, picky, shopify, walmart)` + "\n" +
+				`m.yaml:8:23: baseURLs["amazon.DE"]: "http://x/path?q=1" must be scheme://host[:port][/path] without query, fragment or credentials` + "\n" +
+				`m.yaml:8:44: baseURLs.ebay: unknown site "ebay" (known: amazon, picky, shopify, walmart)` + "\n" +
 				`m.yaml:10:12: targets[0].site: unknown site "amazn" (known: amazon, picky, shopify, walmart)`,
 		},
 		{

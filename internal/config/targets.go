@@ -163,9 +163,25 @@ func lookupSiteKey(m map[string]string, site, region string) string {
 // normalizeOrigin checks an http(s) origin and returns it as
 // scheme://host[:port], lower-cased, without a trailing slash.
 func normalizeOrigin(s string) (string, error) {
+	return normalizeURL(s, false)
+}
+
+// normalizeBaseURL is normalizeOrigin that also keeps a path prefix: the
+// simulator serves each retailer under one ("http://127.0.0.1:8089/www.amazon.de").
+func normalizeBaseURL(s string) (string, error) {
+	return normalizeURL(s, true)
+}
+
+func normalizeURL(s string, allowPath bool) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s, " \t\r\n") {
 		return "", fmt.Errorf("%q is not an absolute http(s) URL such as https://shop.example.com", short(s))
+	}
+	if allowPath {
+		if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return "", fmt.Errorf("%q must be scheme://host[:port][/path] without query, fragment or credentials", short(s))
+		}
+		return strings.ToLower(u.Scheme+"://"+u.Host) + strings.TrimRight(u.EscapedPath(), "/"), nil
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return "", fmt.Errorf("%q must be an origin (scheme://host[:port]) without path, query or credentials", short(s))

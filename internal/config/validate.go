@@ -140,7 +140,7 @@ func (v *validator) run() {
 	for key, raw := range c.BaseURLs {
 		p := mapPath("baseURLs", key)
 		v.siteKey(p, key)
-		if o, err := normalizeOrigin(raw); err != nil {
+		if o, err := normalizeBaseURL(raw); err != nil {
 			v.errf(p, "%v", err)
 		} else {
 			c.BaseURLs[key] = o
