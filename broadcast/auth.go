@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,12 +102,12 @@ func parseScopes(in []string) []scope {
 }
 
 func (f *filter) match(m *stellar.Message) bool {
-	if f.sites != nil && !contains(f.sites, m.Site) {
+	if f.sites != nil && !slices.Contains(f.sites, m.Site) {
 		return false
 	}
 	// Only Amazon pings carry a region: a region filter narrows those and
 	// lets region-less pings (Walmart, Shopify) through.
-	if f.regions != nil && m.Region != "" && !contains(f.regions, m.Region) {
+	if f.regions != nil && m.Region != "" && !slices.Contains(f.regions, m.Region) {
 		return false
 	}
 	if f.scopes != nil && !matchAny(f.scopes, m) {
@@ -122,15 +123,6 @@ func (f *filter) match(m *stellar.Message) bool {
 func matchAny(list []scope, m *stellar.Message) bool {
 	for _, s := range list {
 		if s.site == m.Site && (s.region == "" || s.region == m.Region) {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
 			return true
 		}
 	}

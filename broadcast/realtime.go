@@ -135,7 +135,7 @@ func parseChannel(s string) (channel, error) {
 	}
 	site, region, hasRegion := strings.Cut(s, ":")
 	site = strings.ToLower(site)
-	if !isSiteName(site) {
+	if !stellar.IsSiteName(site) {
 		return channel{}, clientError("channel: site " + quoteEcho(site) + " must be lower-case letters, digits, '.', '_' or '-'")
 	}
 	ch := channel{site: site}
@@ -152,20 +152,6 @@ func parseChannel(s string) (channel, error) {
 		ch.region = region
 	}
 	return ch, nil
-}
-
-// isSiteName mirrors stellar's rule for site names.
-func isSiteName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // quoteEcho quotes a client value for an error message, cut to maxEcho

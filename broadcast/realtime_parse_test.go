@@ -137,7 +137,7 @@ func FuzzParseClientMessage(f *testing.F) {
 		if err != nil || back != m.ch {
 			t.Fatalf("channel %+v does not round-trip: %+v %v", m.ch, back, err)
 		}
-		if !m.ch.all && (!isSiteName(m.ch.site) || m.ch.region != "" && !stellar.IsRegion(m.ch.region)) {
+		if !m.ch.all && (!stellar.IsSiteName(m.ch.site) || m.ch.region != "" && !stellar.IsRegion(m.ch.region)) {
 			t.Fatalf("invalid channel accepted: %+v", m.ch)
 		}
 		if !json.Valid(replyAck("subscribed", m.ch)) {

@@ -2,6 +2,7 @@ package sse
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
@@ -86,12 +87,12 @@ func splitList(field string, values []string, norm func(string) string) ([]strin
 // Match reports whether a ping of that site and region passes. It never
 // allocates: Publish calls it once per subscriber.
 func (f *Filter) Match(site, region string) bool {
-	if f.sites != nil && !contains(f.sites, site) {
+	if f.sites != nil && !slices.Contains(f.sites, site) {
 		return false
 	}
 	// Only Amazon pings carry a region: a region filter narrows those and
 	// lets region-less pings (Walmart, Shopify) through.
-	if f.regions != nil && region != "" && !contains(f.regions, region) {
+	if f.regions != nil && region != "" && !slices.Contains(f.regions, region) {
 		return false
 	}
 	if f.scopes == nil {
@@ -99,15 +100,6 @@ func (f *Filter) Match(site, region string) bool {
 	}
 	for _, s := range f.scopes {
 		if s.site == site && (s.region == "" || s.region == region) {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
 			return true
 		}
 	}

@@ -131,7 +131,7 @@ func (r Rules) Validate(p *Ping) error {
 	switch {
 	case p.Site == "":
 		e.add("site", "required")
-	case !isSiteName(p.Site):
+	case !IsSiteName(p.Site):
 		e.add("site", "%q must be lower-case letters, digits, '.', '_' or '-' (at most %d), as in Stellar's task creator", p.Site, maxSiteLen)
 	}
 	checkToken(&e, "sku", p.SKU, maxSKULen, true)
@@ -198,8 +198,10 @@ func checkURL(s string) string {
 	return ""
 }
 
-func isSiteName(s string) bool {
-	if len(s) > maxSiteLen {
+// IsSiteName reports whether s is a well-formed Stellar site name: lower
+// case, as Stellar's task creator spells sites.
+func IsSiteName(s string) bool {
+	if s == "" || len(s) > maxSiteLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

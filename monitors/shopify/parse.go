@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/bytedance/sonic"
+
+	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
 // Product is a Shopify product as the storefront JSON endpoints show it.
@@ -184,7 +186,7 @@ func (m price) set(s *string, f *float64) {
 func ParseProductJS(body []byte) (Product, error) {
 	var r rawJS
 	if err := decoder.Unmarshal(bytes.TrimSpace(body), &r); err != nil {
-		return Product{}, fmt.Errorf("decode product .js: %w", shortJSONError(err))
+		return Product{}, fmt.Errorf("decode product .js: %w", monitors.ShortJSONError(err))
 	}
 	if r.ID <= 0 {
 		return Product{}, errors.New("product .js: id missing or not positive")
@@ -227,7 +229,7 @@ func ParseProductJS(body []byte) (Product, error) {
 func ParseProductsJSON(body []byte) ([]Product, error) {
 	var r rawProducts
 	if err := decoder.Unmarshal(bytes.TrimSpace(body), &r); err != nil {
-		return nil, fmt.Errorf("decode products.json: %w", shortJSONError(err))
+		return nil, fmt.Errorf("decode products.json: %w", monitors.ShortJSONError(err))
 	}
 	if r.Products == nil {
 		return nil, fmt.Errorf("products.json: %w", ErrNotProducts)

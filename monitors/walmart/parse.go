@@ -11,6 +11,8 @@ import (
 
 	"github.com/bytedance/sonic"
 	"github.com/bytedance/sonic/ast"
+
+	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
 // WalmartSellerID is the seller id of Walmart.com itself on the US site.
@@ -132,18 +134,18 @@ func ParseProduct(body []byte, finalURL string) (Product, error) {
 	}
 	node, err := sonic.GetWithOptions(data, ast.SearchOptions{}, productPath...)
 	if err != nil {
-		return Product{}, fmt.Errorf("%w: props.pageProps.initialData.data.product: %v", ErrNoProduct, shortJSONError(err))
+		return Product{}, fmt.Errorf("%w: props.pageProps.initialData.data.product: %v", ErrNoProduct, monitors.ShortJSONError(err))
 	}
 	raw, err := node.Raw()
 	if err != nil {
-		return Product{}, fmt.Errorf("%w: props.pageProps.initialData.data.product: %v", ErrNoProduct, shortJSONError(err))
+		return Product{}, fmt.Errorf("%w: props.pageProps.initialData.data.product: %v", ErrNoProduct, monitors.ShortJSONError(err))
 	}
 	if raw == "null" || len(raw) == 0 || raw[0] != '{' {
 		return Product{}, fmt.Errorf("%w: props.pageProps.initialData.data.product is not an object", ErrNoProduct)
 	}
 	var rp rawProduct
 	if err := decoder.UnmarshalFromString(raw, &rp); err != nil {
-		return Product{}, fmt.Errorf("decode product: %w", shortJSONError(err))
+		return Product{}, fmt.Errorf("decode product: %w", monitors.ShortJSONError(err))
 	}
 	return rp.product(finalURL)
 }

@@ -1,4 +1,4 @@
-package walmart
+package monitors
 
 import (
 	"errors"
@@ -8,10 +8,10 @@ import (
 // maxJSONErr bounds decoder messages in errors.
 const maxJSONErr = 160
 
-// shortJSONError keeps the first line of a sonic error. sonic quotes the
+// ShortJSONError keeps the first line of a sonic error. sonic quotes the
 // source around the error position, and at end of input it quotes the
 // whole source: a truncated 1 MB page must not become a 1 MB log line.
-func shortJSONError(err error) error {
+func ShortJSONError(err error) error {
 	s := err.Error()
 	if i := strings.Index(s, `\n`); i >= 0 {
 		s = s[:i]
