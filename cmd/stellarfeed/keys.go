@@ -19,7 +19,7 @@ import (
 // directly when no server runs, or by the running server's admin API.
 type keyAdmin interface {
 	Create(ctx context.Context, req api.KeyRequest) (api.CreatedKey, error)
-	List(ctx context.Context) ([]keys.Key, error)
+	List(ctx context.Context) (api.KeyList, error)
 	Get(ctx context.Context, id string) (api.KeyInfo, error)
 	Update(ctx context.Context, id string, p api.KeyPatch) (keys.Key, error)
 	Rotate(ctx context.Context, id string) (api.CreatedKey, error)
@@ -174,7 +174,15 @@ func (l localKeys) Create(_ context.Context, req api.KeyRequest) (api.CreatedKey
 	return api.CreatedKey{Secret: secret, Key: k}, err
 }
 
-func (l localKeys) List(context.Context) ([]keys.Key, error) { return l.st.List(), nil }
+func (l localKeys) List(context.Context) (api.KeyList, error) {
+	list := api.KeyList{Keys: l.st.List(), Usage: map[string]keys.Usage{}}
+	for _, k := range list.Keys {
+		if u, err := l.st.Usage(k.ID); err == nil {
+			list.Usage[k.ID] = u
+		}
+	}
+	return list, nil
+}
 
 func (l localKeys) Get(_ context.Context, id string) (api.KeyInfo, error) {
 	k, err := l.resolve(id)
@@ -317,11 +325,11 @@ func keyState(k keys.Key, now time.Time) string {
 	return "active"
 }
 
-func printKeyTable(w io.Writer, list []keys.Key) {
+func printKeyTable(w io.Writer, list api.KeyList) {
 	now := time.Now()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tLABEL\tCREATED\tEXPIRES\tMAX CONNS\tSCOPES")
-	for _, k := range list {
+	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tLABEL\tEXPIRES\tCONNS\tMAX\tDELIVERED\tCONNECTED\tLAST SEEN\tREJECTED\tSCOPES")
+	for _, k := range list.Keys {
 		exp := "never"
 		if !k.Expires.IsZero() {
 			exp = k.Expires.Format(time.DateTime)
@@ -330,8 +338,21 @@ func printKeyTable(w io.Writer, list []keys.Key) {
 		if k.MaxConns > 0 {
 			maxc = fmt.Sprint(k.MaxConns)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Kind, keyState(k, now), k.Label,
-			k.Created.Format(time.DateTime), exp, maxc, strings.Join(k.Scopes, ","))
+		u := list.Usage[k.ID]
+		seen := "-"
+		if !u.LastSeen.IsZero() {
+			seen = u.LastSeen.Format(time.DateTime) + " " + u.LastIP.String()
+		}
+		var rejected uint64
+		for _, n := range u.Rejected {
+			rejected += n
+		}
+		delivered := u.Deliveries
+		if k.Kind == keys.KindIngest {
+			delivered = u.IngestPings // what an ingest token moved: pings accepted
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%d\t%s\n", k.ID, k.Kind, keyState(k, now), k.Label,
+			exp, u.Conns, maxc, delivered, u.ConnectedTime.Round(time.Second), seen, rejected, strings.Join(k.Scopes, ","))
 	}
 	tw.Flush()
 }

@@ -57,7 +57,8 @@ type KeyInfo struct {
 
 // KeyList answers GET /api/admin/keys.
 type KeyList struct {
-	Keys []keys.Key `json:"keys"`
+	Keys  []keys.Key            `json:"keys"`
+	Usage map[string]keys.Usage `json:"usage,omitempty"` // by key ID
 }
 
 // parseExpiry reads an expiry as an RFC 3339 time or a duration from now.
@@ -118,6 +119,10 @@ func (a *API) admin(ctx *fasthttp.RequestCtx, rest []byte) {
 		return
 	}
 	parts := strings.Split(strings.Trim(string(rest), "/"), "/")
+	if parts[0] == "connections" {
+		a.connections(ctx, parts)
+		return
+	}
 	if parts[0] != "keys" || len(parts) > 3 {
 		writeError(ctx, fasthttp.StatusNotFound, "not found")
 		return
@@ -125,7 +130,13 @@ func (a *API) admin(ctx *fasthttp.RequestCtx, rest []byte) {
 	method := string(ctx.Method())
 	switch {
 	case len(parts) == 1 && method == fasthttp.MethodGet:
-		writeJSON(ctx, fasthttp.StatusOK, KeyList{Keys: nonNil(a.deps.Keys.List())})
+		list := KeyList{Keys: nonNil(a.deps.Keys.List()), Usage: map[string]keys.Usage{}}
+		for _, k := range list.Keys {
+			if u, err := a.deps.Keys.Usage(k.ID); err == nil {
+				list.Usage[k.ID] = u
+			}
+		}
+		writeJSON(ctx, fasthttp.StatusOK, list)
 	case len(parts) == 1 && method == fasthttp.MethodPost:
 		var req KeyRequest
 		if !decodeBody(ctx, &req) {

@@ -80,8 +80,11 @@ func TestAdminCRUDWithClient(t *testing.T) {
 	}
 
 	list, err := c.List(ctx)
-	if err != nil || len(list) != 4 { // ingest, admin, subscriber from newEnv + this one
-		t.Fatalf("list: %d keys, %v", len(list), err)
+	if err != nil || len(list.Keys) != 4 { // ingest, admin, subscriber from newEnv + this one
+		t.Fatalf("list: %d keys, %v", len(list.Keys), err)
+	}
+	if _, ok := list.Usage[k.ID]; !ok {
+		t.Fatalf("list carries no usage for %s: %+v", k.ID, list.Usage)
 	}
 	// The secret appears in no answer but the create one.
 	status, body, _ := e.do(t, "GET", "/api/admin/keys", nil, "Authorization", "Bearer "+e.admin)

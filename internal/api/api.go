@@ -108,6 +108,8 @@ type Deps struct {
 	// publishes every ping to it as well as to the broadcaster. Shutdown
 	// closes it, ending the streams.
 	SSE StreamHub
+	// Conns backs /api/admin/connections; nil answers 404 there.
+	Conns ConnAdmin
 	// Metrics receives the API's metrics; nil gives the API a private set.
 	Metrics *metrics.Set
 	Logger  *slog.Logger

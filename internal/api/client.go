@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,11 +61,24 @@ func (c *Client) Create(ctx context.Context, req KeyRequest) (CreatedKey, error)
 	return out, c.do(ctx, http.MethodPost, "/api/admin/keys", req, &out)
 }
 
-// List returns every key.
-func (c *Client) List(ctx context.Context) ([]keys.Key, error) {
+// List returns every key with its usage.
+func (c *Client) List(ctx context.Context) (KeyList, error) {
 	var out KeyList
-	err := c.do(ctx, http.MethodGet, "/api/admin/keys", nil, &out)
-	return out.Keys, err
+	return out, c.do(ctx, http.MethodGet, "/api/admin/keys", nil, &out)
+}
+
+// Connections lists the live connections.
+func (c *Client) Connections(ctx context.Context) (ConnList, error) {
+	var out ConnList
+	return out, c.do(ctx, http.MethodGet, "/api/admin/connections", nil, &out)
+}
+
+// Kick closes one live connection.
+func (c *Client) Kick(ctx context.Context, id uint64) error {
+	var out struct {
+		Kicked uint64 `json:"kicked"`
+	}
+	return c.do(ctx, http.MethodDelete, "/api/admin/connections/"+strconv.FormatUint(id, 10), nil, &out)
 }
 
 // Get returns a key and its usage.

@@ -158,6 +158,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.api = api.New(cfg.API, api.Deps{
 		Publisher: n.publisher(),
 		SSE:       n.events,
+		Conns:     hubConns{n.hub},
 		Keys:      n.keys,
 		Metrics:   n.metrics,
 		Logger:    n.log.With("component", "api"),
@@ -316,7 +317,24 @@ func (a keyAuth) Disconnected(id broadcast.Identity, remote netip.Addr, dur time
 	a.st.Disconnected(id.KeyID, remote, dur, delivered)
 }
 
+// hubConns shows the broadcaster's connections to the admin API.
+type hubConns struct{ hub *broadcast.Server }
+
+func (h hubConns) Conns() []api.Conn {
+	conns := h.hub.Conns()
+	out := make([]api.Conn, len(conns))
+	for i, c := range conns {
+		out[i] = api.Conn{ID: c.ID, Endpoint: c.Endpoint, KeyID: c.KeyID, Label: c.Label, Remote: c.Remote, Since: c.Since, Delivered: c.Delivered}
+	}
+	return out
+}
+
+func (h hubConns) Kick(id uint64) bool {
+	return h.hub.Kick(id, ws.StatusPolicyViolation, "kicked by the provider")
+}
+
 var (
+	_ api.ConnAdmin           = hubConns{}
 	_ broadcast.Authenticator = keyAuth{}
 	_ broadcast.ConnObserver  = keyAuth{}
 )

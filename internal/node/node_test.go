@@ -17,6 +17,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 	"go.uber.org/goleak"
 
+	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/leaktest"
 )
@@ -229,6 +230,88 @@ func TestSSEGetsTheSamePings(t *testing.T) {
 			}
 		case <-timeout:
 			t.Fatal("no SSE event")
+		}
+	}
+}
+
+// TestAdminConnections: a provider sees live connections per key and kicks
+// one; the kicked client gets 1008, the others stay.
+func TestAdminConnections(t *testing.T) {
+	n := startNode(t, Config{Demo: true})
+	demo := n.Demo()
+	a := dial(t, n, "key="+demo.Subscriber)
+	b := dial(t, n, "key="+demo.Subscriber)
+	url, tok, err := LocalAPI(n.cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := api.NewClient(url, tok, nil)
+	ctx := context.Background()
+	var list api.ConnList
+	for i := 0; i < 100; i++ { // the second upgrade may still be registering
+		if list, err = c.Connections(ctx); err != nil || list.Total == 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil || list.Total != 2 || len(list.ByKey) != 1 || len(list.Connections) != 2 {
+		t.Fatalf("connections: %+v %v", list, err)
+	}
+	if err := c.Kick(ctx, list.Connections[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	var ae *api.APIError
+	if err := c.Kick(ctx, 999999); !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		t.Fatalf("kick unknown: %v", err)
+	}
+	// One of the two is closed with 1008; the other still receives pings.
+	closed, open := 0, 0
+	for _, conn := range []net.Conn{a, b} {
+		_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		_, _, err := wsutil.ReadServerData(conn)
+		var ce wsutil.ClosedError
+		switch {
+		case errors.As(err, &ce) && ce.Code == ws.StatusPolicyViolation:
+			closed++
+		case err != nil:
+			open++ // read deadline: still connected, nothing to read
+		}
+	}
+	if closed != 1 || open != 1 {
+		t.Fatalf("after kick: %d closed, %d open", closed, open)
+	}
+}
+
+// TestMetricsMove: the broadcaster's and ingest's series are on /metrics
+// and count traffic.
+func TestMetricsMove(t *testing.T) {
+	n := startNode(t, Config{Demo: true})
+	demo := n.Demo()
+	c := dial(t, n, "key="+demo.Subscriber)
+	scrape := func() string {
+		resp, err := http.Get(fmt.Sprintf("http://%s/metrics", n.APIAddr()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if code, body := postPings(t, n, demo.Ingest, `{"site":"shopify","sku":"1"}`); code != http.StatusAccepted {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	readPing(t, c)
+	body := scrape()
+	for _, want := range []string{
+		`stellarfeed_connections{endpoint="stellar"} 1`,
+		`stellarfeed_pings_published_total 1`,
+		`stellarfeed_deliveries_total 1`,
+		`stellarfeed_ingest_requests_total{code="202"} 1`,
+		`stellarfeed_fanout_latency_seconds_count`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
 		}
 	}
 }
