@@ -277,13 +277,20 @@ func (e *Engine) emit(l *loop, tr transition, now time.Time) {
 			e.log.Warn("engine: ping details dropped", "target", l.id, "sku", ping.SKU, "errors", stellar.FieldErrors(err))
 			ping = fixed
 		}
+	}
+	ev := Event{Kind: tr.kind, Ping: ping, Offer: tr.offer, Target: l.t.Target, Group: l.t.Group, Tags: l.t.Tags, At: now}
+	if tr.kind == Restock {
+		if e.opts.Claim != nil && !e.opts.Claim(&ev) {
+			m.claimLost.Inc()
+			e.log.Info("engine: restock already pinged by another node", "target", l.id, "site", ping.Site, "region", ping.Region, "sku", ping.SKU, "offer", ping.OfferID)
+			return
+		}
 		m.pings.Inc()
 		e.log.Info("engine: restock", "target", l.id, "site", ping.Site, "region", ping.Region, "sku", ping.SKU, "offer", ping.OfferID)
 	} else {
 		m.soldOut.Inc()
 		e.log.Info("engine: sold out", "target", l.id, "site", ping.Site, "region", ping.Region, "sku", ping.SKU)
 	}
-	ev := Event{Kind: tr.kind, Ping: ping, Offer: tr.offer, Target: l.t.Target, Group: l.t.Group, Tags: l.t.Tags, At: now}
 	for _, out := range e.outputs {
 		e.emitTo(out, ev)
 	}

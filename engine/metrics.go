@@ -28,21 +28,24 @@ type siteMetrics struct {
 	soldOut  *metrics.Counter
 	skipped  *metrics.Counter
 	rechecks *metrics.Counter
-	panics   *metrics.Counter
-	requests *metrics.Counter
+	// claimLost counts restocks another node claimed first (Options.Claim).
+	claimLost *metrics.Counter
+	panics    *metrics.Counter
+	requests  *metrics.Counter
 }
 
 func newSiteMetrics(set *metrics.Set, site string) *siteMetrics {
 	l := `{site="` + labelValue(site) + `"}`
 	m := &siteMetrics{
-		duration: set.GetOrCreatePrometheusHistogram("stellarfeed_check_duration_seconds" + l),
-		pings:    set.GetOrCreateCounter("stellarfeed_pings_total" + l),
-		invalid:  set.GetOrCreateCounter("stellarfeed_pings_invalid_total" + l),
-		soldOut:  set.GetOrCreateCounter("stellarfeed_sold_out_total" + l),
-		skipped:  set.GetOrCreateCounter("stellarfeed_check_skipped_total" + l),
-		rechecks: set.GetOrCreateCounter("stellarfeed_rechecks_total" + l),
-		panics:   set.GetOrCreateCounter("stellarfeed_check_panics_total" + l),
-		requests: set.GetOrCreateCounter("stellarfeed_requests_total" + l),
+		duration:  set.GetOrCreatePrometheusHistogram("stellarfeed_check_duration_seconds" + l),
+		pings:     set.GetOrCreateCounter("stellarfeed_pings_total" + l),
+		invalid:   set.GetOrCreateCounter("stellarfeed_pings_invalid_total" + l),
+		soldOut:   set.GetOrCreateCounter("stellarfeed_sold_out_total" + l),
+		skipped:   set.GetOrCreateCounter("stellarfeed_check_skipped_total" + l),
+		rechecks:  set.GetOrCreateCounter("stellarfeed_rechecks_total" + l),
+		claimLost: set.GetOrCreateCounter("stellarfeed_restocks_claimed_elsewhere_total" + l),
+		panics:    set.GetOrCreateCounter("stellarfeed_check_panics_total" + l),
+		requests:  set.GetOrCreateCounter("stellarfeed_requests_total" + l),
 	}
 	for o := range m.checks {
 		name := `stellarfeed_checks_total{site="` + labelValue(site) + `",outcome="` + monitors.Outcome(o).String() + `"}`

@@ -74,6 +74,13 @@ type Options struct {
 	Dedupe DedupeOptions
 	// Rules validate pings before they are emitted.
 	Rules stellar.Rules
+	// Claim, when set, is asked before a Restock goes to the outputs and
+	// drops it on false: several engine processes sharing targets
+	// (internal/cluster) claim each restock in a shared store with
+	// compare-and-set so that only one of them pings it. It runs on the
+	// check's goroutine and may do network I/O; it must return within a
+	// bounded time. nil (the default) emits every Restock.
+	Claim func(ev *Event) bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Metrics receives the engine's metrics; nil means a private set.

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stellarfeed/stellarfeed/internal/cluster"
 	"github.com/stellarfeed/stellarfeed/internal/config"
 	"github.com/stellarfeed/stellarfeed/internal/node"
 	_ "github.com/stellarfeed/stellarfeed/monitors/all" // the built-in monitors register themselves
@@ -33,6 +34,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	monitorsOn := fs.Bool("monitors", true, "run the monitor engine over the configured targets (env STELLARFEED_MONITORS)")
 	logFormat := fs.String("log-format", "", "text or json; overrides server.logFormat (env STELLARFEED_LOG_FORMAT)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error; overrides server.logLevel (env STELLARFEED_LOG_LEVEL)")
+	clusterNATS := fs.String("cluster", "", `join a cluster: NATS URL(s) "nats://host:4222" or "embedded"; empty runs alone (env STELLARFEED_CLUSTER)`)
+	natsListen := fs.String("nats-listen", "", "with --cluster embedded: where the embedded NATS listens (default 127.0.0.1:4222) (env STELLARFEED_NATS_LISTEN)")
+	nodeID := fs.String("node-id", "", "unique name of this process in the cluster (default host-pid) (env STELLARFEED_NODE_ID)")
+	roles := fs.String("roles", "", "comma-separated roles in the cluster: broadcast,engine,ingest (default all) (env STELLARFEED_ROLES)")
+	reusePort := fs.Bool("reuseport", false, "SO_REUSEPORT on the WebSocket port, for several processes on one port (env STELLARFEED_REUSEPORT)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -60,6 +66,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	cfg := node.FromConfig(file)
 	cfg.Logger = log
+	if *clusterNATS != "" {
+		cfg.Cluster.NATS, cfg.Cluster.EmbeddedListen, cfg.Cluster.NodeID = *clusterNATS, *natsListen, *nodeID
+		if cfg.Cluster.Roles, err = cluster.ParseRoles(*roles); err != nil {
+			return err
+		}
+	}
+	cfg.ReusePort = *reusePort
 	useDemo := *demo && (*cfgPath == "" || flagSet(fs, "demo"))
 	cfg.Demo = useDemo
 	cfg.Sim = (useDemo && *cfgPath == "") || *simOn

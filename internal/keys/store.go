@@ -51,6 +51,10 @@ type Store struct {
 	next int
 
 	anon *usage // rejections of secrets that match no key
+
+	// peerConns, when set (cluster mode), counts a key's connections on
+	// other nodes for MaxConns; see SetPeerConns.
+	peerConns atomic.Pointer[func(keyID string) int]
 }
 
 type snapshot struct {
@@ -427,6 +431,10 @@ type Change struct {
 	Op   Op
 	Key  Key
 	Prev Key
+	// Remote is set on changes made by Apply: they were committed on
+	// another node and replicated here, so a replicator must not send them
+	// back.
+	Remote bool
 }
 
 // CutsAccess reports whether connections authenticated before the change

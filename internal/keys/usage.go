@@ -116,7 +116,7 @@ func (s *Store) Authenticate(key string, remote netip.Addr) (Identity, error) {
 	defer u.mu.Unlock()
 	if k.MaxConns > 0 {
 		u.expirePending(now)
-		if u.u.Conns+len(u.pending) >= k.MaxConns {
+		if u.u.Conns+len(u.pending)+s.peers(k.ID) >= k.MaxConns {
 			u.reject(reasonMaxConns)
 			return Identity{}, ErrTooManyConns
 		}

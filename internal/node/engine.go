@@ -80,11 +80,19 @@ func (n *Node) startEngine(parent context.Context) error {
 		n.discord = discord.New(dc, &http.Client{Timeout: 15 * time.Second})
 		outputs = append(outputs, n.discord)
 	}
+	if n.cluster != nil {
+		// Two engine nodes owning one target for a moment (membership
+		// change) ping each restock once.
+		opts.Claim = n.cluster.Claim
+	}
 	eng, err := engine.New(opts, monitors.New, state, outputs...)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	if err := eng.ApplyTargets(n.cfg.Targets); err != nil {
+	n.targetsMu.Lock()
+	err = eng.ApplyTargets(n.share(n.cfg.Targets))
+	n.targetsMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("targets: %w", err)
 	}
 	n.engine = eng
@@ -97,6 +105,26 @@ func (n *Node) startEngine(parent context.Context) error {
 			n.log.Error("engine stopped", "err", err)
 		}
 	}()
+	if n.cluster != nil {
+		// Engine nodes joined or left: take this node's new share.
+		n.engineWG.Add(1)
+		go func() {
+			defer n.engineWG.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-n.cluster.Members().Changes():
+					n.targetsMu.Lock()
+					err := eng.ApplyTargets(n.share(n.cfg.Targets))
+					n.targetsMu.Unlock()
+					if err != nil {
+						n.log.Error("targets not re-sharded", "err", err)
+					}
+				}
+			}
+		}()
+	}
 	if n.discord != nil {
 		n.engineWG.Add(1)
 		go func() {
@@ -117,7 +145,13 @@ func (n *Node) Reload(targets []engine.Target) error {
 	if n.engine == nil {
 		return errors.New("the monitor engine is not running")
 	}
-	return n.engine.ApplyTargets(targets)
+	n.targetsMu.Lock()
+	defer n.targetsMu.Unlock()
+	if err := n.engine.ApplyTargets(n.share(targets)); err != nil {
+		return err
+	}
+	n.cfg.Targets = targets
+	return nil
 }
 
 // Engine returns the monitor engine, or nil.

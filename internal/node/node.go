@@ -19,6 +19,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/broadcast"
 	"github.com/stellarfeed/stellarfeed/engine"
 	"github.com/stellarfeed/stellarfeed/internal/api"
+	"github.com/stellarfeed/stellarfeed/internal/cluster"
 	"github.com/stellarfeed/stellarfeed/internal/discord"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
@@ -56,6 +57,13 @@ type Config struct {
 	SimAddr   string
 	SimConfig sim.Config
 
+	// Cluster joins a NATS cluster when Cluster.NATS is set (see
+	// internal/cluster); empty runs one process alone.
+	Cluster cluster.Config
+	// ReusePort sets SO_REUSEPORT on the WebSocket listener, so several
+	// processes on one machine share the port.
+	ReusePort bool
+
 	Logger *slog.Logger
 }
 
@@ -77,6 +85,9 @@ type Node struct {
 	discord *discord.Output
 	sim     *sim.Server
 	simLn   net.Listener
+	cluster *cluster.Cluster // nil in single-process mode
+
+	targetsMu sync.Mutex // guards cfg.Targets: Reload vs membership changes
 
 	cancel context.CancelFunc // stops background loops
 	wg     sync.WaitGroup
@@ -132,6 +143,12 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, err
 		}
 	}
+	if cfg.Cluster.NATS != "" {
+		if err := n.startCluster(ctx); err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, n.cluster.Close)
+	}
 
 	bcfg := cfg.Broadcast
 	bcfg.Logger = n.log.With("component", "broadcast")
@@ -154,6 +171,13 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	})
 	cleanup = append(cleanup, n.unsub)
+	if n.cluster != nil && n.role(cluster.RoleBroadcast) {
+		// Every ping accepted anywhere in the cluster reaches this node's
+		// clients through the bus, its own included.
+		if err := n.cluster.Subscribe(n.local()); err != nil {
+			return nil, err
+		}
+	}
 
 	n.api = api.New(cfg.API, api.Deps{
 		Publisher: n.publisher(),
@@ -167,7 +191,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	})
 	registerHubMetrics(n.metrics, n.hub)
 
-	if n.wsLn, err = net.Listen("tcp", cfg.WSAddr); err != nil {
+	if n.wsLn, err = cluster.Listen(ctx, cfg.WSAddr, cfg.ReusePort); err != nil {
 		return nil, fmt.Errorf("listen for WebSocket clients on %s: %w", cfg.WSAddr, err)
 	}
 	cleanup = append(cleanup, func() { n.wsLn.Close() })
@@ -196,7 +220,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		cleanup = append(cleanup, func() { n.sim.Shutdown(context.Background()) })
 	}
-	if cfg.RunEngine {
+	if cfg.RunEngine && n.role(cluster.RoleEngine) {
 		if err := n.startEngine(bg); err != nil {
 			return nil, err
 		}
@@ -256,6 +280,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if err := n.hub.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("broadcast: %w", err))
 	}
+	if n.cluster != nil {
+		n.cluster.Close() // leaves the membership: engine targets move now
+	}
 	n.unsub()
 	n.cancel()
 	n.wg.Wait()
@@ -270,7 +297,14 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 // publisher is where pings go: every local client endpoint.
-func (n *Node) publisher() api.Publisher { return api.Publishers{n.hub, n.events} }
+// In a cluster that is the bus, which brings every ping back to the local
+// endpoints of every broadcaster node.
+func (n *Node) publisher() api.Publisher {
+	if n.cluster != nil {
+		return n.cluster.Publisher()
+	}
+	return n.local()
+}
 
 // Accessors for cmd/ and tests.
 func (n *Node) WSAddr() net.Addr       { return n.wsLn.Addr() }
