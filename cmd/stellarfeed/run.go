@@ -66,13 +66,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	cfg := node.FromConfig(file)
 	cfg.Logger = log
-	if *clusterNATS != "" {
-		cfg.Cluster.NATS, cfg.Cluster.EmbeddedListen, cfg.Cluster.NodeID = *clusterNATS, *natsListen, *nodeID
+	override(&cfg.Cluster.NATS, *clusterNATS)
+	override(&cfg.Cluster.EmbeddedListen, *natsListen)
+	override(&cfg.Cluster.NodeID, *nodeID)
+	if *roles != "" {
 		if cfg.Cluster.Roles, err = cluster.ParseRoles(*roles); err != nil {
 			return err
 		}
 	}
-	cfg.ReusePort = *reusePort
+	if flagSet(fs, "reuseport") {
+		cfg.ReusePort = *reusePort
+	}
 	useDemo := *demo && (*cfgPath == "" || flagSet(fs, "demo"))
 	cfg.Demo = useDemo
 	cfg.Sim = (useDemo && *cfgPath == "") || *simOn

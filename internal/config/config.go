@@ -32,6 +32,9 @@ type Config struct {
 	// flattened list of everything to watch.
 	Ungrouped []Target `yaml:"targets"`
 	Outputs   Outputs  `yaml:"outputs"`
+	// Cluster joins several processes or machines over NATS; empty NATS
+	// runs alone (the default).
+	Cluster Cluster `yaml:"cluster"`
 
 	// pos maps field paths to where Parse found them, so Targets can say
 	// where each target was configured.
@@ -64,6 +67,25 @@ func (s Server) SlogLevel() slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// Cluster is the scale-out setup (see docs/deploy.md).
+type Cluster struct {
+	// NATS is "embedded" (one box, several processes) or server URLs
+	// ("nats://10.0.0.5:4222", comma-separated).
+	NATS string `yaml:"nats"`
+	// EmbeddedListen is where an embedded NATS listens (127.0.0.1:4222).
+	EmbeddedListen string `yaml:"embeddedListen"`
+	// NodeID names this process (default host name and process id).
+	NodeID string `yaml:"nodeID"`
+	// Roles this process plays: broadcast, engine, ingest (default all).
+	Roles []string `yaml:"roles"`
+	// ClaimWindow: a restock pinged by one engine node is not pinged by
+	// another for this long; keep it equal to engine.dedupe.cooldown.
+	ClaimWindow time.Duration `yaml:"claimWindow"`
+	// ReusePort lets several processes on one box share the WebSocket
+	// port (SO_REUSEPORT).
+	ReusePort bool `yaml:"reusePort"`
 }
 
 // Broadcast tunes the WebSocket broadcaster.

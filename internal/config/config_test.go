@@ -41,7 +41,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key lists known fields",
 			src:  "monitors:\n  ws: :8080\n",
-			want: "m.yaml:1:1: monitors: unknown field (known: baseURLs, broadcast, engine, groups, outputs, server, stellar, targets)",
+			want: "m.yaml:1:1: monitors: unknown field (known: baseURLs, broadcast, cluster, engine, groups, outputs, server, stellar, targets)",
 		},
 		{
 			name: "bad durations",
@@ -592,5 +592,20 @@ func BenchmarkParseExample(b *testing.B) {
 		if _, err := testLoader.Parse("example.yaml", data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestClusterSection(t *testing.T) {
+	c, err := Parse("m.yaml", []byte("cluster: {nats: embedded, nodeID: a, roles: [broadcast, engine], claimWindow: 5m, reusePort: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cluster.NATS != "embedded" || c.Cluster.NodeID != "a" || len(c.Cluster.Roles) != 2 || c.Cluster.ClaimWindow.Minutes() != 5 || !c.Cluster.ReusePort {
+		t.Fatalf("cluster = %+v", c.Cluster)
+	}
+	_, err = Parse("m.yaml", []byte("cluster: {roles: [broadcast, cook]}\n"))
+	want := "m.yaml:1:18: cluster.roles: needs cluster.nats\nm.yaml:1:30: cluster.roles[1]: \"cook\" is not one of broadcast, engine, ingest"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Parse(bad roles) = %v\nwant %s", err, want)
 	}
 }

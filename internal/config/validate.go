@@ -146,6 +146,15 @@ func (v *validator) run() {
 			c.BaseURLs[key] = o
 		}
 	}
+	for i, r := range c.Cluster.Roles {
+		if r != "broadcast" && r != "engine" && r != "ingest" {
+			v.errf(fmt.Sprintf("cluster.roles[%d]", i), "%q is not one of broadcast, engine, ingest", r)
+		}
+	}
+	if len(c.Cluster.Roles) > 0 && c.Cluster.NATS == "" {
+		v.errf("cluster.roles", "needs cluster.nats")
+	}
+	v.notNegative("cluster.claimWindow", c.Cluster.ClaimWindow)
 	v.groups()
 	v.targets()
 	for i := range c.Outputs.Discord {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/broadcast"
 	"github.com/stellarfeed/stellarfeed/engine"
+	"github.com/stellarfeed/stellarfeed/internal/cluster"
 	"github.com/stellarfeed/stellarfeed/internal/config"
 	"github.com/stellarfeed/stellarfeed/internal/discord"
 )
@@ -49,10 +50,21 @@ func FromConfig(c *config.Config) Config {
 		hooks = append(hooks, discord.Webhook(d))
 	}
 	b := c.Broadcast
+	cc := cluster.Config{
+		NATS:           c.Cluster.NATS,
+		EmbeddedListen: c.Cluster.EmbeddedListen,
+		NodeID:         c.Cluster.NodeID,
+		ClaimWindow:    c.Cluster.ClaimWindow,
+	}
+	for _, r := range c.Cluster.Roles {
+		cc.Roles = append(cc.Roles, cluster.Role(r))
+	}
 	return Config{
-		DataDir: c.Server.Data,
-		WSAddr:  c.Server.WS,
-		APIAddr: c.Server.API,
+		Cluster:   cc,
+		ReusePort: c.Cluster.ReusePort,
+		DataDir:   c.Server.Data,
+		WSAddr:    c.Server.WS,
+		APIAddr:   c.Server.API,
 		Broadcast: broadcast.Config{
 			MaxConns:         b.MaxConns,
 			MaxBacklogBytes:  int(b.MaxBacklog),
