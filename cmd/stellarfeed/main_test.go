@@ -217,3 +217,39 @@ func TestFormatPing(t *testing.T) {
 		t.Fatalf("redactKey = %q", r)
 	}
 }
+
+func TestSim(t *testing.T) {
+	if code, _, errOut := run(t, "sim", "--rate-captcha", "1.5"); code != 1 || !strings.Contains(errOut, "faults") {
+		t.Fatalf("bad fault rate: %d %q", code, errOut)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- realMain(ctx, []string{"sim", "--addr", "127.0.0.1:0", "--flip-every", "0"}, &out, &errOut)
+	}()
+	addrRE := regexp.MustCompile(`simulator on (http://[0-9.:]+)`)
+	var base string
+	for i := 0; i < 500 && base == ""; i++ {
+		time.Sleep(10 * time.Millisecond)
+		if m := addrRE.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+		}
+	}
+	if base == "" {
+		t.Fatalf("no address printed: %q %q", out.String(), errOut.String())
+	}
+	resp, err := http.Get(base + "/_sim/products")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("catalog: %d", resp.StatusCode)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("sim exited %d: %s", code, errOut.String())
+	}
+}
