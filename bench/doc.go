@@ -21,6 +21,17 @@
 //   - runs the floor: the same frame written with raw write(2) calls to N
 //     sockets held by the harness, sharded over the cores.
 //
+// Cluster mode (-servers ours-cluster -nodes 3, KindCluster) starts the
+// stellarfeed binary as several `run --cluster embedded` processes on one
+// embedded NATS (the first node hosts it); the key and the ingest token
+// are created in the first node's data directory, and a handshake with
+// each key on every node proves JetStream KV replicated them before any
+// client connects. Client processes are spread evenly over the nodes,
+// pings are published through the first node's ingest API only, RSS and
+// CPU are summed over the nodes, and each regime also reports the bus's
+// share of the latency (RunResult.Bus, the growth of every node's
+// stellarfeed_bus_latency_seconds histogram over the regime).
+//
 // Usage from a command:
 //
 //	func main() {

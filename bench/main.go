@@ -28,7 +28,7 @@ func Main(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
-	if o.OursBin == "" && containsStr(o.Servers, KindOurs) {
+	if o.OursBin == "" && (containsStr(o.Servers, KindOurs) || containsStr(o.Servers, KindCluster)) {
 		// Run as `stellarfeed bench`: this very binary is ours.
 		if exe, err := os.Executable(); err == nil && !strings.HasSuffix(exe, ".test") {
 			o.OursBin = exe
@@ -59,7 +59,8 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	matrix := fs.Bool("matrix", false, "N ∈ {1000,5000,10000,19000} × both regimes × {ours,gorilla,nbio} + floor, M=50 (make bench)")
-	servers := fs.String("servers", "", "servers to start: ours,gorilla,nbio or none (default gorilla,nbio; with -matrix all three)")
+	servers := fs.String("servers", "", "servers to start: ours,ours-cluster,gorilla,nbio or none (default gorilla,nbio; with -matrix ours,gorilla,nbio)")
+	fs.IntVar(&o.Nodes, "nodes", 0, "processes of an ours-cluster server, sharing an embedded NATS (default 3)")
 	var targets []string
 	fs.Func("target", "running server: ws://host:port/,ingest=http://host:port,key=K,token=T[,pid=PID][,name=N] (repeatable)", func(s string) error {
 		targets = append(targets, s)

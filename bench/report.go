@@ -92,6 +92,18 @@ type RunResult struct {
 	ClientCPUPerDeliveryUS  float64 `json:"client_cpu_per_delivery_us"`
 	ServerGoroutines        *int    `json:"server_goroutines,omitempty"`
 
+	// Machine-wide kernel counters over the regime (see netCounters):
+	// loopback packets dropped before TCP, and TCP retransmissions.
+	SoftnetDrops int64 `json:"softnet_drops"`
+	TCPRetrans   int64 `json:"tcp_retrans_segs"`
+
+	// Cluster runs (ours-cluster): the nodes, the connections on each, and
+	// the bus's share of the latency. RSS, CPU and goroutines above are
+	// sums over the nodes (the embedded NATS server runs in the first).
+	Nodes     int         `json:"nodes,omitempty"`
+	NodeConns []int       `json:"node_conns,omitempty"`
+	Bus       *BusLatency `json:"bus_latency_us,omitempty"`
+
 	FloorPassUS *PassStats `json:"floor_pass_us,omitempty"` // floor runs only
 	FloorRatio  *float64   `json:"floor_ratio,omitempty"`   // steady: last-client p50 ÷ the floor's
 
@@ -199,7 +211,7 @@ func ms(us int64) string { return fmt.Sprintf("%.1f", float64(us)/1000) }
 // tableRows is the summary shared by the terminal table and summary.md.
 func (rep *Report) tableRows() (head []string, rows [][]string) {
 	head = []string{"server", "regime", "N", "conn", "conn/s", "delivered", "lost", "dup",
-		"p50 ms", "p99 ms", "max ms", "last p50 ms", "last max ms", "srv µs/deliv", "cli µs/deliv", "KB/conn", "goroutines", "×floor", "errors"}
+		"p50 ms", "p99 ms", "max ms", "last p50 ms", "last max ms", "srv µs/deliv", "cli µs/deliv", "KB/conn", "goroutines", "×floor", "drops/retx", "errors"}
 	for _, r := range rep.Runs {
 		g, ratio := "-", "-"
 		if r.ServerGoroutines != nil {
@@ -217,7 +229,34 @@ func (rep *Report) tableRows() (head []string, rows [][]string) {
 			fmt.Sprint(r.Lost), fmt.Sprint(r.Duplicates),
 			ms(r.Latency.P50), ms(r.Latency.P99), ms(r.Latency.Max), ms(r.LastClient.P50), ms(r.LastClient.Max),
 			fmt.Sprintf("%.1f", r.ServerCPUPerDeliveryUS), fmt.Sprintf("%.1f", r.ClientCPUPerDeliveryUS),
-			fmt.Sprintf("%.1f", r.MemPerConnBytes/1024), g, ratio, errs})
+			fmt.Sprintf("%.1f", r.MemPerConnBytes/1024), g, ratio, fmt.Sprintf("%d/%d", r.SoftnetDrops, r.TCPRetrans), errs})
+	}
+	return head, rows
+}
+
+// clusterRows is the cluster table: last-client latency across nodes next
+// to the bus's share of it. Empty when no run is a cluster run.
+func (rep *Report) clusterRows() (head []string, rows [][]string) {
+	head = []string{"server", "regime", "N", "nodes", "conns per node", "last p50 ms", "last p99 ms", "last max ms",
+		"bus mean ms", "bus p50 ms", "bus p99 ms", "bus max ms", "bus p50 ÷ last p50", "srv µs/deliv", "KB/conn"}
+	for _, r := range rep.Runs {
+		if r.Nodes == 0 {
+			continue
+		}
+		per := make([]string, len(r.NodeConns))
+		for i, c := range r.NodeConns {
+			per[i] = fmt.Sprint(c)
+		}
+		bm, b50, b99, bmax, share := "-", "-", "-", "-", "-"
+		if r.Bus != nil {
+			bm, b50, b99, bmax = ms(r.Bus.Mean), ms(r.Bus.P50), ms(r.Bus.P99), ms(r.Bus.Max)
+			if r.LastClient.P50 > 0 {
+				share = fmt.Sprintf("%.1f%%", 100*float64(r.Bus.P50)/float64(r.LastClient.P50))
+			}
+		}
+		rows = append(rows, []string{r.Server, r.Regime, fmt.Sprint(r.N), fmt.Sprint(r.Nodes), strings.Join(per, "+"),
+			ms(r.LastClient.P50), ms(r.LastClient.P99), ms(r.LastClient.Max), bm, b50, b99, bmax, share,
+			fmt.Sprintf("%.1f", r.ServerCPUPerDeliveryUS), fmt.Sprintf("%.1f", r.MemPerConnBytes/1024)})
 	}
 	return head, rows
 }
@@ -238,6 +277,15 @@ func (rep *Report) WriteTable(w io.Writer) {
 		fmt.Fprintln(tw, strings.Join(r, "\t")+"\t")
 	}
 	_ = tw.Flush()
+	if head, rows := rep.clusterRows(); len(rows) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+		for _, r := range rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t")+"\t")
+		}
+		_ = tw.Flush()
+	}
 	for _, s := range rep.Skipped {
 		fmt.Fprintln(w, "skipped:", s)
 	}
@@ -249,13 +297,18 @@ func (rep *Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "%d CPUs, %s, M = %d pings of %d bytes per regime; clients on the same machine.\n\n",
 		rep.CPUs, rep.GoVersion, rep.Pings, rep.PingSize)
 	head, rows := rep.tableRows()
-	fmt.Fprintln(w, "| "+strings.Join(head, " | ")+" |")
-	fmt.Fprintln(w, "|"+strings.Repeat("---|", len(head)))
-	for _, r := range rows {
-		for i := range r {
-			r[i] = strings.ReplaceAll(r[i], "|", "/")
-		}
-		fmt.Fprintln(w, "| "+strings.Join(r, " | ")+" |")
+	writeMarkdownTable(w, head, rows)
+	if head, rows := rep.clusterRows(); len(rows) > 0 {
+		fmt.Fprint(w, `
+## Cluster runs
+
+Clients spread evenly over the nodes, pings published through the first
+node's ingest API. "bus" is publish on that node to the local hub on each
+node (stellarfeed_bus_latency_seconds, merged over the nodes, bucket upper
+bounds; mean exact); RSS and CPU are sums over the nodes, NATS included.
+
+`)
+		writeMarkdownTable(w, head, rows)
 	}
 	fmt.Fprint(w, `
 Latency runs from the send time stamped in the ping (just before its POST) to
@@ -263,9 +316,23 @@ the client's read. "last" is, per ping, its slowest client (the pass time);
 "×floor" divides a steady last-client p50 by the raw-write floor's at the
 same N. KB/conn is the server's RSS growth from idle to N idle connections.
 CPU per delivery divides the regime's CPU (utime+stime, 10 ms ticks) by the
-deliveries; the server's includes its ingest work.
+deliveries; the server's includes its ingest work. "drops/retx" are
+machine-wide kernel counters over the regime: loopback packets dropped
+before TCP (softnet_stat, over net.core.netdev_max_backlog) and TCP
+retransmissions; each drop costs its socket an RTO (>= 200 ms, doubling).
 `)
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(w, "\nSkipped: %s\n", s)
+	}
+}
+
+func writeMarkdownTable(w io.Writer, head []string, rows [][]string) {
+	fmt.Fprintln(w, "| "+strings.Join(head, " | ")+" |")
+	fmt.Fprintln(w, "|"+strings.Repeat("---|", len(head)))
+	for _, r := range rows {
+		for i := range r {
+			r[i] = strings.ReplaceAll(r[i], "|", "/")
+		}
+		fmt.Fprintln(w, "| "+strings.Join(r, " | ")+" |")
 	}
 }

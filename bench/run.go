@@ -21,7 +21,8 @@ const (
 // Options configure a bench run. The zero value is completed by
 // (*Options).defaults: gorilla and nbio at N=1,000, M=50, both regimes.
 type Options struct {
-	Servers  []string // started by the harness: ours, gorilla, nbio (nil: gorilla, nbio; empty: none)
+	Servers  []string // started by the harness: ours, ours-cluster, gorilla, nbio (nil: gorilla, nbio; empty: none)
+	Nodes    int      // processes of an ours-cluster server; default 3
 	Targets  []Target // already running servers
 	Conns    []int    // connection counts N, one run set each
 	Pings    int      // pings M per regime
@@ -94,6 +95,9 @@ func (o *Options) defaults() {
 	if o.Keys <= 0 {
 		o.Keys = 1
 	}
+	if o.Nodes <= 0 {
+		o.Nodes = DefaultNodes
+	}
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 2 * time.Minute
 	}
@@ -116,8 +120,14 @@ func (o *Options) validate() error {
 	for _, s := range o.Servers {
 		switch s {
 		case KindOurs, KindGorilla, KindNbio:
+		case KindCluster:
+			for _, n := range o.Conns {
+				if per := (n + o.Nodes - 1) / o.Nodes; per > 19000 {
+					return fmt.Errorf("conns: %d over %d nodes is %d per node, more than 20,000 fds per process allow (raise -nodes)", n, o.Nodes, per)
+				}
+			}
 		default:
-			return fmt.Errorf("servers: unknown server %q (ours, gorilla, nbio)", s)
+			return fmt.Errorf("servers: unknown server %q (ours, ours-cluster, gorilla, nbio)", s)
 		}
 	}
 	for _, r := range o.Regimes {
@@ -135,6 +145,9 @@ func (o *Options) validate() error {
 	}
 	if o.PingSize > 1500 {
 		return fmt.Errorf("size: %d bytes does not fit Stellar's field limits (at most ~1,500)", o.PingSize)
+	}
+	if o.Nodes > 9 {
+		return fmt.Errorf("nodes: %d is more than 9", o.Nodes)
 	}
 	if o.ConnsPerProc > 19000 {
 		return fmt.Errorf("conns-per-proc: %d exceeds what 20,000 fds per process allow", o.ConnsPerProc)
@@ -164,7 +177,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{StartedAt: time.Now().UTC(), CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
 		Pings: o.Pings, PingSize: o.PingSize, Regimes: o.Regimes}
 	work := o.WorkDir
-	if work == "" {
+	if work != "" {
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			return nil, fmt.Errorf("work dir: %w", err)
+		}
+	} else {
 		d, err := os.MkdirTemp("", "stellarfeed-bench-")
 		if err != nil {
 			return nil, fmt.Errorf("work dir: %w", err)
@@ -184,17 +201,21 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				return nil, err
 			}
 			bins[KindGorilla], bins[KindNbio] = g, nb
-		case KindOurs:
+		case KindOurs, KindCluster:
+			if bins[KindOurs] != "" {
+				bins[s] = bins[KindOurs]
+				continue
+			}
 			bin := o.OursBin
 			if bin == "" {
 				b, err := buildOurs(ctx, work)
 				if err != nil {
-					rep.Skipped = append(rep.Skipped, fmt.Sprintf("ours: %v", err))
+					rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s: %v", s, err))
 					continue
 				}
 				bin = b
 			}
-			bins[KindOurs] = bin
+			bins[KindOurs], bins[KindCluster] = bin, bin
 		}
 	}
 	h := &harness{o: o, work: work, rep: rep}
@@ -213,8 +234,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				continue
 			}
 			start := func() (*server, *floorServer, error) {
-				if kind == KindOurs {
+				switch kind {
+				case KindOurs:
 					s, err := startOurs(ctx, bin, work, o.Keys)
+					return s, nil, err
+				case KindCluster:
+					s, err := startCluster(ctx, bin, work, o.Keys, o.Nodes)
 					return s, nil, err
 				}
 				s, err := startBaseline(ctx, kind, bin, work, o.Keys)
@@ -294,10 +319,7 @@ func (h *harness) runServer(ctx context.Context, n int, name string, start func(
 	for _, r := range results {
 		r.Kind = srv.kind
 	}
-	var rssIdle int64
-	if srv.pid > 0 {
-		rssIdle, _ = procRSS(srv.pid)
-	}
+	rssIdle, _ := srv.rss()
 
 	// Connect: one client process per ConnsPerProc connections.
 	prog := newProgress(o.Progress)
@@ -307,7 +329,11 @@ func (h *harness) runServer(ctx context.Context, n int, name string, start func(
 		defer o.logSink.set(nil) // before wait: the container stops taking lines
 	}
 	cbar := prog.bar(fmt.Sprintf("%s N=%d connect", name, n), int64(n))
-	nprocs := (n + o.ConnsPerProc - 1) / o.ConnsPerProc
+	nprocs := srv.clientProcs(n, o.ConnsPerProc)
+	var nodeConns []int
+	if len(srv.nodes) > 0 {
+		nodeConns = make([]int, len(srv.nodes))
+	}
 	procs := make([]*clientProc, 0, nprocs)
 	defer func() {
 		for _, p := range procs {
@@ -321,7 +347,8 @@ func (h *harness) runServer(ctx context.Context, n int, name string, start func(
 		if i < n%nprocs {
 			share++
 		}
-		cfg := clientConfig{Addr: srv.ws.Host, Path: srv.ws.Path, Keys: srv.keys, Conns: share, First: i * o.ConnsPerProc,
+		ws := srv.wsFor(i)
+		cfg := clientConfig{Addr: ws.Host, Path: ws.Path, Keys: srv.keys, Conns: share, First: i * o.ConnsPerProc,
 			SrcIPs: o.SrcIPs, Pings: totalPings, Readers: o.ReadersPerProc, Handshake: 10 * time.Second, MaxFrame: DefaultMaxFrame}
 		p, err := startClient(ctx, o.ClientCommand, cfg)
 		if err != nil {
@@ -332,11 +359,14 @@ func (h *harness) runServer(ctx context.Context, n int, name string, start func(
 	}
 	connected, failed, firstErr := 0, 0, ""
 	var connectUS int64
-	for _, p := range procs {
+	for i, p := range procs {
 		ev, err := p.wait(ctx, "connected", o.ConnectTimeout)
 		if err != nil {
 			cbar.done()
 			return fail(err)
+		}
+		if nodeConns != nil {
+			nodeConns[i%len(nodeConns)] += ev.OK
 		}
 		connected += ev.OK
 		failed += ev.Failed
@@ -352,6 +382,7 @@ func (h *harness) runServer(ctx context.Context, n int, name string, start func(
 	for _, r := range results {
 		r.ClientProcs = nprocs
 		r.Connected, r.ConnectFailed, r.ConnectError = connected, failed, firstErr
+		r.Nodes, r.NodeConns = len(srv.nodes), nodeConns
 		r.ConnectMS = float64(connectUS) / 1000
 		if connectUS > 0 {
 			r.ConnectPerSec = float64(connected) / (float64(connectUS) / 1e6)
@@ -365,12 +396,10 @@ func (h *harness) runServer(ctx context.Context, n int, name string, start func(
 	if err := sleepCtx(ctx, o.Settle); err != nil {
 		return fail(err)
 	}
-	if srv.pid > 0 {
-		if rss, err := procRSS(srv.pid); err == nil {
-			for _, r := range results {
-				r.ServerRSSIdleBytes, r.ServerRSSConnectedBytes = rssIdle, rss
-				r.MemPerConnBytes = float64(rss-rssIdle) / float64(connected)
-			}
+	if rss, ok := srv.rss(); ok { // summed over the nodes of a cluster
+		for _, r := range results {
+			r.ServerRSSIdleBytes, r.ServerRSSConnectedBytes = rssIdle, rss
+			r.MemPerConnBytes = float64(rss-rssIdle) / float64(connected)
 		}
 	}
 	if g, ok := srv.goroutines(ctx); ok {
@@ -427,10 +456,9 @@ func (h *harness) regime(ctx context.Context, srv *server, floor *floorServer, p
 		marks[i] = ev
 	}
 	recv0, closed0, proto0, unparsed0 := sumMarks(marks)
-	var cpu0 time.Duration
-	if srv.pid > 0 {
-		cpu0, _ = procCPU(srv.pid)
-	}
+	cpu0, _ := srv.cpu()
+	bus0, busOK := srv.scrapeBus(ctx)
+	net0, netOK := readNetCounters()
 	if floor != nil {
 		floor.passStats() // reset
 	}
@@ -529,9 +557,15 @@ func (h *harness) regime(ctx context.Context, srv *server, floor *floorServer, p
 		}
 	}
 	r.DurationMS = msSince(start)
-	if srv.pid > 0 {
-		if cpu1, err := procCPU(srv.pid); err == nil {
-			r.ServerCPUMS = float64(cpu1-cpu0) / float64(time.Millisecond)
+	if cpu1, ok := srv.cpu(); ok {
+		r.ServerCPUMS = float64(cpu1-cpu0) / float64(time.Millisecond)
+	}
+	if net1, ok := readNetCounters(); ok && netOK {
+		r.SoftnetDrops, r.TCPRetrans = net1.Drops-net0.Drops, net1.Retrans-net0.Retrans
+	}
+	if busOK {
+		if bus1, ok := srv.scrapeBus(ctx); ok {
+			r.Bus = busDelta(bus0, bus1)
 		}
 	}
 	var clientCPU int64

@@ -45,6 +45,9 @@ type server struct {
 	client  *http.Client
 	publish func(ctx context.Context, body []byte) error
 	stop    func() error
+	// nodes are the processes of a cluster (KindCluster), nodes[0] is
+	// the one above (ws, ingest, pid); nil for a single process.
+	nodes []clusterNode
 }
 
 // Target is a server the harness does not start: parsed from
@@ -174,22 +177,23 @@ func (s *server) waitHealthy(ctx context.Context, timeout time.Duration, exited 
 	return fmt.Errorf("%s not healthy at %s within %s: %v", s.name, s.health, timeout, last)
 }
 
-// goroutines reads go_goroutines from the server's /metrics, if exposed.
+// goroutines reads go_goroutines from the server's /metrics, if exposed,
+// summed over the nodes of a cluster.
 func (s *server) goroutines(ctx context.Context) (int, bool) {
-	if s.metrics == "" {
-		return 0, false
+	urls := s.metricsURLs()
+	sum := 0
+	for _, u := range urls {
+		b, err := s.get(ctx, u)
+		if err != nil {
+			return 0, false
+		}
+		g, ok := parseGoroutines(b)
+		if !ok {
+			return 0, false
+		}
+		sum += g
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.metrics, nil)
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return 0, false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, false
-	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	return parseGoroutines(b)
+	return sum, len(urls) > 0
 }
 
 // parseGoroutines finds the go_goroutines sample in Prometheus text.
@@ -293,6 +297,13 @@ func startBaseline(ctx context.Context, kind, bin, workDir string, nkeys int) (*
 // startOurs follows the stellarfeed CLI contract: keys are created before
 // the server starts, the key and the token are the last line of stdout.
 func startOurs(ctx context.Context, bin, workDir string, nkeys int) (*server, error) {
+	return startOursWith(ctx, bin, workDir, max(nkeys, 1), true, nil)
+}
+
+// startOursWith starts one `stellarfeed run` with extra arguments, after
+// creating nkeys subscriber keys and, with token, an ingest token in its
+// fresh data directory.
+func startOursWith(ctx context.Context, bin, workDir string, nkeys int, token bool, extra []string) (*server, error) {
 	dataDir, err := os.MkdirTemp(workDir, "ours-data-")
 	if err != nil {
 		return nil, fmt.Errorf("ours data dir: %w", err)
@@ -317,15 +328,17 @@ func startOurs(ctx context.Context, bin, workDir string, nkeys int) (*server, er
 	}
 	s := &server{name: KindOurs, kind: KindOurs, client: newHTTPClient(),
 		logPath: filepath.Join(dataDir, "server.log")}
-	for i := 0; i < max(nkeys, 1); i++ {
+	for i := 0; i < nkeys; i++ {
 		k, err := lastLine("keys", "create", "--data", dataDir)
 		if err != nil {
 			return nil, err
 		}
 		s.keys = append(s.keys, k)
 	}
-	if s.token, err = lastLine("keys", "create", "--data", dataDir, "--ingest"); err != nil {
-		return nil, err
+	if token {
+		if s.token, err = lastLine("keys", "create", "--data", dataDir, "--ingest"); err != nil {
+			return nil, err
+		}
 	}
 	wsPort, err := freePort()
 	if err != nil {
@@ -339,8 +352,9 @@ func startOurs(ctx context.Context, bin, workDir string, nkeys int) (*server, er
 	api := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	s.ingest, s.health, s.metrics = api+"/api/pings", api+"/healthz", api+"/metrics"
 	s.publish = s.postPing
-	pid, exited, stop, err := startProcess(KindOurs, s.logPath, []string{bin, "run",
-		"--data", dataDir, "--ws-addr", s.ws.Host, "--api-addr", fmt.Sprintf("127.0.0.1:%d", apiPort), "--demo=false"})
+	argv := []string{bin, "run",
+		"--data", dataDir, "--ws-addr", s.ws.Host, "--api-addr", fmt.Sprintf("127.0.0.1:%d", apiPort), "--demo=false"}
+	pid, exited, stop, err := startProcess(KindOurs, s.logPath, append(argv, extra...))
 	if err != nil {
 		return nil, err
 	}
