@@ -1,7 +1,6 @@
 package broadcast
 
 import (
-	"net"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -39,7 +38,6 @@ const (
 type conn struct {
 	id     uint64
 	fd     int
-	nc     net.Conn // keeps the fd open; closed by finalize only
 	srv    *Server
 	sh     *shard
 	ident  Identity

@@ -19,6 +19,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/mailru/easygo/netpoll"
 	"github.com/panjf2000/ants/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
@@ -446,13 +447,12 @@ func remoteAddr(nc net.Conn) netip.Addr {
 
 // register hands an upgraded connection to a shard and the poller.
 func (s *Server) register(nc net.Conn, id Identity, req request, remote netip.Addr) error {
-	fd, err := rawFD(nc)
+	fd, err := detachFD(nc)
 	if err != nil {
 		return err
 	}
 	c := &conn{
 		fd:     fd,
-		nc:     nc,
 		srv:    s,
 		ident:  id,
 		filt:   filter{sites: req.sites, regions: req.regions, scopes: parseScopes(id.Scopes), realtime: req.realtime},
@@ -470,8 +470,9 @@ func (s *Server) register(nc net.Conn, id Identity, req request, remote netip.Ad
 	if s.closing {
 		s.mu.Unlock()
 		// Too late to join: say goodbye the way everyone else hears it.
-		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = nc.Write(appendClose(nil, ws.StatusGoingAway, "going away"))
+		// The socket is fresh and non-blocking: the tiny write fits.
+		_, _ = unix.Write(fd, appendClose(nil, ws.StatusGoingAway, "going away"))
+		_ = unix.Close(fd)
 		return ErrServerClosed
 	}
 	s.nextID++

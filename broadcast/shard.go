@@ -383,7 +383,7 @@ func (sh *shard) finalize(c *conn) {
 			}
 		}
 	}
-	_ = c.nc.Close()
+	_ = unix.Close(c.fd)
 	last := len(sh.conns) - 1
 	if c.idx <= last && sh.conns[c.idx] == c {
 		sh.conns[c.idx] = sh.conns[last]
