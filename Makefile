@@ -10,7 +10,7 @@ NORACE_PKGS := $(shell $(GO) list ./... 2>/dev/null | grep -e /bench)
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build run test vet fmt lint bench fuzz check clean
+.PHONY: all build run test vet fmt lint bench bench-cluster fuzz check clean
 
 all: build
 
@@ -40,6 +40,10 @@ lint: vet
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./internal/... ./broadcast/... ./monitors/... ./engine/...
 	./$(BIN) bench --matrix --out bench-out
+
+## bench-cluster: 51,000 connections over 3 processes joined by an embedded NATS.
+bench-cluster: build
+	./$(BIN) bench -servers ours-cluster -nodes 3 -n 51000 -m 50 -floor=false -overload-interval 100ms -out bench-out/cluster
 
 ## fuzz: each fuzz target for FUZZTIME.
 FUZZTIME ?= 20s
