@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/stellarfeed/stellarfeed/bench"
