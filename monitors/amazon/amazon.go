@@ -120,7 +120,7 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 	if resp == nil {
 		return fail(obs, res.outcome, res.reason)
 	}
-	page, err := ParseProduct(resp.Body, r, t.SKU)
+	page, err := parseProduct(resp.Body, r, t.SKU) // fetch ran DetectBlock
 	if err != nil {
 		if errors.Is(err, ErrBlocked) {
 			return fail(obs, monitors.Blocked, "product page: "+err.Error())
@@ -148,7 +148,7 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 	if resp == nil {
 		return fail(obs, res.outcome, res.reason)
 	}
-	offers, err := ParseAOD(resp.Body, r, t.SKU)
+	offers, err := parseAOD(resp.Body, r, t.SKU) // fetch ran DetectBlock
 	if err != nil {
 		if errors.Is(err, ErrBlocked) {
 			return fail(obs, monitors.Blocked, "offers: "+err.Error())

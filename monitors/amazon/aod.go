@@ -1,7 +1,6 @@
 package amazon
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -60,14 +59,28 @@ func ParseAOD(body []byte, r RegionInfo, asin string) ([]AODOffer, error) {
 	if blocked, reason := DetectBlock(200, body); blocked {
 		return nil, fmt.Errorf("%w: %s", ErrBlocked, reason)
 	}
-	doc, err := html.Parse(bytes.NewReader(body))
+	return parseAOD(body, r, asin)
+}
+
+// parseAOD is ParseAOD for a body DetectBlock has already passed.
+func parseAOD(body []byte, r RegionInfo, asin string) ([]AODOffer, error) {
+	// Only the offers and the markers are parsed (see skeleton.go); the
+	// same pass counts the divs left open.
+	skel := cut(body, aodPart)
+	doc, err := parseSkeleton(skel.doc)
 	if err != nil {
 		return nil, fmt.Errorf("amazon: parse offers fragment: %w", err)
 	}
+	return aodFromTree(doc, skel.openDivs, r, asin)
+}
+
+// aodFromTree reads a parsed fragment, whole or skeleton, that left
+// openDivs divs unclosed.
+func aodFromTree(doc *html.Node, openDivs int, r RegionInfo, asin string) ([]AODOffer, error) {
 	if first(doc, selAODMarker) == nil {
 		return nil, fmt.Errorf("%w: no #aod-container/#aod-offer-list", ErrNotAOD)
 	}
-	if n := unclosedDivs(body); n > 0 {
+	if n := openDivs; n > 0 {
 		// A fragment has no </html> to look for, but Amazon's markup is
 		// balanced: a cut one leaves divs open, and a cut list must not
 		// read as "no offers".
@@ -162,23 +175,14 @@ func soldByName(n *html.Node) string {
 	return ""
 }
 
-// unclosedDivs counts the <div> elements body leaves open. Stray extra
-// </div> tags never make the count negative.
-func unclosedDivs(body []byte) int {
-	z := html.NewTokenizer(bytes.NewReader(body))
-	depth := 0
-	for {
-		switch z.Next() {
-		case html.ErrorToken:
-			return depth
-		case html.StartTagToken:
-			if name, _ := z.TagName(); string(name) == "div" {
-				depth++
-			}
-		case html.EndTagToken:
-			if name, _ := z.TagName(); string(name) == "div" && depth > 0 {
-				depth--
-			}
-		}
+// aodPart keeps what ParseAOD's selectors can match: the markers, and
+// each offer whole. Keep it in step with the selectors above.
+func aodPart(t *tagToken, _ uint8) (part, uint8) {
+	switch string(attrValue(t.id)) {
+	case "aod-container", "all-offers-display-scroller", "aod-offer-list", "aod-total-offer-count":
+		return partShell, 0
+	case "aod-pinned-offer", "aod-sticky-pinned-offer", "aod-offer":
+		return partWhole, 0
 	}
+	return partNone, 0
 }

@@ -3,20 +3,71 @@ package amazon
 import (
 	"bytes"
 	"strconv"
+	"strings"
 )
 
-// Structural markers of Amazon's bot walls. They are matched on the raw
-// bytes, exactly as Amazon writes them, so a 1.5 MB product page costs a
-// few fast scans and no allocation.
+// Structural markers of Amazon's bot walls, matched on the raw bytes
+// exactly as Amazon writes them, in bodies of any size; the first in list
+// order wins.
 var blockMarkers = [...]struct{ marker, reason string }{
 	{"validateCaptcha", "captcha form (validateCaptcha)"},
 	{`id="captchacharacters"`, "captcha input #captchacharacters"},
 	{"api-services-support@amazon.com", "automated-access notice (api-services-support)"},
 }
 
-// blockPhrases are matched case-insensitively, and only on small bodies:
+// firstMarker returns the index of the first blockMarkers entry (in list
+// order, not page order) found in body, or -1. A substring search per
+// marker would cost three full scans of a 1.5 MB page; instead it jumps
+// with IndexByte between the few bytes a marker must contain: the two
+// captcha markers share "tcha", so one walk over the 'h's finds either,
+// and the notice is found by its '@'.
+func firstMarker(body []byte) int {
+	const hValidate, hChars = 13, 9 // offset of the 'h' of "tcha" in each
+	found := -1
+	for i := 3; i+1 < len(body); i++ {
+		j := bytes.IndexByte(body[i:len(body)-1], 'h')
+		if j < 0 {
+			break
+		}
+		i += j
+		if body[i+1] != 'a' || body[i-1] != 'c' || body[i-2] != 't' {
+			continue
+		}
+		if matchAt(body, i, blockMarkers[0].marker, hValidate) {
+			return 0
+		}
+		if found < 0 && matchAt(body, i, blockMarkers[1].marker, hChars) {
+			found = 1
+		}
+	}
+	if found >= 0 {
+		return found
+	}
+	const atNotice = 20 // offset of the '@'
+	for i := 0; i < len(body); i++ {
+		j := bytes.IndexByte(body[i:], '@')
+		if j < 0 {
+			break
+		}
+		i += j
+		if matchAt(body, i, blockMarkers[2].marker, atNotice) {
+			return 2
+		}
+	}
+	return -1
+}
+
+// matchAt reports whether pat sits in s with its byte k at offset i.
+func matchAt(s []byte, i int, pat string, k int) bool {
+	st := i - k
+	return st >= 0 && st+len(pat) <= len(s) && string(s[st:st+len(pat)]) == pat
+}
+
+// blockPhrases are matched ignoring ASCII case (accented capitals such as
+// "È" are not folded: Amazon writes these phrases in sentence case), and
+// only on small bodies:
 // Amazon's block pages are a few KB, and a long product page could quote
-// any phrase in a review.
+// any phrase in a review. The phrases are lower case.
 var blockPhrases = [...]struct{ phrase, reason string }{
 	{"robot check</title>", "Robot Check page"},
 	{"dogs of amazon", reasonDogs},
@@ -37,6 +88,15 @@ var blockPhrases = [...]struct{ phrase, reason string }{
 	{"表示されている文字を入力してください", "captcha text (ja)"},
 }
 
+// phraseAnchors holds, for each phrase, the index of its rarest byte in
+// ordinary pages (see anchorOf); computed once, read-only after.
+var phraseAnchors = func() (a [len(blockPhrases)]int) {
+	for i, p := range blockPhrases {
+		a[i] = anchorOf(p.phrase)
+	}
+	return a
+}()
+
 const reasonDogs = "Dogs of Amazon error page"
 
 // maxPhraseScan is the largest body whose text is searched for block
@@ -51,16 +111,14 @@ const maxPhraseScan = 256 << 10
 // Amazon's genuine "page not found" for an unknown ASIN), or status 403,
 // 429 or 503. A blocked
 // response says nothing about stock and must never be read as out of stock.
+// It neither allocates nor copies the body.
 func DetectBlock(status int, body []byte) (blocked bool, reason string) {
-	for _, m := range blockMarkers {
-		if bytes.Contains(body, []byte(m.marker)) {
-			return true, m.reason
-		}
+	if i := firstMarker(body); i >= 0 {
+		return true, blockMarkers[i].reason
 	}
 	if len(body) <= maxPhraseScan {
-		lower := bytes.ToLower(body)
-		for _, p := range blockPhrases {
-			if !bytes.Contains(lower, []byte(p.phrase)) {
+		for i, p := range blockPhrases {
+			if indexFold(body, p.phrase, phraseAnchors[i]) < 0 {
 				continue
 			}
 			if status == 404 && p.reason == reasonDogs {
@@ -77,4 +135,77 @@ func DetectBlock(status int, body []byte) (blocked bool, reason string) {
 		return true, "HTTP " + strconv.Itoa(status)
 	}
 	return false, ""
+}
+
+// indexFold returns the offset of the first occurrence of the lower-case
+// pat in s, ignoring ASCII case in s, or -1. It jumps with IndexByte
+// between occurrences of pat[k] (both cases) and compares the window
+// around each: far faster than a plain search when pat[k] is rare, and no
+// lower-cased copy of s is made.
+func indexFold(s []byte, pat string, k int) int {
+	c := pat[k]
+	alt := c // the other case of the anchor
+	if 'a' <= c && c <= 'z' {
+		alt = c - ('a' - 'A')
+	}
+	last := len(s) - (len(pat) - k) // last offset the anchor can sit at
+	for i := k; i <= last; {
+		j := indexEitherByte(s[i:last+1], c, alt)
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if equalFoldLower(s[i-k:i-k+len(pat)], pat) {
+			return i - k
+		}
+		i++
+	}
+	return -1
+}
+
+// indexEitherByte is the first offset of a or b in s, or -1.
+func indexEitherByte(s []byte, a, b byte) int {
+	i := bytes.IndexByte(s, a)
+	if a == b {
+		return i
+	}
+	if i >= 0 {
+		s = s[:i] // b only matters before the first a
+	}
+	if j := bytes.IndexByte(s, b); j >= 0 {
+		return j
+	}
+	return i
+}
+
+// equalFoldLower reports whether w equals the lower-case pat, ignoring
+// ASCII case in w.
+func equalFoldLower(w []byte, pat string) bool {
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != pat[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// anchorRank orders ASCII letters from rarest to commonest in Amazon's
+// markup (counted on a real 1.5 MB product page, both cases together).
+const anchorRank = "qjxzkwyhvfgbupmrcldnsoitae"
+
+// anchorOf picks the byte of a lower-case phrase to jump by: its rarest
+// letter, or its first byte when it has none (the Japanese phrases,
+// whose lead byte is rare outside Japanese pages).
+func anchorOf(phrase string) int {
+	best, bestRank := 0, len(anchorRank)
+	for i := 0; i < len(phrase); i++ {
+		if r := strings.IndexByte(anchorRank, phrase[i]); r >= 0 && r < bestRank {
+			best, bestRank = i, r
+		}
+	}
+	return best
 }

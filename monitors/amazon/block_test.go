@@ -2,6 +2,8 @@ package amazon
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -42,6 +44,16 @@ func TestDetectBlock(t *testing.T) {
 		{"404 page", 404, page(`Page Not Found`), false, ""},
 		{"500 page", 500, page(`Internal error`), false, ""},
 		{"empty 200", 200, nil, false, ""},
+		{"marker first bytes", 200, []byte(`validateCaptcha`), true, "validateCaptcha"},
+		{"marker last bytes", 200, []byte(`<input id="captchacharacters"`), true, "captchacharacters"},
+		{"notice marker alone", 200, []byte(`api-services-support@amazon.com`), true, "api-services-support"},
+		{"marker order beats page order", 200, page(`<input id="captchacharacters"/><form action="/errors/validateCaptcha">`), true, "validateCaptcha"},
+		{"near misses", 200, page(`validateCaptch captchacharacter id='captchacharacters' api-services-support@amazon.co ValidateCaptcha`), false, ""},
+		{"phrase in capitals", 200, page(`<h4>ENTER THE CHARACTERS YOU SEE BELOW</h4>`), true, "(en)"},
+		{"phrase mixed case", 200, page(`<p>dOgS oF aMaZoN</p>`), true, "Dogs of Amazon"},
+		{"phrase at the very end", 200, []byte(`voer de karakters in`), true, "(nl)"},
+		{"phrase cut short", 200, []byte(`voer de karakters i`), false, ""},
+		{"ja phrase", 200, page(`表示されている文字を入力してください`), true, "(ja)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,6 +86,33 @@ func BenchmarkDetectBlockRealPage(b *testing.B) {
 	for b.Loop() {
 		if blocked, _ := DetectBlock(200, body); blocked {
 			b.Fatal("blocked")
+		}
+	}
+}
+
+func BenchmarkDetectBlockTypical(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join("testdata", "product-USA-instock-amazon.html"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if blocked, _ := DetectBlock(200, body); blocked {
+			b.Fatal("blocked")
+		}
+	}
+}
+
+func BenchmarkDetectBlockCaptcha(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join("testdata", "captcha-de.html"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if blocked, _ := DetectBlock(200, body); !blocked {
+			b.Fatal("not blocked")
 		}
 	}
 }

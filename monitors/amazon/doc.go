@@ -18,6 +18,15 @@
 //	offers, err := amazon.ParseAOD(fragment, r, "B0DR8G428S")
 //	dec, v, err := amazon.ParsePrice("1.234,56 €", r) // "1234.56", 1234.56
 //
+// Both parsers are built for real pages (a product page is ~1.5 MB): one
+// pass of a small tag scanner (scan.go) cuts the page down to a skeleton of
+// the elements the selectors can match, a few KB with their ancestry and
+// only the attributes read (skeleton.go), and only that is given to
+// html.Parse and the cascadia selectors. The real amazon.com page parses in
+// under 3 ms with under 2,000 allocations; FuzzSkeletonMatchesFullTree
+// checks that the skeleton never changes an answer. DetectBlock scans the
+// raw bytes without copying them; Monitor.Check runs it once per response.
+//
 // The offer id pings carry (Stellar's offerId) is the DECODED offer listing
 // id: pages write it URL-encoded ("p7h8Hu2%2BBb5u…") and the monitor
 // reports "p7h8Hu2+Bb5u…". Prices are plain decimals with a dot and no

@@ -62,3 +62,33 @@ func BenchmarkParsePrice(b *testing.B) {
 		}
 	}
 }
+
+// The real page from several goroutines at once, as the engine's workers
+// run it.
+func BenchmarkParseProductRealPageParallel(b *testing.B) {
+	body := realPage(b)
+	r, _ := Region("USA")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := ParseProduct(body, r, "B0DR8G428S"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// The one pass over the whole page that cuts it down to its skeleton;
+// the rest of ParseProduct works on a few KB.
+func BenchmarkSkeletonRealPage(b *testing.B) {
+	body := realPage(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		sinkSkeleton = cut(body, productPart)
+	}
+}
+
+var sinkSkeleton skeleton

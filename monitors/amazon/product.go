@@ -133,13 +133,28 @@ func ParseProduct(body []byte, r RegionInfo, asin string) (Page, error) {
 	if blocked, reason := DetectBlock(200, body); blocked {
 		return Page{}, fmt.Errorf("%w: %s", ErrBlocked, reason)
 	}
-	if !bytes.Contains(body, []byte("</html>")) && !bytes.Contains(body, []byte("</HTML>")) {
+	return parseProduct(body, r, asin)
+}
+
+// parseProduct is ParseProduct for a body DetectBlock has already passed
+// (Monitor.Check runs it once per response, in fetch).
+func parseProduct(body []byte, r RegionInfo, asin string) (Page, error) {
+	if !hasHTMLEnd(body) {
 		return Page{}, fmt.Errorf("%w: %d bytes and no </html>", ErrTruncated, len(body))
 	}
-	doc, err := html.Parse(bytes.NewReader(body))
+	// Only the elements the selectors below can match are parsed (see
+	// skeleton.go): the tree of a real page is a few hundred nodes, not
+	// tens of thousands.
+	doc, err := parseSkeleton(cut(body, productPart).doc)
 	if err != nil {
 		return Page{}, fmt.Errorf("amazon: parse product page: %w", err)
 	}
+	return productFromTree(doc, r, asin)
+}
+
+// productFromTree reads a parsed page, whole or skeleton: the selectors
+// give the same answer on both (TestSkeletonMatchesFullTree).
+func productFromTree(doc *html.Node, r RegionInfo, asin string) (Page, error) {
 	var box *html.Node
 	for _, s := range selBuyBoxes {
 		if box = first(doc, s); box != nil {
@@ -202,6 +217,16 @@ func ParseProduct(body []byte, r RegionInfo, asin string) (Page, error) {
 		return p, fmt.Errorf("%w: asked for %s, page is %s", ErrVariantRedirect, asin, p.ASIN)
 	}
 	return p, nil
+}
+
+// hasHTMLEnd reports whether the page reaches its </html>. The tag sits
+// at the very end of a whole page, so the tail is looked at first.
+func hasHTMLEnd(body []byte) bool {
+	tail := body[max(0, len(body)-4096):]
+	if bytes.Contains(tail, []byte("</html>")) || bytes.Contains(tail, []byte("</HTML>")) {
+		return true
+	}
+	return bytes.Contains(body, []byte("</html>")) || bytes.Contains(body, []byte("</HTML>"))
 }
 
 // pageASIN prefers the buy-box form's ASIN, then any, then the canonical
