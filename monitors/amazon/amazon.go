@@ -90,9 +90,8 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 		return fmt.Errorf("maxPrice: %v is negative (0 means no cap)", t.MaxPrice)
 	}
 	if t.BaseURL != "" {
-		u, err := url.Parse(t.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("baseURL: %q is not an absolute http(s) URL", t.BaseURL)
+		if _, err := monitors.ParseBaseURL(t.BaseURL); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -86,7 +86,7 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 		}
 	}
 	if t.BaseURL != "" {
-		if _, err := parseBase(t.BaseURL); err != nil {
+		if _, err := monitors.ParseBaseURL(t.BaseURL); err != nil {
 			return err
 		}
 	}
@@ -391,20 +391,6 @@ func parseOrigin(field, s string) (*url.URL, error) {
 }
 
 // parseBase is like parseOrigin but allows a path prefix.
-func parseBase(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("baseURL: %q: %w", truncate(s), err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("baseURL: %q is not an absolute http(s) URL", truncate(s))
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("baseURL: %q must not have a query or fragment", truncate(s))
-	}
-	return u, nil
-}
-
 func validateHandle(h string) error {
 	if len(h) > 255 || strings.ContainsAny(h, "/?#% \t\r\n") || strings.IndexFunc(h, isControl) >= 0 || strings.Trim(h, ".") == "" {
 		return fmt.Errorf("handle: %q is not a product handle (as in /products/<handle>, e.g. classic-leather-jacket)", truncate(h))

@@ -88,7 +88,7 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 		}
 	}
 	if t.BaseURL != "" {
-		if _, err := parseBaseURL(t.BaseURL); err != nil {
+		if _, err := monitors.ParseBaseURL(t.BaseURL); err != nil {
 			return err
 		}
 	}
@@ -309,20 +309,6 @@ func validateStellarSite(s string) error {
 		}
 	}
 	return nil
-}
-
-func parseBaseURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("baseURL: %q: %w", truncate(s), err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("baseURL: %q is not an absolute http(s) URL", truncate(s))
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("baseURL: %q must not have a query or fragment", truncate(s))
-	}
-	return u, nil
 }
 
 func acceptLanguage(region string) string {
