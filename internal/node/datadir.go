@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 )
@@ -34,7 +35,7 @@ func OpenDB(dir string, readOnly bool) (*bolt.DB, error) {
 	}
 	path := filepath.Join(dir, dbFile)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockedTimeout, ReadOnly: readOnly})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%s: %w", path, ErrLocked)
 	}
 	if err != nil {

@@ -154,9 +154,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	bcfg.Logger = n.log.With("component", "broadcast")
 	fanout := n.metrics.NewPrometheusHistogram(`stellarfeed_fanout_latency_seconds`)
 	bcfg.OnFanout = func(age time.Duration, _ int) { fanout.Update(age.Seconds()) }
-	if n.hub, err = broadcast.New(bcfg, keyAuth{n.keys}); err != nil {
+	auth := &keyAuth{st: n.keys}
+	if n.hub, err = broadcast.New(bcfg, auth); err != nil {
 		return nil, fmt.Errorf("broadcaster: %w", err)
 	}
+	auth.hub = n.hub
 	scfg := cfg.SSE
 	scfg.Logger = n.log.With("component", "sse")
 	n.events = sse.New(scfg)
@@ -329,9 +331,12 @@ func loopbackAddr(a net.Addr) string {
 
 // keyAuth adapts the key store to the broadcaster's Authenticator and
 // ConnObserver.
-type keyAuth struct{ st *keys.Store }
+type keyAuth struct {
+	st  *keys.Store
+	hub *broadcast.Server // set once the hub exists, before it serves
+}
 
-func (a keyAuth) Authenticate(key string, remote netip.Addr) (broadcast.Identity, error) {
+func (a *keyAuth) Authenticate(key string, remote netip.Addr) (broadcast.Identity, error) {
 	id, err := a.st.Authenticate(key, remote)
 	if err != nil {
 		var ae *keys.AuthError
@@ -347,7 +352,7 @@ func (a keyAuth) Connected(id broadcast.Identity, remote netip.Addr) {
 	a.st.Connected(id.KeyID, remote)
 }
 
-func (a keyAuth) Disconnected(id broadcast.Identity, remote netip.Addr, dur time.Duration, delivered uint64) {
+func (a *keyAuth) Disconnected(id broadcast.Identity, remote netip.Addr, dur time.Duration, delivered uint64) {
 	a.st.Disconnected(id.KeyID, remote, dur, delivered)
 }
 
@@ -369,6 +374,6 @@ func (h hubConns) Kick(id uint64) bool {
 
 var (
 	_ api.ConnAdmin           = hubConns{}
-	_ broadcast.Authenticator = keyAuth{}
-	_ broadcast.ConnObserver  = keyAuth{}
+	_ broadcast.Authenticator = (*keyAuth)(nil)
+	_ broadcast.ConnObserver  = (*keyAuth)(nil)
 )

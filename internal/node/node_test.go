@@ -61,6 +61,20 @@ func dial(t *testing.T, n *Node, query string) net.Conn {
 	return c
 }
 
+// waitConns waits until the broadcaster has registered k connections: a
+// client sees the 101 answer a moment before its connection joins a shard,
+// and a ping published in between is not meant for it.
+func waitConns(t *testing.T, n *Node, k int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for n.Hub().Stats().Conns < k {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections registered, want %d", n.Hub().Stats().Conns, k)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func postPings(t *testing.T, n *Node, token, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", fmt.Sprintf("http://%s/api/pings", n.APIAddr()), strings.NewReader(body))
@@ -96,6 +110,7 @@ func TestIngestToClient(t *testing.T) {
 	demo := n.Demo()
 	c := dial(t, n, "key="+demo.Subscriber)
 	filtered := dial(t, n, "key="+demo.Subscriber+"&site=walmart")
+	waitConns(t, n, 2)
 
 	ping := `{"site":"amazon","region":"DE","sku":"B0CHX1W1XY","offerId":"abc%2Bdef","details":{"productPrice":"699.99"}}`
 	code, body := postPings(t, n, demo.Ingest, ping)
@@ -288,6 +303,7 @@ func TestMetricsMove(t *testing.T) {
 	n := startNode(t, Config{Demo: true})
 	demo := n.Demo()
 	c := dial(t, n, "key="+demo.Subscriber)
+	waitConns(t, n, 1)
 	scrape := func() string {
 		resp, err := http.Get(fmt.Sprintf("http://%s/metrics", n.APIAddr()))
 		if err != nil {

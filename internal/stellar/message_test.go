@@ -2,6 +2,7 @@ package stellar
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ func TestNewMessageFrame(t *testing.T) {
 	}
 	// The frame is what a client reads off the wire: one final, unmasked
 	// text frame whose payload is the JSON.
-	f, err := ws.ReadFrame(bytes.NewReader(m.Frame))
+	f, err := readFrame(m.Frame)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestFrameHeaderSizes(t *testing.T) {
 	for _, n := range []int{0, 125, 126, 65535, 65536} {
 		payload := bytes.Repeat([]byte("a"), n)
 		m := MessageFromPayload("x", "", payload)
-		f, err := ws.ReadFrame(bytes.NewReader(m.Frame))
+		f, err := readFrame(m.Frame)
 		if err != nil {
 			t.Fatalf("n=%d: %v", n, err)
 		}
@@ -74,4 +75,20 @@ func TestHTMLNotEscaped(t *testing.T) {
 	if !bytes.Contains(m.Payload, []byte(`"Tom & Jerry <3"`)) || !bytes.Contains(m.Payload, []byte(`w=1&h=2`)) {
 		t.Fatalf("payload escaped HTML: %s", m.Payload)
 	}
+}
+
+// readFrame decodes one whole frame the way a client does: header, then
+// exactly the declared payload, which must end the buffer.
+func readFrame(b []byte) (ws.Frame, error) {
+	r := bytes.NewReader(b)
+	h, err := ws.ReadHeader(r)
+	if err != nil {
+		return ws.Frame{}, err
+	}
+	if h.Length != int64(r.Len()) {
+		return ws.Frame{}, fmt.Errorf("header declares %d payload bytes, buffer holds %d", h.Length, r.Len())
+	}
+	payload := make([]byte, h.Length)
+	_, _ = r.Read(payload)
+	return ws.Frame{Header: h, Payload: payload}, nil
 }
