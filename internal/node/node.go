@@ -133,11 +133,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if n.keys, err = keys.Open(n.db, keys.WithLogger(n.log)); err != nil {
 		return nil, fmt.Errorf("open key store: %w", err)
 	}
-	token, err := adminToken(cfg.DataDir, n.keys)
-	if err != nil {
+	// The local CLI reads the admin token from the data directory.
+	if _, err := adminToken(cfg.DataDir, n.keys); err != nil {
 		return nil, err
 	}
-	_ = token // the CLI reads it from the data directory
 	if cfg.Demo {
 		if n.demo, err = demoKeys(cfg.DataDir, n.keys); err != nil {
 			return nil, err
