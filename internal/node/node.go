@@ -215,6 +215,14 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			n.log.Error("usage flusher stopped", "err", err)
 		}
 	}()
+	cleanup = append(cleanup, func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = n.api.Shutdown(sctx)
+		_ = n.hub.Shutdown(sctx)
+		cancel()
+		n.wg.Wait()
+	})
 	if cfg.Sim {
 		if err := n.startSim(bg); err != nil {
 			return nil, err

@@ -17,9 +17,11 @@ import (
 	"github.com/gobwas/ws/wsutil"
 	"go.uber.org/goleak"
 
+	"github.com/stellarfeed/stellarfeed/engine"
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/leaktest"
+	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
 func TestMain(m *testing.M) {
@@ -330,4 +332,24 @@ func TestMetricsMove(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+}
+
+// TestStartFailureLeavesNothing: a start that fails half-way (here the
+// engine refuses its targets) stops what it had started; goleak in
+// TestMain checks that no goroutine is left.
+func TestStartFailureLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Start(context.Background(), Config{
+		DataDir: dir, WSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler),
+		RunEngine: true, Targets: []engine.Target{{Target: monitors.Target{Site: "no-such-site", SKU: "1"}}},
+	})
+	if err == nil {
+		t.Fatal("Start with an unknown site succeeded")
+	}
+	// The store is closed again: the data directory can be reopened.
+	db, err := OpenDB(dir, false)
+	if err != nil {
+		t.Fatalf("data directory still locked after a failed start: %v", err)
+	}
+	db.Close()
 }
