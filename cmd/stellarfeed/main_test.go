@@ -253,3 +253,56 @@ func TestSim(t *testing.T) {
 		t.Fatalf("sim exited %d: %s", code, errOut.String())
 	}
 }
+
+// TestRunConfigHotReload: editing the config reschedules targets without a
+// restart; a broken edit keeps the running config and logs the exact error.
+func TestRunConfigHotReload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "monitors.yaml")
+	write := func(body string) {
+		t.Helper()
+		// Editors save by rename: do the same.
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := func(handle string) string {
+		return "server: {data: " + filepath.Join(dir, "data") + ", ws: '127.0.0.1:0', api: '127.0.0.1:0'}\n" +
+			"baseURLs: {shopify: 'http://127.0.0.1:1'}\n" +
+			"targets:\n  - {site: shopify, store: 'https://shop.example.com', handle: " + handle + ", interval: 1s}\n"
+	}
+	write(target("red-rain-coat"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- realMain(ctx, []string{"run", "--config", path}, &out, &errOut) }()
+	waitLog := func(want string) {
+		t.Helper()
+		for i := 0; i < 1000; i++ {
+			if strings.Contains(errOut.String(), want) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("log lacks %q:\n%s", want, errOut.String())
+	}
+	waitLog("monitor engine running")
+	time.Sleep(100 * time.Millisecond) // let the watcher start
+
+	write(target("blue-rain-coat"))
+	waitLog(`msg="config reloaded"`)
+
+	write("targets:\n  - {site: amazon, region: US, sku: B0CHX1W1XY}\n")
+	waitLog(`config not reloaded; the previous one keeps running`)
+	waitLog(`targets[0].region: \"US\" is not one of USA`)
+
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("run exited %d:\n%s", code, errOut.String())
+	}
+}
