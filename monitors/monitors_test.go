@@ -74,3 +74,33 @@ func TestOutcomeString(t *testing.T) {
 		}
 	}
 }
+
+func TestAbsURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"//cdn.shopify.com/s/files/a.jpg":            "https://cdn.shopify.com/s/files/a.jpg",
+		" https://m.media-amazon.com/I/x.jpg ":       "https://m.media-amazon.com/I/x.jpg",
+		"http://i5.walmartimages.com/a.jpg":          "http://i5.walmartimages.com/a.jpg",
+		"/images/I/x.jpg":                            "",
+		"data:image/png;base64,AAAA":                 "",
+		"https://":                                   "",
+		"https://x.com/a b.jpg":                      "",
+		"https://x.com/a\x00.jpg":                    "",
+		"https://x.com/" + strings.Repeat("a", 2048): "",
+	} {
+		if got := AbsURL(in); got != want {
+			t.Errorf("AbsURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCleanText(t *testing.T) {
+	for in, want := range map[string]string{
+		"  Nintendo Switch  ": "Nintendo Switch",
+		"a\tb\nc\x7f":         "a b c",
+		"\x00only\x01":        "only",
+	} {
+		if got := CleanText(in); got != want {
+			t.Errorf("CleanText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -521,17 +521,13 @@ func (v *validator) sku(s *TargetSpec, path string) {
 		return
 	}
 	switch {
-	case s.Site == "amazon" && !isASIN(s.SKU):
+	case s.Site == "amazon" && !stellar.IsASIN(s.SKU):
 		v.errf(path, "%q is not an ASIN (10 upper-case letters or digits)", short(s.SKU))
 	case s.Site == "walmart" && s.Region == "USA" && !allOf(s.SKU, 20, func(c byte) bool { return c >= '0' && c <= '9' }):
 		v.errf(path, "%q is not a Walmart USA item id (digits, as in /ip/…/123456789)", short(s.SKU))
 	case s.Site == "walmart" && s.Region == "CA" && !allOf(s.SKU, 20, func(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' }):
 		v.errf(path, "%q is not a Walmart Canada item id (upper-case letters and digits, e.g. 1SZQHN3LOSE0)", short(s.SKU))
 	}
-}
-
-func isASIN(s string) bool {
-	return len(s) == 10 && allOf(s, 10, func(c byte) bool { return c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' })
 }
 
 func allOf(s string, maxLen int, ok func(byte) bool) bool {

@@ -142,7 +142,7 @@ func (r Rules) Validate(p *Ping) error {
 		case !IsRegion(p.Region):
 			e.add("region", "%q is not one of %s", p.Region, strings.Join(regions[:], ", "))
 		}
-		if p.SKU != "" && !isASIN(p.SKU) {
+		if p.SKU != "" && !IsASIN(p.SKU) {
 			e.add("sku", "%q is not an ASIN (10 upper-case letters or digits)", p.SKU)
 		}
 		checkToken(&e, "offerId", p.OfferID, maxOfferLen, true)
@@ -213,7 +213,9 @@ func IsSiteName(s string) bool {
 	return true
 }
 
-func isASIN(s string) bool {
+// IsASIN reports whether s is an Amazon ASIN: 10 upper-case letters or
+// digits.
+func IsASIN(s string) bool {
 	if len(s) != 10 {
 		return false
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -77,7 +78,7 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 	if _, ok := m.regions[t.Region]; !ok {
 		return fmt.Errorf("region: %q is not one of %s", t.Region, regionCodes())
 	}
-	if !isASIN(t.SKU) {
+	if !stellar.IsASIN(t.SKU) {
 		return fmt.Errorf("sku: %q is not an ASIN (10 upper-case letters or digits, e.g. B0DR8G428S)", t.SKU)
 	}
 	switch mer := t.Merchant; {

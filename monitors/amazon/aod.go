@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/html"
+
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
 
 // AODOffer is one offer of the All Offers Display fragment.
@@ -100,10 +102,10 @@ func aodFromTree(doc *html.Node, openDivs int, r RegionInfo, asin string) ([]AOD
 		if a := first(n, selAODATC); a != nil {
 			_ = json.Unmarshal([]byte(attr(a, "data-aod-atc-action")), &atc) // optional
 		}
-		if got := firstAttr(n, "value", selAODASIN...); isASIN(got) && got != asin {
+		if got := firstAttr(n, "value", selAODASIN...); stellar.IsASIN(got) && got != asin {
 			return nil, fmt.Errorf("%w: asked for %s, offer is for %s", ErrVariantRedirect, asin, got)
 		}
-		if isASIN(atc.ASIN) && atc.ASIN != asin {
+		if stellar.IsASIN(atc.ASIN) && atc.ASIN != asin {
 			return nil, fmt.Errorf("%w: asked for %s, offer is for %s", ErrVariantRedirect, asin, atc.ASIN)
 		}
 		o := AODOffer{Pinned: id != "aod-offer"}

@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
 // seedFixtures adds every testdata/*.html fixture to a fuzz corpus.
@@ -69,7 +72,7 @@ func FuzzParseProduct(f *testing.F) {
 			}
 			return
 		}
-		if p.ASIN != asin || !isASIN(p.ASIN) {
+		if p.ASIN != asin || !stellar.IsASIN(p.ASIN) {
 			t.Fatalf("ASIN %q for requested %q", p.ASIN, asin)
 		}
 		switch p.Stock {
@@ -80,7 +83,7 @@ func FuzzParseProduct(f *testing.F) {
 			t.Fatalf("stock %q", p.Stock)
 		}
 		checkPrice(t, p.Price, p.PriceValue)
-		if p.Image != "" && absURL(p.Image) != p.Image {
+		if p.Image != "" && monitors.AbsURL(p.Image) != p.Image {
 			t.Fatalf("image %q is not an absolute URL", p.Image)
 		}
 		if p.SoldByAmazon && !r.IsAmazon(p.Merchant) {

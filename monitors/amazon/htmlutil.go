@@ -149,39 +149,10 @@ func decodeOfferID(raw string) string {
 	return dec
 }
 
-// absURL makes an image address absolute: Amazon sometimes writes
-// protocol-relative "//m.media-amazon.com/..." URLs. Data URIs, relative
-// paths and anything unparsable yield "".
-func absURL(s string) string {
-	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, "//") {
-		s = "https:" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s, " \t\r\n") {
-		return ""
-	}
-	return s
-}
-
 // isMerchantID accepts Amazon merchant ids: upper-case letters and digits,
 // 8 to 20 long (ATVPDKIKX0DER, A2JZ0S3QVWQECL).
 func isMerchantID(s string) bool {
 	if len(s) < 8 || len(s) > 20 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
-// isASIN accepts 10 upper-case letters or digits.
-func isASIN(s string) bool {
-	if len(s) != 10 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

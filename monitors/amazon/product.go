@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"golang.org/x/net/html"
+
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
 // Errors ParseProduct and ParseAOD wrap; test with errors.Is.
@@ -233,13 +236,13 @@ func hasHTMLEnd(body []byte) bool {
 // link's /dp/{ASIN}.
 func pageASIN(doc, box *html.Node) string {
 	for _, root := range [...]*html.Node{box, doc} {
-		if v := firstAttr(root, "value", selASINs...); isASIN(v) {
+		if v := firstAttr(root, "value", selASINs...); stellar.IsASIN(v) {
 			return v
 		}
 	}
 	href := attr(first(doc, selCanonical), "href")
 	if i := strings.Index(href, "/dp/"); i >= 0 && len(href) >= i+14 {
-		if v := href[i+4 : i+14]; isASIN(v) {
+		if v := href[i+4 : i+14]; stellar.IsASIN(v) {
 			return v
 		}
 	}
@@ -330,10 +333,10 @@ func productImage(n *html.Node) string {
 	if n == nil {
 		return ""
 	}
-	if u := absURL(attr(n, "data-old-hires")); u != "" {
+	if u := monitors.AbsURL(attr(n, "data-old-hires")); u != "" {
 		return u
 	}
-	if u := absURL(attr(n, "src")); u != "" {
+	if u := monitors.AbsURL(attr(n, "src")); u != "" {
 		return u
 	}
 	var dyn map[string][]int
@@ -347,7 +350,7 @@ func productImage(n *html.Node) string {
 	sort.Strings(keys) // ties resolve the same way every time
 	best, bestArea := "", -1
 	for _, k := range keys {
-		u := absURL(k)
+		u := monitors.AbsURL(k)
 		if u == "" {
 			continue
 		}

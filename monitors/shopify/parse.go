@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -193,13 +192,13 @@ func ParseProductJS(body []byte) (Product, error) {
 	}
 	p := Product{
 		ID:     r.ID,
-		Title:  cleanText(r.Title),
+		Title:  monitors.CleanText(r.Title),
 		Handle: strings.TrimSpace(r.Handle),
-		Vendor: cleanText(r.Vendor),
-		Image:  absURL(r.FeaturedImage),
+		Vendor: monitors.CleanText(r.Vendor),
+		Image:  monitors.AbsURL(r.FeaturedImage),
 	}
 	for i := 0; p.Image == "" && i < len(r.Images); i++ {
-		p.Image = absURL(r.Images[i])
+		p.Image = monitors.AbsURL(r.Images[i])
 	}
 	if len(r.Variants) == 0 {
 		return Product{}, fmt.Errorf("product .js %d: no variants", r.ID)
@@ -209,10 +208,10 @@ func ParseProductJS(body []byte) (Product, error) {
 		if rv.ID <= 0 {
 			return Product{}, fmt.Errorf("product .js %d: variants[%d].id missing or not positive", r.ID, i)
 		}
-		v := Variant{ID: rv.ID, Title: cleanText(rv.Title), SKU: strings.TrimSpace(rv.SKU), Available: rv.Available}
+		v := Variant{ID: rv.ID, Title: monitors.CleanText(rv.Title), SKU: strings.TrimSpace(rv.SKU), Available: rv.Available}
 		rv.Price.set(&v.Price, &v.PriceValue)
 		if rv.FeaturedImage != nil {
-			v.Image = absURL(rv.FeaturedImage.Src)
+			v.Image = monitors.AbsURL(rv.FeaturedImage.Src)
 		}
 		p.Variants[i] = v
 	}
@@ -239,19 +238,19 @@ func ParseProductsJSON(body []byte) ([]Product, error) {
 		if rp.ID <= 0 {
 			continue
 		}
-		p := Product{ID: rp.ID, Title: cleanText(rp.Title), Handle: strings.TrimSpace(rp.Handle), Vendor: cleanText(rp.Vendor)}
+		p := Product{ID: rp.ID, Title: monitors.CleanText(rp.Title), Handle: strings.TrimSpace(rp.Handle), Vendor: monitors.CleanText(rp.Vendor)}
 		for i := 0; p.Image == "" && i < len(rp.Images); i++ {
-			p.Image = absURL(rp.Images[i].Src)
+			p.Image = monitors.AbsURL(rp.Images[i].Src)
 		}
 		p.Variants = make([]Variant, 0, len(rp.Variants))
 		for _, rv := range rp.Variants {
 			if rv.ID <= 0 {
 				continue
 			}
-			v := Variant{ID: rv.ID, Title: cleanText(rv.Title), SKU: strings.TrimSpace(rv.SKU), Available: rv.Available}
+			v := Variant{ID: rv.ID, Title: monitors.CleanText(rv.Title), SKU: strings.TrimSpace(rv.SKU), Available: rv.Available}
 			rv.Price.set(&v.Price, &v.PriceValue)
 			if rv.FeaturedImage != nil {
-				v.Image = absURL(rv.FeaturedImage.Src)
+				v.Image = monitors.AbsURL(rv.FeaturedImage.Src)
 			}
 			p.Variants = append(p.Variants, v)
 		}
@@ -295,42 +294,6 @@ func DetectThrottle(status int, body []byte) (reason string, throttled bool) {
 	}
 	return "", false
 }
-
-// absURL returns u as an absolute http(s) URL ("" when it is not one);
-// Shopify's protocol-relative //cdn.shopify.com/... get https.
-func absURL(u string) string {
-	u = strings.TrimSpace(u)
-	if strings.HasPrefix(u, "//") {
-		u = "https:" + u
-	}
-	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-		return ""
-	}
-	if len(u) > 2048 || strings.ContainsAny(u, " \t\r\n") {
-		return ""
-	}
-	if pu, err := url.Parse(u); err != nil || pu.Host == "" {
-		return ""
-	}
-	return u
-}
-
-// cleanText trims and replaces control characters with spaces: Stellar
-// rejects titles that carry them.
-func cleanText(s string) string {
-	s = strings.TrimSpace(s)
-	if strings.IndexFunc(s, isControl) < 0 {
-		return s
-	}
-	return strings.TrimSpace(strings.Map(func(r rune) rune {
-		if isControl(r) {
-			return ' '
-		}
-		return r
-	}, s))
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func isDigits(s string) bool {
 	if s == "" {

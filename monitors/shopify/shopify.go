@@ -392,7 +392,7 @@ func parseOrigin(field, s string) (*url.URL, error) {
 
 // parseBase is like parseOrigin but allows a path prefix.
 func validateHandle(h string) error {
-	if len(h) > 255 || strings.ContainsAny(h, "/?#% \t\r\n") || strings.IndexFunc(h, isControl) >= 0 || strings.Trim(h, ".") == "" {
+	if len(h) > 255 || strings.ContainsAny(h, "/?#% \t\r\n") || strings.IndexFunc(h, monitors.IsControl) >= 0 || strings.Trim(h, ".") == "" {
 		return fmt.Errorf("handle: %q is not a product handle (as in /products/<handle>, e.g. classic-leather-jacket)", truncate(h))
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -153,9 +152,9 @@ func ParseProduct(body []byte, finalURL string) (Product, error) {
 func (rp *rawProduct) product(finalURL string) (Product, error) {
 	p := Product{
 		ItemID:     strings.TrimSpace(rp.UsItemID),
-		Name:       cleanText(rp.Name),
+		Name:       monitors.CleanText(rp.Name),
 		SellerID:   strings.TrimSpace(rp.SellerID),
-		SellerName: cleanText(rp.SellerName),
+		SellerName: monitors.CleanText(rp.SellerName),
 		SellerType: strings.TrimSpace(rp.SellerType),
 		URL:        finalURL,
 	}
@@ -193,9 +192,9 @@ func (rp *rawProduct) product(finalURL string) (Product, error) {
 	}
 
 	if ii := rp.ImageInfo; ii != nil {
-		p.Image = absURL(ii.ThumbnailURL)
+		p.Image = monitors.AbsURL(ii.ThumbnailURL)
 		for i := 0; p.Image == "" && i < len(ii.AllImages); i++ {
-			p.Image = absURL(ii.AllImages[i].URL)
+			p.Image = monitors.AbsURL(ii.AllImages[i].URL)
 		}
 	}
 	return p, nil
@@ -397,42 +396,6 @@ func spaceWidth(s string) int {
 	}
 	return 0
 }
-
-// absURL returns u as an absolute http(s) URL, or "" when it is not one.
-// Protocol-relative URLs get https.
-func absURL(u string) string {
-	u = strings.TrimSpace(u)
-	if strings.HasPrefix(u, "//") {
-		u = "https:" + u
-	}
-	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-		return ""
-	}
-	if len(u) > 2048 || strings.ContainsAny(u, " \t\r\n\x00\x7f") {
-		return ""
-	}
-	if pu, err := url.Parse(u); err != nil || pu.Host == "" {
-		return ""
-	}
-	return u
-}
-
-// cleanText trims and replaces control characters with spaces: Stellar
-// rejects titles with control characters.
-func cleanText(s string) string {
-	s = strings.TrimSpace(s)
-	if strings.IndexFunc(s, isControl) < 0 {
-		return s
-	}
-	return strings.TrimSpace(strings.Map(func(r rune) rune {
-		if isControl(r) {
-			return ' '
-		}
-		return r
-	}, s))
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func truncate(s string) string {
 	if len(s) > 64 {
