@@ -220,12 +220,9 @@ func syntaxError(data []byte) string {
 
 // encode parses, validates and frames one ping, or lists what is wrong.
 func (a *API) encode(raw []byte) (*stellar.Message, []stellar.FieldError) {
-	p, err := a.deps.Rules.Parse(raw)
+	m, err := a.deps.Rules.ParseMessage(raw)
 	if err == nil {
-		var m *stellar.Message
-		if m, err = a.deps.Rules.NewMessage(&p); err == nil {
-			return m, nil
-		}
+		return m, nil
 	}
 	if fe := stellar.FieldErrors(err); len(fe) > 0 {
 		return nil, fe

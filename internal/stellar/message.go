@@ -30,6 +30,21 @@ func (r Rules) NewMessage(p *Ping) (*Message, error) {
 	if err := r.Validate(p); err != nil {
 		return nil, err
 	}
+	return encode(p)
+}
+
+// ParseMessage decodes, validates and encodes one ping from JSON, as the
+// ingest API receives it: the rules run once, errors are those of Parse.
+func (r Rules) ParseMessage(data []byte) (*Message, error) {
+	p, err := r.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	return encode(&p)
+}
+
+// encode serializes a ping that has passed the rules.
+func encode(p *Ping) (*Message, error) {
 	payload, err := encoder.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode ping: %w", err)
