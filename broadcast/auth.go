@@ -4,8 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
@@ -72,59 +70,24 @@ func rejection(err error) (int, string) {
 	return http.StatusUnauthorized, err.Error()
 }
 
-// scope is one parsed Identity scope.
-type scope struct{ site, region string }
-
 // filter decides which messages a connection receives. It is built once
 // per connection; match compares a few short strings and never allocates.
 type filter struct {
-	sites   []string // nil = any site
-	regions []string // nil = any region; pings without a region pass
-	scopes  []scope  // nil = unrestricted
+	stellar.Filter // query filters and key scopes, as on every endpoint
 
 	// Realtime (/ws) connections receive only what they subscribed to,
 	// within the scopes and query filters above; nothing until then.
 	realtime bool
-	subAll   bool    // subscribed to "*"
-	subs     []scope // subscribed channels; region "" = every region
-}
-
-func parseScopes(in []string) []scope {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make([]scope, 0, len(in))
-	for _, s := range in {
-		site, region, _ := strings.Cut(strings.TrimSpace(s), ":")
-		out = append(out, scope{site: strings.ToLower(site), region: strings.ToUpper(region)})
-	}
-	return out
+	subAll   bool            // subscribed to "*"
+	subs     []stellar.Scope // subscribed channels; Region "" = every region
 }
 
 func (f *filter) match(m *stellar.Message) bool {
-	if f.sites != nil && !slices.Contains(f.sites, m.Site) {
-		return false
-	}
-	// Only Amazon pings carry a region: a region filter narrows those and
-	// lets region-less pings (Walmart, Shopify) through.
-	if f.regions != nil && m.Region != "" && !slices.Contains(f.regions, m.Region) {
-		return false
-	}
-	if f.scopes != nil && !matchAny(f.scopes, m) {
+	if !f.Match(m.Site, m.Region) {
 		return false
 	}
 	if f.realtime {
-		return f.subAll || matchAny(f.subs, m)
+		return f.subAll || stellar.MatchesAny(f.subs, m.Site, m.Region)
 	}
 	return true
-}
-
-// matchAny reports whether one of list selects m.
-func matchAny(list []scope, m *stellar.Message) bool {
-	for _, s := range list {
-		if s.site == m.Site && (s.region == "" || s.region == m.Region) {
-			return true
-		}
-	}
-	return false
 }

@@ -3,6 +3,7 @@ package broadcast
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -167,15 +168,7 @@ func quoteEcho(s string) string {
 // is always allowed: it means everything the key may receive, and the
 // scopes still filter every delivery.
 func (f *filter) allows(ch channel) bool {
-	if f.scopes == nil || ch.all {
-		return true
-	}
-	for _, s := range f.scopes {
-		if s.site == ch.site && (s.region == "" || s.region == ch.region) {
-			return true
-		}
-	}
-	return false
+	return f.Scopes == nil || ch.all || stellar.MatchesAny(f.Scopes, ch.site, ch.region)
 }
 
 // subscribe adds ch to the subscription set; it reports false when the
@@ -185,15 +178,14 @@ func (f *filter) subscribe(ch channel) bool {
 		f.subAll = true
 		return true
 	}
-	for _, s := range f.subs {
-		if s.site == ch.site && s.region == ch.region {
-			return true
-		}
+	want := stellar.Scope{Site: ch.site, Region: ch.region}
+	if slices.Contains(f.subs, want) {
+		return true
 	}
 	if len(f.subs) >= maxSubs {
 		return false
 	}
-	f.subs = append(f.subs, scope{site: ch.site, region: ch.region})
+	f.subs = append(f.subs, want)
 	return true
 }
 
@@ -204,13 +196,10 @@ func (f *filter) unsubscribe(ch channel) {
 		f.subAll, f.subs = false, nil
 		return
 	}
-	for i, s := range f.subs {
-		if s.site == ch.site && s.region == ch.region {
-			f.subs = append(f.subs[:i], f.subs[i+1:]...)
-			if len(f.subs) == 0 {
-				f.subs = nil
-			}
-			return
+	if i := slices.Index(f.subs, stellar.Scope{Site: ch.site, Region: ch.region}); i >= 0 {
+		f.subs = slices.Delete(f.subs, i, i+1)
+		if len(f.subs) == 0 {
+			f.subs = nil
 		}
 	}
 }

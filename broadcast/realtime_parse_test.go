@@ -191,7 +191,7 @@ func TestSubscriptionSet(t *testing.T) {
 		t.Error("more than maxSubs accepted")
 	}
 	// Scopes bound what may be subscribed, and "*".
-	g := filter{realtime: true, scopes: parseScopes([]string{"amazon:USA", "walmart"})}
+	g := filter{realtime: true, Filter: stellar.Filter{Scopes: stellar.ParseScopes([]string{"amazon:USA", "walmart"})}}
 	for _, tt := range []struct {
 		ch   channel
 		want bool

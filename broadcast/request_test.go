@@ -113,7 +113,7 @@ func TestRejection(t *testing.T) {
 
 func TestFilterMatch(t *testing.T) {
 	msg := func(site, region string) *stellar.Message { return &stellar.Message{Site: site, Region: region} }
-	f := filter{sites: []string{"amazon"}, regions: []string{"USA"}, scopes: parseScopes([]string{"amazon:usa"})}
+	f := filter{Filter: stellar.Filter{Sites: []string{"amazon"}, Regions: []string{"USA"}, Scopes: stellar.ParseScopes([]string{"amazon:usa"})}}
 	if !f.match(msg("amazon", "USA")) || f.match(msg("amazon", "UK")) || f.match(msg("walmart", "")) {
 		t.Error("filter mismatch")
 	}

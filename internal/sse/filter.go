@@ -2,7 +2,6 @@ package sse
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
@@ -19,13 +18,7 @@ const (
 // endpoint's rules: Sites and Regions come from the query
 // (&site=amazon,walmart&region=USA,CA), Scopes from the key ("amazon",
 // "amazon:USA"). The zero Filter passes everything.
-type Filter struct {
-	sites   []string // nil = any site
-	regions []string // nil = any region; region-less pings pass
-	scopes  []scope  // nil = unrestricted
-}
-
-type scope struct{ site, region string }
+type Filter struct{ f stellar.Filter }
 
 // FilterError names the query parameter at fault.
 type FilterError struct {
@@ -41,27 +34,21 @@ func (e *FilterError) Error() string { return e.Field + ": " + e.Message }
 // regions upper-cased; an unknown region is an error, so a typo fails
 // loudly instead of silently receiving nothing.
 func NewFilter(sites, regions, scopes []string) (Filter, error) {
-	var f Filter
+	var f stellar.Filter
 	var err error
-	if f.sites, err = splitList("site", sites, strings.ToLower); err != nil {
+	if f.Sites, err = splitList("site", sites, strings.ToLower); err != nil {
 		return Filter{}, err
 	}
-	if f.regions, err = splitList("region", regions, strings.ToUpper); err != nil {
+	if f.Regions, err = splitList("region", regions, strings.ToUpper); err != nil {
 		return Filter{}, err
 	}
-	for _, r := range f.regions {
+	for _, r := range f.Regions {
 		if !stellar.IsRegion(r) {
 			return Filter{}, &FilterError{"region", fmt.Sprintf("unknown region %q (one of %s)", r, strings.Join(stellar.Regions(), ", "))}
 		}
 	}
-	if len(scopes) > 0 {
-		f.scopes = make([]scope, 0, len(scopes))
-		for _, s := range scopes {
-			site, region, _ := strings.Cut(strings.TrimSpace(s), ":")
-			f.scopes = append(f.scopes, scope{site: strings.ToLower(site), region: strings.ToUpper(region)})
-		}
-	}
-	return f, nil
+	f.Scopes = stellar.ParseScopes(scopes)
+	return Filter{f}, nil
 }
 
 func splitList(field string, values []string, norm func(string) string) ([]string, error) {
@@ -86,22 +73,4 @@ func splitList(field string, values []string, norm func(string) string) ([]strin
 
 // Match reports whether a ping of that site and region passes. It never
 // allocates: Publish calls it once per subscriber.
-func (f *Filter) Match(site, region string) bool {
-	if f.sites != nil && !slices.Contains(f.sites, site) {
-		return false
-	}
-	// Only Amazon pings carry a region: a region filter narrows those and
-	// lets region-less pings (Walmart, Shopify) through.
-	if f.regions != nil && region != "" && !slices.Contains(f.regions, region) {
-		return false
-	}
-	if f.scopes == nil {
-		return true
-	}
-	for _, s := range f.scopes {
-		if s.site == site && (s.region == "" || s.region == region) {
-			return true
-		}
-	}
-	return false
-}
+func (f *Filter) Match(site, region string) bool { return f.f.Match(site, region) }

@@ -109,24 +109,24 @@ func FuzzNewFilter(f *testing.F) {
 			}
 			return
 		}
-		if len(flt.sites) > maxFilterValues || len(flt.regions) > maxFilterValues {
-			t.Fatalf("lists too long: %d %d", len(flt.sites), len(flt.regions))
+		if len(flt.f.Sites) > maxFilterValues || len(flt.f.Regions) > maxFilterValues {
+			t.Fatalf("lists too long: %d %d", len(flt.f.Sites), len(flt.f.Regions))
 		}
-		for _, r := range flt.regions {
+		for _, r := range flt.f.Regions {
 			if !stellar.IsRegion(r) {
 				t.Fatalf("region %q accepted", r)
 			}
 		}
-		for _, site := range append(slices.Clone(flt.sites), "amazon", "walmart", "x") {
+		for _, site := range append(slices.Clone(flt.f.Sites), "amazon", "walmart", "x") {
 			for _, region := range []string{"", "USA", "JP"} {
 				if !flt.Match(site, region) {
 					continue
 				}
-				if flt.sites != nil && !slices.Contains(flt.sites, site) {
-					t.Fatalf("matched site %q outside %v", site, flt.sites)
+				if flt.f.Sites != nil && !slices.Contains(flt.f.Sites, site) {
+					t.Fatalf("matched site %q outside %v", site, flt.f.Sites)
 				}
-				if flt.regions != nil && region != "" && !slices.Contains(flt.regions, region) {
-					t.Fatalf("matched region %q outside %v", region, flt.regions)
+				if flt.f.Regions != nil && region != "" && !slices.Contains(flt.f.Regions, region) {
+					t.Fatalf("matched region %q outside %v", region, flt.f.Regions)
 				}
 			}
 		}
