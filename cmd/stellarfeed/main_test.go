@@ -84,6 +84,53 @@ func TestKeysLocal(t *testing.T) {
 	}
 }
 
+// TestKeysUpdate: every change shows, a change that changes nothing or a
+// scope that is a typo is refused.
+func TestKeysUpdate(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := run(t, "keys", "create", "--data", dir, "--scopes", "amazon:USA,walmart")
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, errOut)
+	}
+	secret := lastLine(out)
+	code, out, errOut = run(t, "keys", "update", secret, "--scopes", "", "--data", dir)
+	if code != 0 || strings.Contains(out, "scopes:") || !strings.Contains(errOut, "updated") {
+		t.Fatalf("update --scopes \"\": %d %q %q", code, out, errOut)
+	}
+	code, out, _ = run(t, "keys", "show", secret, "--data", dir)
+	if code != 0 || strings.Contains(out, "scopes:") {
+		t.Fatalf("scopes not cleared: %q", out)
+	}
+	code, _, errOut = run(t, "keys", "update", secret, "--scopes", "amazn", "--data", dir)
+	if code != 1 || !strings.Contains(errOut, `did you mean "amazon"?`) {
+		t.Fatalf("update --scopes amazn: %d %q", code, errOut)
+	}
+	code, out, errOut = run(t, "keys", "update", secret, "--data", dir)
+	if code != 1 || !strings.Contains(errOut, "patch: no setting to change") {
+		t.Fatalf("update without flags: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = run(t, "keys", "update", secret, "--scopes", "kith,amazon:JP", "--data", dir)
+	if code != 0 || !strings.Contains(out, "scopes:           kith, amazon:JP") && !strings.Contains(out, "kith, amazon:JP") {
+		t.Fatalf("update --scopes kith,amazon:JP: %d %q", code, out)
+	}
+	if code, _, errOut = run(t, "keys", "show", "0123456789", "--data", dir); code != 1 || !strings.Contains(errOut, "key not found") {
+		t.Fatalf("show unknown: %d %q", code, errOut)
+	}
+}
+
+// TestKeysNeedData: without --data, keys refuses to invent an empty
+// ./data.
+func TestKeysNeedData(t *testing.T) {
+	t.Chdir(t.TempDir())
+	code, _, errOut := run(t, "keys", "list")
+	if code != 1 || !strings.Contains(errOut, `no data directory "data" here`) {
+		t.Fatalf("keys list without data: %d %q", code, errOut)
+	}
+	if _, err := os.Stat("data"); !os.IsNotExist(err) {
+		t.Fatalf("./data was created: %v", err)
+	}
+}
+
 func TestKeysDataFromEnv(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("STELLARFEED_DATA", dir)
@@ -188,6 +235,16 @@ func TestRunDemo(t *testing.T) {
 	code, list, errList := run(t, "keys", "list", "--data", dir)
 	if code != 0 || !strings.Contains(list, "demo subscriber") {
 		t.Fatalf("keys list while running: %d %q %q", code, list, errList)
+	}
+	// ... and a secret names a key there as it does offline.
+	demoSecret := wsURL[strings.Index(wsURL, "key=")+4:]
+	code, shown, errShow := run(t, "keys", "show", demoSecret, "--data", dir)
+	if code != 0 || !strings.Contains(shown, "demo subscriber") {
+		t.Fatalf("keys show SECRET while running: %d %q %q", code, shown, errShow)
+	}
+	code, shown, errShow = run(t, "keys", "update", demoSecret, "--scopes", "amazn", "--data", dir)
+	if code != 1 || !strings.Contains(errShow, `scopes[0]: "amazn": unknown site "amazn"; did you mean "amazon"?`) {
+		t.Fatalf("keys update --scopes amazn while running: %d %q %q", code, shown, errShow)
 	}
 
 	cancel()

@@ -50,13 +50,8 @@ type KeyStore interface {
 	Connected(keyID string, remote netip.Addr)
 	Disconnected(keyID string, remote netip.Addr, dur time.Duration, delivered uint64)
 
-	Create(o keys.Options) (string, keys.Key, error)
-	List() []keys.Key
-	Get(id string) (keys.Key, error)
-	Usage(id string) (keys.Usage, error)
-	Update(id string, p keys.Patch) (keys.Key, error)
-	Rotate(id string) (string, keys.Key, error)
-	Revoke(idOrSecret string) (keys.Key, error)
+	// Administration, served through StoreService.
+	Keys
 }
 
 var _ KeyStore = (*keys.Store)(nil)
@@ -74,6 +69,10 @@ type Config struct {
 	// WriteTimeout): a client that stops reading is cut after it.
 	// WriteTimeout itself does not apply to streams, which last for hours.
 	SSEWriteTimeout time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Real-IP headers are believed (see Proxies.ClientIP); empty trusts
+	// none, and every client is the TCP peer.
+	TrustedProxies Proxies
 	// NoProcessMetrics leaves go_* and process_* out of /metrics, for a
 	// process that exposes them elsewhere.
 	NoProcessMetrics bool

@@ -3,8 +3,6 @@ package api
 import (
 	"bufio"
 	"errors"
-	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +59,7 @@ func (a *API) stream(ctx *fasthttp.RequestCtx) {
 	if secret == "" {
 		secret = string(args.Peek("key"))
 	}
-	remote := remoteAddr(ctx)
+	remote := a.cfg.TrustedProxies.ClientAddr(ctx)
 	id, err := a.deps.Keys.Authenticate(secret, remote)
 	if err != nil {
 		a.m.sseRejected.Inc()
@@ -72,7 +70,7 @@ func (a *API) stream(ctx *fasthttp.RequestCtx) {
 		// The scopes were validated when the key was saved.
 		filter, _ = sse.NewFilter(peekAll(args, "site"), peekAll(args, "region"), id.Scopes)
 	}
-	sub, err := hub.Subscribe(sse.SubscribeOptions{KeyID: id.KeyID, Filter: filter, Resume: resume, LastEventID: last})
+	sub, err := hub.Subscribe(sse.SubscribeOptions{KeyID: id.KeyID, Remote: remote, Filter: filter, Resume: resume, LastEventID: last})
 	if err != nil {
 		// Shutting down. The slot Authenticate holds comes back after
 		// its TTL; the process is stopping anyway.
@@ -139,14 +137,4 @@ func lastEventID(ctx *fasthttp.RequestCtx) (uint64, bool, error) {
 		return 0, false, errors.New("Last-Event-ID must be an event id (a decimal number)")
 	}
 	return n, true, nil
-}
-
-// remoteAddr is the client's IP for the key's per-day IP limit.
-func remoteAddr(ctx *fasthttp.RequestCtx) netip.Addr {
-	if ta, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
-		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
-			return ip.Unmap()
-		}
-	}
-	return netip.Addr{}
 }

@@ -207,6 +207,28 @@ func (s *Store) Get(id string) (Key, error) {
 	return rec.key, nil
 }
 
+// Find returns the key named by its ID or by its secret, whatever its
+// state (a disabled key's secret still names it), so that every command
+// that takes a key accepts either.
+func (s *Store) Find(idOrSecret string) (Key, error) {
+	snap := s.snap.Load()
+	rec := snap.byID[idOrSecret]
+	if _, ok := kindOf(idOrSecret); ok && rec == nil {
+		rec = snap.byHash[hashSecret(idOrSecret)]
+	}
+	if rec == nil {
+		return Key{}, fmt.Errorf("find %q: %w", redact(idOrSecret), ErrNotFound)
+	}
+	return rec.key, nil
+}
+
+// IsSecret reports whether s has the shape of a secret (a kind prefix and
+// the right length), as opposed to a key ID.
+func IsSecret(s string) bool {
+	_, ok := kindOf(s)
+	return ok
+}
+
 // List returns every key, revoked ones included, oldest first.
 func (s *Store) List() []Key {
 	snap := s.snap.Load()
