@@ -109,6 +109,10 @@ type Deps struct {
 	SSE StreamHub
 	// Conns backs /api/admin/connections; nil answers 404 there.
 	Conns ConnAdmin
+	// Console serves /admin and everything under /admin/ (the operator's
+	// dashboard, internal/console); nil answers 404 there. Shutdown
+	// closes it, ending its live streams.
+	Console Console
 	// Metrics receives the API's metrics; nil gives the API a private set.
 	Metrics *metrics.Set
 	Logger  *slog.Logger
@@ -118,6 +122,15 @@ type Deps struct {
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 }
+
+// Console is the dashboard (*console.Console).
+type Console interface {
+	Serve(ctx *fasthttp.RequestCtx)
+	Close()
+}
+
+// consolePath is where Deps.Console is served.
+const consolePath = "/admin"
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("api: server closed")
@@ -195,6 +208,10 @@ func (a *API) route(ctx *fasthttp.RequestCtx) {
 	default:
 		if rest, ok := bytes.CutPrefix(path, []byte("/api/admin/")); ok {
 			a.admin(ctx, rest)
+			return
+		}
+		if a.deps.Console != nil && (string(path) == consolePath || bytes.HasPrefix(path, []byte(consolePath+"/"))) {
+			a.deps.Console.Serve(ctx)
 			return
 		}
 		if slug, ok := bytes.CutPrefix(path, []byte(webhookPrefix)); ok {
@@ -287,6 +304,9 @@ func (a *API) Shutdown(ctx context.Context) error {
 	// wait for it until ctx ran out.
 	if a.deps.SSE != nil {
 		a.deps.SSE.Close()
+	}
+	if a.deps.Console != nil {
+		a.deps.Console.Close()
 	}
 	err := a.srv.ShutdownWithContext(ctx)
 	// A Serve that registered its listener after fasthttp looked at its

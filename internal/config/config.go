@@ -54,6 +54,10 @@ type Server struct {
 	// error.
 	LogFormat string `yaml:"logFormat"`
 	LogLevel  string `yaml:"logLevel"`
+	// TrustedProxies are the reverse proxies (CIDR prefixes or addresses)
+	// whose X-Forwarded-For / X-Real-IP headers name the real client on
+	// the HTTP endpoints; empty trusts none.
+	TrustedProxies []string `yaml:"trustedProxies"`
 }
 
 // SlogLevel returns LogLevel as a slog.Level (info when unset).

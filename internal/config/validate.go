@@ -184,6 +184,7 @@ func (v *validator) server(s *Server) {
 	default:
 		v.errf("server.logLevel", "%q is not one of debug, info, warn, error", short(s.LogLevel))
 	}
+	v.trustedProxies(s)
 }
 
 func listenProblem(addr string) string {

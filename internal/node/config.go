@@ -5,6 +5,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/broadcast"
 	"github.com/stellarfeed/stellarfeed/engine"
+	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/cluster"
 	"github.com/stellarfeed/stellarfeed/internal/config"
 	"github.com/stellarfeed/stellarfeed/internal/discord"
@@ -78,7 +79,17 @@ func FromConfig(c *config.Config) Config {
 		Engine:  opts,
 		Targets: Targets(c),
 		Discord: discord.Config{Webhooks: hooks},
+		API:     api.Config{TrustedProxies: trustedProxies(c.Server)},
 	}
+}
+
+// trustedProxies reads server.trustedProxies, which Load has validated.
+func trustedProxies(s config.Server) api.Proxies {
+	p, err := config.ParseTrustedProxies(s.TrustedProxies)
+	if err != nil {
+		panic("node: server.trustedProxies passed validation but does not parse: " + err.Error())
+	}
+	return p
 }
 
 // pingInterval maps the file's "0 disables" onto the broadcaster's

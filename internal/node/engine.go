@@ -96,6 +96,7 @@ func (n *Node) startEngine(parent context.Context) error {
 		return fmt.Errorf("targets: %w", err)
 	}
 	n.engine = eng
+	n.engineView.p.Store(eng)
 	ctx, cancel := context.WithCancel(parent)
 	n.cancelEngine = cancel
 	n.engineWG.Add(1)

@@ -20,6 +20,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/engine"
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/cluster"
+	"github.com/stellarfeed/stellarfeed/internal/console"
 	"github.com/stellarfeed/stellarfeed/internal/discord"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
@@ -60,6 +61,8 @@ type Config struct {
 	// Cluster joins a NATS cluster when Cluster.NATS is set (see
 	// internal/cluster); empty runs one process alone.
 	Cluster cluster.Config
+	// Console tunes the dashboard under /admin/ on the API port.
+	Console console.Config
 	// ReusePort sets SO_REUSEPORT on the WebSocket listener, so several
 	// processes on one machine share the port.
 	ReusePort bool
@@ -77,6 +80,9 @@ type Node struct {
 	events  *sse.Hub // Server-Sent Events, fed the same pings as hub
 	api     *api.API
 	metrics *metrics.Set
+	console *console.Console
+
+	engineView engineView // the engine, for the console, once it runs
 
 	wsLn, apiLn net.Listener
 	demo        DemoKeys
@@ -161,6 +167,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	scfg := cfg.SSE
 	scfg.Logger = n.log.With("component", "sse")
 	n.events = sse.New(scfg)
+	n.console = n.newConsole()
 	// Revoking, disabling or expiring a key cuts its live connections
 	// everywhere at once. The callback runs under the store's lock, so the
 	// disconnect is handed to a goroutine.
@@ -181,9 +188,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 
 	n.api = api.New(cfg.API, api.Deps{
+		Console:   n.console,
 		Publisher: n.publisher(),
 		SSE:       n.events,
-		Conns:     hubConns{n.hub},
+		Conns:     liveConns{hub: n.hub, events: n.events, keys: n.keys},
 		Keys:      n.keys,
 		Metrics:   n.metrics,
 		Logger:    n.log.With("component", "api"),
@@ -363,24 +371,8 @@ func (a *keyAuth) Disconnected(id broadcast.Identity, remote netip.Addr, dur tim
 	a.st.Disconnected(id.KeyID, remote, dur, delivered)
 }
 
-// hubConns shows the broadcaster's connections to the admin API.
-type hubConns struct{ hub *broadcast.Server }
-
-func (h hubConns) Conns() []api.Conn {
-	conns := h.hub.Conns()
-	out := make([]api.Conn, len(conns))
-	for i, c := range conns {
-		out[i] = api.Conn{ID: c.ID, Endpoint: c.Endpoint, KeyID: c.KeyID, Label: c.Label, Remote: c.Remote, Since: c.Since, Delivered: c.Delivered}
-	}
-	return out
-}
-
-func (h hubConns) Kick(id uint64) bool {
-	return h.hub.Kick(id, ws.StatusPolicyViolation, "kicked by the provider")
-}
-
 var (
-	_ api.ConnAdmin           = hubConns{}
+	_ api.ConnAdmin           = liveConns{}
 	_ broadcast.Authenticator = (*keyAuth)(nil)
 	_ broadcast.ConnObserver  = (*keyAuth)(nil)
 )

@@ -1,0 +1,239 @@
+package console
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/stellarfeed/stellarfeed/internal/api"
+)
+
+// Sample is what the live pages show at one instant. Rates are over the
+// last minute of readings the stream has taken (fewer right after it
+// opens); totals are since the node started.
+type Sample struct {
+	At int64 `json:"at"` // Unix ms
+
+	Conns      map[string]int `json:"conns"` // by endpoint: stellar, ws, sse
+	ConnsTotal int            `json:"connsTotal"`
+	ByKey      []KeyConns     `json:"byKey"`
+
+	PingsIn        float64 `json:"pingsIn"`        // accepted (ingest, webhooks, engine), total
+	PingsOut       float64 `json:"pingsOut"`       // handed to the broadcaster, total
+	PingsInPerMin  float64 `json:"pingsInPerMin"`  // over the window
+	PingsOutPerMin float64 `json:"pingsOutPerMin"` // over the window
+	Deliveries     float64 `json:"deliveries"`     // frames and events written to clients, total
+	DeliveriesPerS float64 `json:"deliveriesPerSec"`
+	FanoutP50Ms    float64 `json:"fanoutP50Ms"` // -1: nothing fanned out in the window
+	FanoutP99Ms    float64 `json:"fanoutP99Ms"`
+	SlowCloses     float64 `json:"slowCloses"` // slow-consumer disconnects, WS and SSE, total
+
+	Ingest map[string]float64 `json:"ingest"` // answers by status code, total
+	Checks map[string]float64 `json:"checks"` // monitor checks by outcome, total
+
+	Connections []api.Conn   `json:"connections"` // at most maxListed, oldest first
+	Pings       []recentPing `json:"pings"`       // newest first
+}
+
+// KeyConns is one key's live connections.
+type KeyConns struct {
+	KeyID string `json:"keyId"`
+	Label string `json:"label,omitempty"`
+	N     int    `json:"n"`
+}
+
+// maxListed bounds the connections a sample lists: the page is for a
+// person, the admin API has them all.
+const maxListed = 200
+
+// window is how much history the rates cover.
+const window = time.Minute
+
+// sampler turns successive metric readings into samples; one per stream.
+type sampler struct {
+	c       *Console
+	history []timedReading // oldest first, within window
+}
+
+type timedReading struct {
+	at time.Time
+	r  reading
+}
+
+func (c *Console) newSampler() *sampler { return &sampler{c: c} }
+
+func (s *sampler) read() (reading, error) {
+	var buf bytes.Buffer
+	s.c.deps.Metrics(&buf)
+	return parseProm(buf.Bytes())
+}
+
+// next takes a reading and builds the sample.
+func (s *sampler) next() (Sample, error) {
+	now := s.c.cfg.Now()
+	r, err := s.read()
+	if err != nil {
+		return Sample{}, err
+	}
+	s.history = append(s.history, timedReading{now, r})
+	for len(s.history) > 2 && now.Sub(s.history[0].at) > window {
+		s.history = s.history[1:]
+	}
+	first := s.history[0]
+	elapsed := now.Sub(first.at).Seconds()
+	rate := func(cur, old float64) float64 {
+		if elapsed <= 0 {
+			return 0
+		}
+		return math.Max(0, cur-old) / elapsed
+	}
+
+	smp := Sample{
+		At:     now.UnixMilli(),
+		Conns:  map[string]int{},
+		Ingest: map[string]float64{},
+		Checks: map[string]float64{},
+	}
+	for ep, n := range r.by("stellarfeed_connections", "endpoint") {
+		smp.Conns[ep] = int(n)
+		smp.ConnsTotal += int(n)
+	}
+	smp.PingsIn = pingsIn(r)
+	smp.PingsOut = r.sum("stellarfeed_pings_published_total", nil)
+	smp.PingsInPerMin = 60 * rate(smp.PingsIn, pingsIn(first.r))
+	smp.PingsOutPerMin = 60 * rate(smp.PingsOut, first.r.sum("stellarfeed_pings_published_total", nil))
+	smp.Deliveries = deliveries(r)
+	smp.DeliveriesPerS = rate(smp.Deliveries, deliveries(first.r))
+	cur := r.buckets("stellarfeed_fanout_latency_seconds")
+	var prev []bucket
+	if len(s.history) > 1 {
+		prev = first.r.buckets("stellarfeed_fanout_latency_seconds")
+	}
+	smp.FanoutP50Ms = ms(quantile(0.5, cur, prev))
+	smp.FanoutP99Ms = ms(quantile(0.99, cur, prev))
+	smp.SlowCloses = r.sum("stellarfeed_slow_consumer_disconnects_total", nil) + r.sum("stellarfeed_sse_slow_consumer_disconnects_total", nil)
+	for code, n := range r.by("stellarfeed_ingest_requests_total", "code") {
+		if n > 0 {
+			smp.Ingest[code] += n
+		}
+	}
+	for code, n := range r.by("stellarfeed_webhook_requests_total", "code") {
+		if n > 0 {
+			smp.Ingest[code] += n
+		}
+	}
+	for outcome, n := range r.by("stellarfeed_checks_total", "outcome") {
+		if n > 0 {
+			smp.Checks[outcome] = n
+		}
+	}
+
+	conns := s.c.deps.Conns.Conns()
+	sort.Slice(conns, func(i, j int) bool { return conns[i].Since.Before(conns[j].Since) })
+	byKey := map[string]*KeyConns{}
+	for _, cn := range conns {
+		kc := byKey[cn.KeyID]
+		if kc == nil {
+			kc = &KeyConns{KeyID: cn.KeyID, Label: cn.Label}
+			byKey[cn.KeyID] = kc
+		}
+		kc.N++
+	}
+	for _, kc := range byKey {
+		smp.ByKey = append(smp.ByKey, *kc)
+	}
+	sort.Slice(smp.ByKey, func(i, j int) bool {
+		if smp.ByKey[i].N != smp.ByKey[j].N {
+			return smp.ByKey[i].N > smp.ByKey[j].N
+		}
+		return smp.ByKey[i].KeyID < smp.ByKey[j].KeyID
+	})
+	if len(conns) > maxListed {
+		conns = conns[:maxListed]
+	}
+	smp.Connections = conns
+	smp.Pings = s.c.recent()
+	if len(smp.Pings) > 10 {
+		smp.Pings = smp.Pings[:10]
+	}
+	return smp, nil
+}
+
+func pingsIn(r reading) float64 {
+	return r.sum("stellarfeed_ingest_pings_accepted_total", nil) + r.sum("stellarfeed_pings_total", nil)
+}
+
+func deliveries(r reading) float64 {
+	return r.sum("stellarfeed_deliveries_total", nil) + r.sum("stellarfeed_sse_events_delivered_total", nil)
+}
+
+func ms(seconds float64) float64 {
+	if math.IsNaN(seconds) {
+		return -1
+	}
+	return math.Round(seconds*1e6) / 1e3
+}
+
+// events streams one Sample per Config.Interval as Server-Sent Events
+// ("event: sample"), until the client goes or the console closes.
+func (c *Console) events(ctx *fasthttp.RequestCtx) {
+	smp := c.newSampler()
+	first, err := smp.next()
+	if err != nil {
+		c.log.Error("console: read metrics", "err", err)
+		ctx.Error("metrics unreadable: "+err.Error(), fasthttp.StatusInternalServerError)
+		return
+	}
+	ctx.SetContentType("text/event-stream; charset=utf-8")
+	ctx.Response.Header.Set("X-Accel-Buffering", "no")
+	_ = ctx.SetWriteDeadline(time.Time{}) // a stream outlives WriteTimeout
+	conn := ctx.Conn()
+	interval, done, log := c.cfg.Interval, c.done, c.log
+	// The writer runs after the handler returns and must not touch ctx.
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		s := first
+		for {
+			_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := writeSample(w, s); err != nil {
+				return // the browser went away
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			if s, err = smp.next(); err != nil {
+				log.Error("console: read metrics", "err", err)
+				return
+			}
+		}
+	})
+}
+
+func writeSample(w *bufio.Writer, s Sample) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	w.WriteString("event: sample\ndata: ")
+	w.Write(data)
+	w.WriteString("\n\n")
+	return w.Flush()
+}
+
+// fmtCount prints a counter for people: 1234 → "1,234".
+func fmtCount(v float64) string {
+	s := strconv.FormatInt(int64(v), 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
