@@ -146,7 +146,7 @@ func (c *Console) Serve(ctx *fasthttp.RequestCtx) {
 	path := strings.TrimPrefix(string(ctx.Path()), Prefix)
 	switch {
 	case path == "":
-		ctx.Redirect(Prefix+"/", fasthttp.StatusFound)
+		redirect(ctx, Prefix+"/")
 		return
 	case strings.HasPrefix(path, "/static/"):
 		c.static(ctx, strings.TrimPrefix(path, "/static/"))
@@ -158,7 +158,7 @@ func (c *Console) Serve(ctx *fasthttp.RequestCtx) {
 	sess := c.session(ctx)
 	if sess == nil {
 		if ctx.IsGet() && path != "/events" {
-			ctx.Redirect(Prefix+"/login", fasthttp.StatusSeeOther)
+			redirect(ctx, Prefix+"/login")
 			return
 		}
 		ctx.Error("not logged in (or the session expired): open "+Prefix+"/login", fasthttp.StatusUnauthorized)
@@ -185,17 +185,26 @@ func (c *Console) Serve(ctx *fasthttp.RequestCtx) {
 	case path == "/logout" && ctx.IsPost():
 		c.sessions.close(sess.id)
 		clearCookie(ctx)
-		ctx.Redirect(Prefix+"/login", fasthttp.StatusSeeOther)
+		redirect(ctx, Prefix+"/login")
 	default:
 		ctx.Error("not found", fasthttp.StatusNotFound)
 	}
+}
+
+// redirect answers 303 with a relative Location: behind a proxy that
+// terminates TLS, an absolute one built from this hop would say http://.
+func redirect(ctx *fasthttp.RequestCtx, to string) {
+	ctx.Response.Header.Set("Location", to)
+	ctx.SetStatusCode(fasthttp.StatusSeeOther)
 }
 
 func setSecurityHeaders(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Response.Header
 	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: with no-referrer browsers send
+	// "Origin: null" on the console's own forms, which postAllowed refuses.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 }
 
@@ -272,7 +281,7 @@ func isHTTPS(ctx *fasthttp.RequestCtx) bool {
 func (c *Console) login(ctx *fasthttp.RequestCtx) {
 	if !ctx.IsPost() {
 		if c.session(ctx) != nil {
-			ctx.Redirect(Prefix+"/", fasthttp.StatusSeeOther)
+			redirect(ctx, Prefix+"/")
 			return
 		}
 		c.render(ctx, fasthttp.StatusOK, "login", page{Title: "Log in"})
@@ -298,7 +307,7 @@ func (c *Console) login(ctx *fasthttp.RequestCtx) {
 	sess := c.sessions.open(token, now, c.cfg.SessionTTL)
 	c.setCookie(ctx, sess)
 	c.log.Info("console login", "remote", client)
-	ctx.Redirect(Prefix+"/", fasthttp.StatusSeeOther)
+	redirect(ctx, Prefix+"/")
 }
 
 func addrString(a netip.Addr) string {

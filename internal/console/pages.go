@@ -252,7 +252,7 @@ func (c *Console) keyAction(ctx *fasthttp.RequestCtx, sess *session, rest string
 		return
 	}
 	c.log.Info("key changed in the console", "id", id, "action", action)
-	ctx.Redirect(Prefix+"/keys?done="+action+"d+"+id, fasthttp.StatusSeeOther)
+	redirect(ctx, Prefix+"/keys?done="+action+"d+"+id)
 }
 
 func (c *Console) kick(ctx *fasthttp.RequestCtx, rest string) {
@@ -265,7 +265,7 @@ func (c *Console) kick(ctx *fasthttp.RequestCtx, rest string) {
 	if !c.deps.Conns.Kick(id) {
 		done = "connection+" + strconv.FormatUint(id, 10) + "+was+already+gone"
 	}
-	ctx.Redirect(Prefix+"/keys?done="+done, fasthttp.StatusSeeOther)
+	redirect(ctx, Prefix+"/keys?done="+done)
 }
 
 // explain words a key service error for the page.

@@ -14,9 +14,10 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/api"
 )
 
-// Sample is what the live pages show at one instant. Rates are over the
-// last minute of readings the stream has taken (fewer right after it
-// opens); totals are since the node started.
+// Sample is what the live pages show at one instant. Per-minute counts
+// cover the last minute of readings the stream has taken (less right
+// after it opens), per-second rates the last 5 s; totals are since the
+// node started.
 type Sample struct {
 	At int64 `json:"at"` // Unix ms
 
@@ -26,8 +27,8 @@ type Sample struct {
 
 	PingsIn        float64 `json:"pingsIn"`        // accepted (ingest, webhooks, engine), total
 	PingsOut       float64 `json:"pingsOut"`       // handed to the broadcaster, total
-	PingsInPerMin  float64 `json:"pingsInPerMin"`  // over the window
-	PingsOutPerMin float64 `json:"pingsOutPerMin"` // over the window
+	PingsInPerMin  float64 `json:"pingsInPerMin"`  // in the last minute (since the stream opened, if less)
+	PingsOutPerMin float64 `json:"pingsOutPerMin"` // in the last minute
 	Deliveries     float64 `json:"deliveries"`     // frames and events written to clients, total
 	DeliveriesPerS float64 `json:"deliveriesPerSec"`
 	FanoutP50Ms    float64 `json:"fanoutP50Ms"` // -1: nothing fanned out in the window
@@ -52,8 +53,12 @@ type KeyConns struct {
 // person, the admin API has them all.
 const maxListed = 200
 
-// window is how much history the rates cover.
-const window = time.Minute
+// window is how much history the per-minute counts cover, rateWindow
+// the per-second rates.
+const (
+	window     = time.Minute
+	rateWindow = 5 * time.Second
+)
 
 // sampler turns successive metric readings into samples; one per stream.
 type sampler struct {
@@ -74,6 +79,17 @@ func (s *sampler) read() (reading, error) {
 	return parseProm(buf.Bytes())
 }
 
+// since returns the oldest reading at most d before now (the newest if
+// none is that recent).
+func (s *sampler) since(now time.Time, d time.Duration) timedReading {
+	for _, tr := range s.history {
+		if now.Sub(tr.at) <= d {
+			return tr
+		}
+	}
+	return s.history[len(s.history)-1]
+}
+
 // next takes a reading and builds the sample.
 func (s *sampler) next() (Sample, error) {
 	now := s.c.cfg.Now()
@@ -86,12 +102,16 @@ func (s *sampler) next() (Sample, error) {
 		s.history = s.history[1:]
 	}
 	first := s.history[0]
-	elapsed := now.Sub(first.at).Seconds()
-	rate := func(cur, old float64) float64 {
-		if elapsed <= 0 {
+	// Per minute: what came in the readings of the last minute, not an
+	// extrapolation of the first seconds after the page opened.
+	inWindow := func(cur, old float64) float64 { return math.Max(0, cur-old) }
+	recent := s.since(now, rateWindow)
+	perSecond := func(cur, old float64) float64 {
+		el := now.Sub(recent.at).Seconds()
+		if el <= 0 {
 			return 0
 		}
-		return math.Max(0, cur-old) / elapsed
+		return math.Max(0, cur-old) / el
 	}
 
 	smp := Sample{
@@ -106,10 +126,10 @@ func (s *sampler) next() (Sample, error) {
 	}
 	smp.PingsIn = pingsIn(r)
 	smp.PingsOut = r.sum("stellarfeed_pings_published_total", nil)
-	smp.PingsInPerMin = 60 * rate(smp.PingsIn, pingsIn(first.r))
-	smp.PingsOutPerMin = 60 * rate(smp.PingsOut, first.r.sum("stellarfeed_pings_published_total", nil))
+	smp.PingsInPerMin = inWindow(smp.PingsIn, pingsIn(first.r))
+	smp.PingsOutPerMin = inWindow(smp.PingsOut, first.r.sum("stellarfeed_pings_published_total", nil))
 	smp.Deliveries = deliveries(r)
-	smp.DeliveriesPerS = rate(smp.Deliveries, deliveries(first.r))
+	smp.DeliveriesPerS = perSecond(smp.Deliveries, deliveries(recent.r))
 	cur := r.buckets("stellarfeed_fanout_latency_seconds")
 	var prev []bucket
 	if len(s.history) > 1 {

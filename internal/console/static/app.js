@@ -52,8 +52,8 @@
     text("conns-stellar", s.conns.stellar || 0);
     text("conns-ws", s.conns.ws || 0);
     text("conns-sse", s.conns.sse || 0);
-    text("pings-in-rate", s.pingsInPerMin.toFixed(1));
-    text("pings-out-rate", s.pingsOutPerMin.toFixed(1));
+    text("pings-in-rate", count(s.pingsInPerMin));
+    text("pings-out-rate", count(s.pingsOutPerMin));
     text("pings-in", count(s.pingsIn));
     text("pings-out", count(s.pingsOut));
     text("deliveries-rate", s.deliveriesPerSec.toFixed(1));
