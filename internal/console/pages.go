@@ -65,7 +65,6 @@ type page struct {
 	Error  string
 }
 
-
 func (c *Console) render(ctx *fasthttp.RequestCtx, status int, name string, data any) {
 	var buf bytes.Buffer
 	if err := c.pages[name].Execute(&buf, data); err != nil {

@@ -38,4 +38,6 @@ func (v *engineView) Status() []engine.TargetStatus {
 }
 
 // ConsoleURL is where the dashboard is served.
-func (n *Node) ConsoleURL() string { return "http://" + loopbackAddr(n.apiLn.Addr()) + console.Prefix + "/" }
+func (n *Node) ConsoleURL() string {
+	return "http://" + loopbackAddr(n.apiLn.Addr()) + console.Prefix + "/"
+}
