@@ -88,7 +88,8 @@ type AdminAuth interface {
 	Check(secret string, kind keys.Kind, now time.Time) (keys.Key, error)
 }
 
-// Monitors shows the engine's targets (*engine.Engine).
+// Monitors shows the engine's targets (*engine.Engine). If it also has a
+// Running() bool method, false says no engine runs on this node.
 type Monitors interface {
 	Status() []engine.TargetStatus
 }

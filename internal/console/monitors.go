@@ -34,9 +34,12 @@ type proxyRow struct {
 
 func (c *Console) monitorsPage(ctx *fasthttp.RequestCtx, sess *session) {
 	v := monitorsView{page: page{Title: "Monitors", Nav: "monitors", CSRF: sess.csrf}, Pings: c.recent()}
-	if c.deps.Monitors != nil {
+	if m := c.deps.Monitors; m != nil {
 		v.Running = true
-		v.Targets = c.deps.Monitors.Status()
+		if r, ok := m.(interface{ Running() bool }); ok {
+			v.Running = r.Running()
+		}
+		v.Targets = m.Status()
 	}
 	r, err := c.newSampler().read()
 	if err != nil {

@@ -30,6 +30,8 @@ func (n *Node) newConsole() *console.Console {
 // built before the engine starts, and serves requests meanwhile.
 type engineView struct{ p atomic.Pointer[engine.Engine] }
 
+func (v *engineView) Running() bool { return v.p.Load() != nil }
+
 func (v *engineView) Status() []engine.TargetStatus {
 	if e := v.p.Load(); e != nil {
 		return e.Status()
