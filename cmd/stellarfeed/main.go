@@ -25,13 +25,14 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"run":     {"start the broadcaster, ingest API and monitor engine", cmdRun},
-		"keys":    {"create, list, show, update, rotate and revoke API keys", cmdKeys},
-		"watch":   {"connect to a feed like a Stellar bot and print each ping", cmdWatch},
-		"sim":     {"serve the built-in retailer simulator", cmdSim},
-		"config":  {"check a config file (config check FILE)", cmdConfig},
-		"bench":   {"measure fan-out latency against connection counts", cmdBench},
-		"version": {"print the version", cmdVersion},
+		"run":         {"start the broadcaster, ingest API and monitor engine", cmdRun},
+		"keys":        {"create, list, show, update, rotate and revoke API keys", cmdKeys},
+		"watch":       {"connect to a feed like a Stellar bot and print each ping", cmdWatch},
+		"sim":         {"serve the built-in retailer simulator", cmdSim},
+		"config":      {"check a config file (config check FILE)", cmdConfig},
+		"bench":       {"measure fan-out latency against connection counts", cmdBench},
+		"version":     {"print the version", cmdVersion},
+		"healthcheck": {"exit 0 if the server on --api-addr is ready (for container health checks)", cmdHealthcheck},
 	}
 }
 

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -361,5 +364,38 @@ func TestRunConfigHotReload(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("run exited %d:\n%s", code, errOut.String())
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	var notReady atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+			return
+		}
+		if notReady.Load() {
+			http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	if code, out, errOut := run(t, "healthcheck", "--api-addr", addr); code != 0 || out != "ok\n" {
+		t.Fatalf("ready: %d %q %q", code, out, errOut)
+	}
+	notReady.Store(true)
+	if code, _, errOut := run(t, "healthcheck", "--api-addr", addr); code != 1 || !strings.Contains(errOut, "answered 503: not ready: starting") {
+		t.Fatalf("not ready: %d %q", code, errOut)
+	}
+	srv.Close()
+	if code, _, errOut := run(t, "healthcheck", "--api-addr", addr, "--timeout", "1s"); code != 1 || !strings.Contains(errOut, "not healthy") {
+		t.Fatalf("down: %d %q", code, errOut)
+	}
+	for in, want := range map[string]string{":8081": "http://127.0.0.1:8081/readyz", "[::]:9": "http://127.0.0.1:9/readyz", "10.0.0.5:8081": "http://10.0.0.5:8081/readyz", "https://x/readyz": "https://x/readyz"} {
+		if got := readyURL(in); got != want {
+			t.Errorf("readyURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
