@@ -255,6 +255,11 @@ func TestFormsNeedCSRFAndSameOrigin(t *testing.T) {
 	if err != nil || k.Label != "acme" || k.MaxConns != 3 || strings.Join(k.Scopes, ",") != "amazon:USA,walmart" || !k.Expires.Equal(t0.Add(720*time.Hour)) {
 		t.Fatalf("created %+v %v", k, err)
 	}
+	// Through a TLS proxy, the URL is wss:// on the host the browser used.
+	r = e.do(t, req{method: "POST", path: "/admin/keys", cookie: cookie, body: "label=tls&csrf=" + csrf, hdr: []string{"X-Forwarded-Proto", "https"}})
+	if !regexp.MustCompile(`id="stellar-url" value="wss://console.test/\?key=sfk_`).MatchString(r.body) {
+		t.Fatalf("behind TLS: %.2000s", r.body)
+	}
 	// The secret is in that answer only.
 	if page := e.do(t, req{method: "GET", path: "/admin/keys", cookie: cookie}); strings.Contains(page.body, m[1]) || !strings.Contains(page.body, k.ID) {
 		t.Fatal("keys page shows a secret, or misses the key")

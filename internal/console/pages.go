@@ -130,11 +130,7 @@ func (c *Console) keysPage(ctx *fasthttp.RequestCtx, sess *session, created *api
 	if created != nil {
 		v.Created = created
 		if created.Key.Kind == keys.KindSubscriber {
-			base := ""
-			if c.cfg.StellarURL != nil {
-				base = c.cfg.StellarURL()
-			}
-			v.URL = stellarURL(base, created.Secret)
+			v.URL = stellarURL(c.stellarBase(ctx), created.Secret)
 		}
 	}
 	status := fasthttp.StatusOK
@@ -144,6 +140,19 @@ func (c *Console) keysPage(ctx *fasthttp.RequestCtx, sess *session, created *api
 		v.Scopes = string(ctx.PostArgs().Peek("scopes"))
 	}
 	c.render(ctx, status, "keys", v)
+}
+
+// stellarBase is the WebSocket URL to show a customer: reached through a
+// TLS proxy (deploy/Caddyfile, deploy/nginx.conf route / of the same host
+// to the WebSocket port), wss:// on that host; otherwise Config.StellarURL.
+func (c *Console) stellarBase(ctx *fasthttp.RequestCtx) string {
+	if isHTTPS(ctx) && len(ctx.Host()) > 0 {
+		return "wss://" + string(ctx.Host()) + "/"
+	}
+	if c.cfg.StellarURL != nil {
+		return c.cfg.StellarURL()
+	}
+	return ""
 }
 
 func stellarURL(base, secret string) string {
