@@ -9,6 +9,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/typo"
 )
 
 // KeyService administers keys. It is the one back end behind the keys
@@ -166,32 +167,9 @@ func checkScopeSites(scopes []string) error {
 		if slices.Contains(knownSites, site) {
 			continue
 		}
-		for _, known := range knownSites {
-			if site != known && editDistance(site, known) <= 2 && len(site) > 3 {
-				return &keys.InvalidError{Field: fmt.Sprintf("scopes[%d]", i), Message: fmt.Sprintf("%q: unknown site %q; did you mean %q?", sc, site, known)}
-			}
+		if known, ok := typo.Closest(site, knownSites, 2); ok && len(site) > 3 {
+			return &keys.InvalidError{Field: fmt.Sprintf("scopes[%d]", i), Message: fmt.Sprintf("%q: unknown site %q; did you mean %q?", sc, site, known)}
 		}
 	}
 	return nil
-}
-
-// editDistance is the Levenshtein distance of two short strings.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
