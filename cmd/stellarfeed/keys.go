@@ -264,18 +264,6 @@ func labelOr(l string) string {
 	return l
 }
 
-func keyState(k keys.Key, now time.Time) string {
-	switch {
-	case !k.Revoked.IsZero():
-		return "revoked"
-	case k.Disabled:
-		return "disabled"
-	case !k.Expires.IsZero() && !now.Before(k.Expires):
-		return "expired"
-	}
-	return "active"
-}
-
 func printKeyTable(w io.Writer, list api.KeyList) {
 	now := time.Now()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -302,7 +290,7 @@ func printKeyTable(w io.Writer, list api.KeyList) {
 		if k.Kind == keys.KindIngest {
 			delivered = u.IngestPings // what an ingest token moved: pings accepted
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%d\t%s\n", k.ID, k.Kind, keyState(k, now), k.Label,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%d\t%s\n", k.ID, k.Kind, api.KeyState(k, now), k.Label,
 			exp, u.Conns, maxc, delivered, u.ConnectedTime.Round(time.Second), seen, rejected, strings.Join(k.Scopes, ","))
 	}
 	tw.Flush()
@@ -314,7 +302,7 @@ func printKey(w io.Writer, info api.KeyInfo) {
 	row := func(name string, v any) { fmt.Fprintf(tw, "%s:\t%v\n", name, v) }
 	row("id", k.ID)
 	row("kind", k.Kind)
-	row("state", keyState(k, time.Now()))
+	row("state", api.KeyState(k, time.Now()))
 	row("label", k.Label)
 	row("created", k.Created.Format(time.RFC3339))
 	if !k.Expires.IsZero() {

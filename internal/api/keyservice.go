@@ -149,6 +149,20 @@ func (s StoreService) Revoke(_ context.Context, idOrSecret string) (KeyInfo, err
 	return s.info(k), nil
 }
 
+// KeyState words a key's state for people: revoked, disabled, expired or
+// active (in that order: a revoked key is revoked whatever else it is).
+func KeyState(k keys.Key, now time.Time) string {
+	switch {
+	case !k.Revoked.IsZero():
+		return "revoked"
+	case k.Disabled:
+		return "disabled"
+	case !k.Expires.IsZero() && !now.Before(k.Expires):
+		return "expired"
+	}
+	return "active"
+}
+
 // empty reports whether the patch changes nothing.
 func (p *KeyPatch) empty() bool {
 	return p.Label == nil && p.Expires == nil && p.Disabled == nil && p.MaxConns == nil && p.Scopes == nil &&

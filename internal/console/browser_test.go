@@ -45,21 +45,7 @@ func chromium(t *testing.T) string {
 // drops the client.
 func TestBrowser(t *testing.T) {
 	dir := t.TempDir()
-	n, err := node.Start(context.Background(), node.Config{
-		DataDir: dir, WSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
-		Console: console.Config{Interval: 100 * time.Millisecond},
-		Logger:  slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	n := startNode(t, node.Config{DataDir: dir, Console: console.Config{Interval: 100 * time.Millisecond}})
 	token, err := os.ReadFile(filepath.Join(dir, "admin.token"))
 	if err != nil {
 		t.Fatal(err)
@@ -182,6 +168,25 @@ func TestBrowser(t *testing.T) {
 	if !strings.HasSuffix(loc, "/admin/login") {
 		t.Fatalf("after logout /admin/keys lands on %s", loc)
 	}
+}
+
+// startNode runs a node on loopback ports until the test ends.
+func startNode(t *testing.T, cfg node.Config) *node.Node {
+	t.Helper()
+	cfg.WSAddr, cfg.APIAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	n, err := node.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return n
 }
 
 // browser is one headless Chromium tab and the test's ways to drive it.

@@ -125,7 +125,7 @@ func (c *Console) keysPage(ctx *fasthttp.RequestCtx, sess *session, created *api
 	// Newest first: the key just made is on top.
 	for i := len(list.Keys) - 1; i >= 0; i-- {
 		k := list.Keys[i]
-		v.Keys = append(v.Keys, keyRow{Key: k, State: keyState(k, now), Usage: list.Usage[k.ID], LiveConns: live[k.ID]})
+		v.Keys = append(v.Keys, keyRow{Key: k, State: api.KeyState(k, now), Usage: list.Usage[k.ID], LiveConns: live[k.ID]})
 	}
 	if created != nil {
 		v.Created = created
@@ -164,18 +164,6 @@ func stellarURL(base, secret string) string {
 		sep = "&"
 	}
 	return base + sep + "key=" + secret
-}
-
-func keyState(k keys.Key, now time.Time) string {
-	switch {
-	case !k.Revoked.IsZero():
-		return "revoked"
-	case k.Disabled:
-		return "disabled"
-	case !k.Expires.IsZero() && !now.Before(k.Expires):
-		return "expired"
-	}
-	return "active"
 }
 
 // formRequest reads the create form.

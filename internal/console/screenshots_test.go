@@ -2,7 +2,6 @@ package console_test
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,19 +26,9 @@ func TestScreenshotsDemo(t *testing.T) {
 		t.Skip("only with -screenshots")
 	}
 	dir := t.TempDir()
-	n, err := node.Start(context.Background(), node.Config{
-		DataDir: dir, WSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
-		Demo: true, Sim: true, RunEngine: true,
+	n := startNode(t, node.Config{
+		DataDir: dir, Demo: true, Sim: true, RunEngine: true,
 		Console: console.Config{Interval: 500 * time.Millisecond},
-		Logger:  slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		n.Shutdown(ctx)
 	})
 	// A few bots on the demo key, on both WebSocket endpoints.
 	for _, path := range []string{"/", "/", "/ws"} {
