@@ -151,15 +151,17 @@ func TestBrowser(t *testing.T) {
 	shot(t, bctx, "monitors")
 
 	// A phone-sized window: nothing wider than the screen.
-	run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base), chromedp.WaitVisible(chromedp.ID("conns-total")))
-	overflow, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
-	if err != nil {
-		t.Fatal(err)
+	for _, pg := range []struct{ path, wait, name string }{{"", "conns-total", "overview-phone"}, {"keys", "create-key", "keys-phone"}, {"monitors", "pings", "monitors-phone"}} {
+		run("phone "+pg.name, chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+pg.path), chromedp.WaitVisible(chromedp.ID(pg.wait)))
+		overflow, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if overflow {
+			t.Fatalf("/admin/%s scrolls sideways in a 390 px wide window", pg.path)
+		}
+		shot(t, bctx, pg.name)
 	}
-	if overflow {
-		t.Fatal("the overview scrolls sideways in a 390 px wide window")
-	}
-	shot(t, bctx, "overview-phone")
 
 	// Logging out ends the session: the console asks to log in again.
 	run("log out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("token")),
