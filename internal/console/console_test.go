@@ -53,7 +53,7 @@ type env struct {
 	now   time.Time
 }
 
-func newEnv(t *testing.T, cfg Config) *env {
+func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "k.db"), 0o600, nil)
 	if err != nil {

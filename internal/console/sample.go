@@ -66,9 +66,12 @@ type sampler struct {
 	history []timedReading // oldest first, within window
 }
 
+// timedReading keeps of a reading only what rates need: a minute of
+// whole readings would cost megabytes per open page.
 type timedReading struct {
-	at time.Time
-	r  reading
+	at                           time.Time
+	pingsIn, pingsOut, delivered float64
+	fanout                       []bucket
 }
 
 func (c *Console) newSampler() *sampler { return &sampler{c: c} }
@@ -97,7 +100,11 @@ func (s *sampler) next() (Sample, error) {
 	if err != nil {
 		return Sample{}, err
 	}
-	s.history = append(s.history, timedReading{now, r})
+	cur := timedReading{
+		at: now, pingsIn: pingsIn(r), pingsOut: r.sum("stellarfeed_pings_published_total", nil),
+		delivered: deliveries(r), fanout: r.buckets("stellarfeed_fanout_latency_seconds"),
+	}
+	s.history = append(s.history, cur)
 	for len(s.history) > 2 && now.Sub(s.history[0].at) > window {
 		s.history = s.history[1:]
 	}
@@ -124,19 +131,16 @@ func (s *sampler) next() (Sample, error) {
 		smp.Conns[ep] = int(n)
 		smp.ConnsTotal += int(n)
 	}
-	smp.PingsIn = pingsIn(r)
-	smp.PingsOut = r.sum("stellarfeed_pings_published_total", nil)
-	smp.PingsInPerMin = inWindow(smp.PingsIn, pingsIn(first.r))
-	smp.PingsOutPerMin = inWindow(smp.PingsOut, first.r.sum("stellarfeed_pings_published_total", nil))
-	smp.Deliveries = deliveries(r)
-	smp.DeliveriesPerS = perSecond(smp.Deliveries, deliveries(recent.r))
-	cur := r.buckets("stellarfeed_fanout_latency_seconds")
+	smp.PingsIn, smp.PingsOut, smp.Deliveries = cur.pingsIn, cur.pingsOut, cur.delivered
+	smp.PingsInPerMin = inWindow(cur.pingsIn, first.pingsIn)
+	smp.PingsOutPerMin = inWindow(cur.pingsOut, first.pingsOut)
+	smp.DeliveriesPerS = perSecond(cur.delivered, recent.delivered)
 	var prev []bucket
 	if len(s.history) > 1 {
-		prev = first.r.buckets("stellarfeed_fanout_latency_seconds")
+		prev = first.fanout
 	}
-	smp.FanoutP50Ms = ms(quantile(0.5, cur, prev))
-	smp.FanoutP99Ms = ms(quantile(0.99, cur, prev))
+	smp.FanoutP50Ms = ms(quantile(0.5, cur.fanout, prev))
+	smp.FanoutP99Ms = ms(quantile(0.99, cur.fanout, prev))
 	smp.SlowCloses = r.sum("stellarfeed_slow_consumer_disconnects_total", nil) + r.sum("stellarfeed_sse_slow_consumer_disconnects_total", nil)
 	for code, n := range r.by("stellarfeed_ingest_requests_total", "code") {
 		if n > 0 {
