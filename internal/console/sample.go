@@ -225,7 +225,9 @@ func (c *Console) events(ctx *fasthttp.RequestCtx) {
 		defer t.Stop()
 		s := first
 		for {
-			_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if conn != nil { // a browser that stops reading is cut
+				_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			}
 			if err := writeSample(w, s); err != nil {
 				return // the browser went away
 			}
