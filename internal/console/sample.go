@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -40,6 +41,40 @@ type Sample struct {
 
 	Connections []api.Conn   `json:"connections"` // at most maxListed, oldest first
 	Pings       []recentPing `json:"pings"`       // newest first
+	// Targets are sent to the Monitors page only (?targets=1).
+	Targets []targetRow `json:"targets,omitempty"`
+}
+
+// targetRow is one monitor target as the Monitors page shows it.
+type targetRow struct {
+	ID        string    `json:"id"`
+	Site      string    `json:"site"`
+	Region    string    `json:"region,omitempty"`
+	What      string    `json:"what"` // SKU, or the Shopify store
+	Group     string    `json:"group,omitempty"`
+	LastCheck time.Time `json:"lastCheck"`
+	Outcome   string    `json:"outcome,omitempty"`
+	Checks    uint64    `json:"checks"`
+	Delay     string    `json:"delay"` // current delay, after backoff
+	Skipped   uint64    `json:"skipped"`
+}
+
+// targets lists the engine's targets, or nil without an engine.
+func (c *Console) targets() []targetRow {
+	if c.deps.Monitors == nil {
+		return nil
+	}
+	st := c.deps.Monitors.Status()
+	out := make([]targetRow, len(st))
+	for i, t := range st {
+		what := t.Target.SKU
+		if what == "" {
+			what = t.Target.Store
+		}
+		out[i] = targetRow{ID: fmt.Sprint(t.ID), Site: t.Target.Site, Region: t.Target.Region, What: what, Group: t.Target.Group,
+			LastCheck: t.LastCheck, Outcome: t.LastOutcome, Checks: t.Checks, Delay: t.Delay.String(), Skipped: t.Skipped}
+	}
+	return out
 }
 
 // KeyConns is one key's live connections.
@@ -64,6 +99,7 @@ const (
 type sampler struct {
 	c       *Console
 	history []timedReading // oldest first, within window
+	targets bool           // include the monitor targets
 }
 
 // timedReading keeps of a reading only what rates need: a minute of
@@ -182,6 +218,9 @@ func (s *sampler) next() (Sample, error) {
 		conns = conns[:maxListed]
 	}
 	smp.Connections = conns
+	if s.targets {
+		smp.Targets = s.c.targets()
+	}
 	smp.Pings = s.c.recent()
 	if len(smp.Pings) > 10 {
 		smp.Pings = smp.Pings[:10]
@@ -208,6 +247,7 @@ func ms(seconds float64) float64 {
 // ("event: sample"), until the client goes or the console closes.
 func (c *Console) events(ctx *fasthttp.RequestCtx) {
 	smp := c.newSampler()
+	smp.targets = len(ctx.QueryArgs().Peek("targets")) > 0
 	first, err := smp.next()
 	if err != nil {
 		c.log.Error("console: read metrics", "err", err)

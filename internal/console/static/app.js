@@ -88,7 +88,19 @@
     }), 8, "No client connected.");
   }
 
+  function ago(t) {
+    if (!t || t.startsWith("0001-")) return "never";
+    return Math.max(0, Math.round((Date.now() - new Date(t)) / 1000)) + "s ago";
+  }
+
   function monitors(s) {
+    if (s.targets && $("targets")) {
+      rows($("targets").tBodies[0], s.targets.map(function (t) {
+        return el("tr", { "class": "outcome-" + (t.outcome || "") }, [el("td", {}, [el("code", {}, [t.id])]), el("td", {}, [t.site]), el("td", {}, [t.region || ""]),
+          el("td", {}, [t.what]), el("td", {}, [t.group || ""]), el("td", {}, [ago(t.lastCheck)]), el("td", { "class": "outcome" }, [t.outcome || "–"]),
+          el("td", { "class": "num checks" }, [String(t.checks)]), el("td", {}, [t.delay]), el("td", { "class": "num" }, [String(t.skipped)])]);
+      }), 10, "No target.");
+    }
     rows($("pings"), (s.pings || []).map(function (p) {
       return el("tr", {}, [el("td", {}, [when(p.at)]), el("td", {}, [p.site]), el("td", {}, [p.region || ""]), el("td", {}, [el("code", { "class": "payload" }, [p.payload])])]);
     }), 4, "No ping yet.");
@@ -96,7 +108,7 @@
 
   var update = { overview: overview, keys: keys, monitors: monitors }[page];
   if (update && window.EventSource) {
-    var es = new EventSource("/admin/events");
+    var es = new EventSource("/admin/events" + (page === "monitors" ? "?targets=1" : ""));
     es.addEventListener("sample", function (e) {
       text("live", "●");
       $("live") && $("live").classList.add("on");

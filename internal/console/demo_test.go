@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,15 +17,13 @@ import (
 	_ "github.com/stellarfeed/stellarfeed/monitors/all" // the demo's monitors
 )
 
-// TestScreenshotsDemo photographs the console of a busy node (`make run`'s
-// demo: simulator, monitors, a few clients) for docs/console/. It runs only
-// with -screenshots:
+// TestBrowserDemo watches the console of a busy node (`make run`'s demo:
+// simulator, monitors, bots on both WebSocket endpoints): the charts draw,
+// the monitors' targets and pings update live, every bot is listed. With
+// -screenshots it photographs the pages for docs/console/:
 //
-//	go test ./internal/console -run Screenshots -screenshots
-func TestScreenshotsDemo(t *testing.T) {
-	if !*screenshots {
-		t.Skip("only with -screenshots")
-	}
+//	go test ./internal/console -run Browser -screenshots
+func TestBrowserDemo(t *testing.T) {
 	dir := t.TempDir()
 	n := startNode(t, node.Config{
 		DataDir: dir, Demo: true, Sim: true, RunEngine: true,
@@ -60,6 +59,10 @@ func TestScreenshotsDemo(t *testing.T) {
 	shot(t, b.ctx, "demo-overview")
 	b.run("monitors", chromedp.Navigate(base+"monitors"), chromedp.WaitVisible(chromedp.ID("targets")),
 		b.poll(`document.querySelectorAll("#pings tr:not(.empty)").length > 2`))
+	// The targets table follows the engine live: a check count moves
+	// without a reload.
+	before := b.value("checks", chromedp.Text(chromedp.CSS("#targets td.checks")))
+	b.run("live targets", b.poll(fmt.Sprintf(`document.querySelector("#targets td.checks").textContent != %q`, before)))
 	shot(t, b.ctx, "demo-monitors")
 	b.run("keys", chromedp.Navigate(base+"keys"), b.poll(`document.querySelectorAll("#conns tr[data-key]").length == 3`))
 	shot(t, b.ctx, "demo-keys")
