@@ -157,7 +157,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	bcfg := cfg.Broadcast
 	bcfg.Logger = n.log.With("component", "broadcast")
-	fanout := n.metrics.NewPrometheusHistogram(`stellarfeed_fanout_latency_seconds`)
+	// Fan-out takes microseconds to milliseconds: the default buckets
+	// start at 5 ms and would put every pass in the first one.
+	fanout := n.metrics.NewPrometheusHistogramExt(`stellarfeed_fanout_latency_seconds`, metrics.ExponentialBuckets(25e-6, 2, 16))
 	bcfg.OnFanout = func(age time.Duration, _ int) { fanout.Update(age.Seconds()) }
 	auth := &keyAuth{st: n.keys}
 	if n.hub, err = broadcast.New(bcfg, auth); err != nil {
