@@ -150,10 +150,9 @@ func (s *sampler) next() (Sample, error) {
 	inWindow := func(cur, old float64) float64 { return math.Max(0, cur-old) }
 	recent := s.since(now, rateWindow)
 	perSecond := func(cur, old float64) float64 {
-		el := now.Sub(recent.at).Seconds()
-		if el <= 0 {
-			return 0
-		}
+		// At least a second: one delivery 100 ms after the page opened
+		// is not "10 per second".
+		el := math.Max(now.Sub(recent.at).Seconds(), 1)
 		return math.Max(0, cur-old) / el
 	}
 
