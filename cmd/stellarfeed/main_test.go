@@ -193,7 +193,8 @@ func TestRunDemo(t *testing.T) {
 	urlRE := regexp.MustCompile(`ws://[0-9.:]+/\?key=sfk_[0-9A-Za-z]+`)
 	curlRE := regexp.MustCompile(`curl -i -X POST (http://[0-9.:]+)/api/pings \\\s+-H 'Authorization: Bearer (sfi_[0-9A-Za-z]+)'`)
 	deadline := time.Now().Add(20 * time.Second)
-	for wsURL == "" && time.Now().Before(deadline) {
+	// The dashboard line is printed last.
+	for (wsURL == "" || !strings.Contains(out.String(), "admin.token\n")) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 		wsURL = urlRE.FindString(out.String())
 		if m := curlRE.FindStringSubmatch(out.String()); m != nil {
@@ -202,6 +203,16 @@ func TestRunDemo(t *testing.T) {
 	}
 	if wsURL == "" || token == "" {
 		t.Fatalf("demo output lacks the URL or the curl command:\n%s\n%s", out.String(), errOut.String())
+	}
+	// ... and where the dashboard is, and how to log in.
+	dash := regexp.MustCompile(`Dashboard: (http://[0-9.:]+/admin/)\n  log in with the admin token: cat (\S+admin\.token)`).FindStringSubmatch(out.String())
+	if dash == nil || dash[2] != filepath.Join(dir, "admin.token") {
+		t.Fatalf("demo output lacks the dashboard:\n%s", out.String())
+	}
+	if resp, err := http.Get(dash[1] + "login"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("dashboard login page: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	// A watcher receives a ping pushed through the printed curl command.
