@@ -116,8 +116,9 @@ type Console struct {
 	done     chan struct{}
 	stop     sync.Once
 
-	pingsMu sync.Mutex
-	pings   []recentPing // newest last, at most cfg.RecentPings
+	pingsMu   sync.Mutex
+	pings     []sentPing // a ring of cfg.RecentPings
+	pingsNext int        // where the next one goes, mod len(pings)
 }
 
 // New builds the console. It panics when a required dependency is
@@ -132,6 +133,7 @@ func New(cfg Config, deps Deps) *Console {
 		sessions: newSessions(cfg.MaxSessions),
 		limit:    newLimiter(cfg.LoginFailures, cfg.LoginWindow, 10000),
 		done:     make(chan struct{}),
+		pings:    make([]sentPing, cfg.RecentPings),
 	}
 	c.pages = parsePages()
 	return c
@@ -318,20 +320,22 @@ func addrString(a netip.Addr) string {
 	return a.String()
 }
 
-// Publish keeps m for the Monitors page's list of recent pings. It is
-// one of the node's publishers, so it must be quick.
+// Publish keeps m for the Monitors page's list of recent pings. It is one
+// of the node's publishers, so it is quick and does not allocate: it keeps
+// the shared, immutable message in a ring.
 func (c *Console) Publish(m *stellar.Message) {
-	p := recentPing{At: c.cfg.Now(), Site: m.Site, Region: m.Region, Payload: string(m.Payload)}
 	c.pingsMu.Lock()
-	if len(c.pings) >= c.cfg.RecentPings {
-		copy(c.pings, c.pings[1:])
-		c.pings = c.pings[:len(c.pings)-1]
-	}
-	c.pings = append(c.pings, p)
+	c.pings[c.pingsNext%len(c.pings)] = sentPing{at: c.cfg.Now(), m: m}
+	c.pingsNext++
 	c.pingsMu.Unlock()
 }
 
-// recentPing is a ping as it went out.
+type sentPing struct {
+	at time.Time
+	m  *stellar.Message
+}
+
+// recentPing is a ping as it went out, for the pages.
 type recentPing struct {
 	At      time.Time `json:"at"`
 	Site    string    `json:"site"`
@@ -343,9 +347,11 @@ type recentPing struct {
 func (c *Console) recent() []recentPing {
 	c.pingsMu.Lock()
 	defer c.pingsMu.Unlock()
-	out := make([]recentPing, len(c.pings))
-	for i, p := range c.pings {
-		out[len(out)-1-i] = p
+	n := min(c.pingsNext, len(c.pings))
+	out := make([]recentPing, n)
+	for i := range n {
+		p := c.pings[(c.pingsNext-1-i)%len(c.pings)]
+		out[i] = recentPing{At: p.at, Site: p.m.Site, Region: p.m.Region, Payload: string(p.m.Payload)}
 	}
 	return out
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
 
 var t0 = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
@@ -361,5 +362,24 @@ func TestMonitorsPage(t *testing.T) {
 	r := e.do(t, req{method: "GET", path: "/admin/monitors", cookie: cookie})
 	if r.status != 200 || !strings.Contains(r.body, "does not run on this node") || !regexp.MustCompile(`<td>amazon</td><td class="num">4</td><td class="num">25.0%</td>`).MatchString(r.body) {
 		t.Fatalf("monitors: %d %.3000s", r.status, r.body)
+	}
+}
+
+func TestRecentPings(t *testing.T) {
+	e := newEnv(t, Config{RecentPings: 3})
+	if got := e.c.recent(); len(got) != 0 {
+		t.Fatalf("recent before any ping: %v", got)
+	}
+	for i := range 5 {
+		m := stellar.MessageFromPayload("amazon", "USA", fmt.Appendf(nil, `{"n":%d}`, i))
+		e.c.Publish(m)
+	}
+	got := e.c.recent()
+	if len(got) != 3 || got[0].Payload != `{"n":4}` || got[2].Payload != `{"n":2}` || got[0].Site != "amazon" {
+		t.Fatalf("recent = %+v, want n=4,3,2", got)
+	}
+	m := stellar.MessageFromPayload("walmart", "", []byte(`{}`))
+	if allocs := testing.AllocsPerRun(100, func() { e.c.Publish(m) }); allocs != 0 {
+		t.Fatalf("Publish allocates %v times", allocs)
 	}
 }
