@@ -30,7 +30,6 @@ func commands() map[string]command {
 		"watch":   {"connect to a feed like a Stellar bot and print each ping", cmdWatch},
 		"sim":     {"serve the built-in retailer simulator", cmdSim},
 		"config":  {"check a config file (config check FILE)", cmdConfig},
-		"bench":   {"measure fan-out latency against connection counts", cmdBench},
 		"version": {"print the version", cmdVersion},
 	}
 }
