@@ -45,14 +45,14 @@ var (
 	// price or an add-to-cart control.
 	selAODOfferish = sel(`.a-price, form, input[type="submit"], [data-action="aod-atc-action"], [data-action="aw-aod-cart-api"]`)
 	selAODCount    = sel(`#aod-total-offer-count`)
-	selAODMerch   = []matcherT{sel(`input#ftSelectMerchant`), sel(`input#ddmSelectMerchant`)}
-	selAODASIN    = []matcherT{sel(`input#ftSelectAsin`)}
-	selAODSoldBy  = sel(`#aod-offer-soldBy a[href], #aod-offer-soldBy [href]`)
-	selAODSoldTxt = sel(`#aod-offer-soldBy .a-col-right, #aod-offer-soldBy`)
-	selAODPrice   = sel(`.a-price`)
-	selAODHeading = sel(`#aod-offer-heading`)
-	selScripts    = sel(`script`)
-	reMerchantID  = regexp.MustCompile(`merchantId["']?\s*[=:]\s*["']([A-Z0-9]{8,20})["']`)
+	selAODMerch    = []matcherT{sel(`input#ftSelectMerchant`), sel(`input#ddmSelectMerchant`)}
+	selAODASIN     = []matcherT{sel(`input#ftSelectAsin`)}
+	selAODSoldBy   = sel(`#aod-offer-soldBy a[href], #aod-offer-soldBy [href]`)
+	selAODSoldTxt  = sel(`#aod-offer-soldBy .a-col-right, #aod-offer-soldBy`)
+	selAODPrice    = sel(`.a-price`)
+	selAODHeading  = sel(`#aod-offer-heading`)
+	selScripts     = sel(`script`)
+	reMerchantID   = regexp.MustCompile(`merchantId["']?\s*[=:]\s*["']([A-Z0-9]{8,20})["']`)
 )
 
 // atcAction is the JSON in data-aod-atc-action and data-aw-aod-cart-api.

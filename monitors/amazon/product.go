@@ -95,10 +95,10 @@ var (
 	selATCForms = sel(`form#addToCart`)
 	// A used buy box: the desktop "Buy used" box (used-only pages) and the
 	// mobile form flagged isUsedBuyBox.
-	selUsedBox   = sel(`#usedOnlyBuybox, #used_buybox_desktop, input[name="isUsedBuyBox"][value="1"]`)
-	selUsedPrice = sel(`#usedBuySection .offer-price`)
-	selDigital   = sel(`#kindle-price, form#buyOneClick`)
-	selKindle    = sel(`#kindle-price`)
+	selUsedBox        = sel(`#usedOnlyBuybox, #used_buybox_desktop, input[name="isUsedBuyBox"][value="1"]`)
+	selUsedPrice      = sel(`#usedBuySection .offer-price`)
+	selDigital        = sel(`#kindle-price, form#buyOneClick`)
+	selKindle         = sel(`#kindle-price`)
 	selMerchantInputs = []matcherT{sel(`input#merchantID`), sel(`input[name="merchantID"]`)}
 	selSellerLinks    = sel(`#sellerProfileTriggerId, #merchant-info a[href], #merchantInfoFeature_feature_div a[href], #tabular-buybox a[href]`)
 	selMerchantText   = sel(`#merchant-info, #merchantInfoFeature_feature_div, #tabular-buybox, #sellerProfileTriggerId`)

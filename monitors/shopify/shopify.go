@@ -106,6 +106,10 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 		obs.Reason = "invalid target: " + err.Error()
 		return obs
 	}
+	if t.Fulfillment != "" || len(t.Conditions) > 0 {
+		obs.Reason = "invalid target: fulfillment and condition are not Shopify options"
+		return obs
+	}
 	base := Origin(t)
 	c := checker{t: t, base: base, merchant: storeHost(t.Store)}
 	if t.Handle != "" {
@@ -211,11 +215,19 @@ func (c *checker) checkHandle(ctx context.Context, f monitors.Fetcher, obs *moni
 		obs.Outcome, obs.Reason = monitors.Error, fmt.Sprintf("parse %s: %v", u, err)
 		return
 	}
+	obs.Seen = monitors.Offer{
+		SKU: strconv.FormatInt(p.ID, 10), Title: clip(p.Title, maxTitle), Image: p.Image,
+		Price: p.Price, PriceValue: p.PriceValue, Merchant: c.merchant, SoldByRetailer: true, URL: u,
+	}
 	var filtered []string
 	for i := range p.Variants {
 		c.addOffer(obs, &p, &p.Variants[i], &filtered)
 	}
 	c.finish(obs, p.Available, filtered)
+	if len(obs.Offers) > 0 {
+		obs.Seen = obs.Offers[0]
+	}
+	obs.Evidence = fmt.Sprintf("%s: %d of %d variants available", u, len(obs.Offers), len(p.Variants))
 }
 
 func (c *checker) checkKeywords(ctx context.Context, f monitors.Fetcher, obs *monitors.Observation) {

@@ -1,6 +1,7 @@
 package walmart
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -102,7 +103,13 @@ func FuzzDetectBlock(f *testing.F) {
 			t.Fatalf("status %d not blocked", status)
 		}
 		if !blocked && status >= 200 && status < 300 && !HasNextData(body) {
-			t.Fatal("2xx page without __NEXT_DATA__ not blocked")
+			// Not a block: Check must then call it an unknown layout (or
+			// read the 2020 item script), never stock.
+			obs := New().Check(context.Background(), &monitors.Target{Site: Site, Region: RegionUSA, SKU: "1"},
+				&fakeFetcher{resp: &monitors.Response{Status: status, Body: body, URL: finalURL}})
+			if _, ok := scriptByID(body, "item"); !ok && (obs.Outcome == monitors.InStock || obs.Outcome == monitors.OutOfStock) {
+				t.Fatalf("page without product data read as %v", obs.Outcome)
+			}
 		}
 	})
 }
