@@ -74,6 +74,12 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 	if t.MaxPrice < 0 || math.IsNaN(t.MaxPrice) || math.IsInf(t.MaxPrice, 0) {
 		return fmt.Errorf("maxPrice: %v must be a number >= 0 (0 means no cap)", t.MaxPrice)
 	}
+	if t.Fulfillment != "" {
+		return errors.New("fulfillment: a Walmart option, not used by shopify")
+	}
+	if len(t.Conditions) > 0 {
+		return errors.New("condition: not used by shopify (a store sells new items)")
+	}
 	if t.StellarSite != "" {
 		p := stellar.Ping{Site: t.StellarSite, SKU: "1"}
 		for _, fe := range stellar.FieldErrors((stellar.Rules{}).Validate(&p)) {
@@ -104,10 +110,6 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 	obs.StellarSite = StellarSite(t)
 	if err := m.ValidateTarget(t); err != nil {
 		obs.Reason = "invalid target: " + err.Error()
-		return obs
-	}
-	if t.Fulfillment != "" || len(t.Conditions) > 0 {
-		obs.Reason = "invalid target: fulfillment and condition are not Shopify options"
 		return obs
 	}
 	base := Origin(t)
