@@ -89,7 +89,7 @@ func ValidateConditions(cs []string) error {
 		switch c {
 		case ConditionNew, ConditionUsed, ConditionRenewed, ConditionAny:
 		default:
-			return fmt.Errorf("condition[%d]: %q is not one of new, used, renewed, any", i, c)
+			return fmt.Errorf("condition: entry %d, %q, is not one of new, used, renewed, any", i+1, c)
 		}
 	}
 	return nil

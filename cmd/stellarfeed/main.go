@@ -32,6 +32,7 @@ func commands() map[string]command {
 		"config":  {"check a config file (config check FILE)", cmdConfig},
 		"bench":   {"measure fan-out latency against connection counts", cmdBench},
 		"version": {"print the version", cmdVersion},
+		"check":   {"check one product once and explain what the monitor sees", cmdCheck},
 	}
 }
 

@@ -190,7 +190,7 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 		}
 		resp, res = m.fetch(ctx, f, r, u, what)
 		if resp == nil {
-			obs.Evidence = res.reason
+			obs.Evidence = page.Evidence + "; then " + what + ": not read"
 			return fail(obs, res.outcome, res.reason)
 		}
 		pg, err := parseAOD(resp.Body, r, t.SKU) // fetch ran DetectBlock
@@ -199,7 +199,7 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 			case errors.Is(err, ErrBlocked):
 				return fail(obs, monitors.Blocked, what+": "+err.Error())
 			case errors.Is(err, ErrNotAOD), errors.Is(err, ErrUnknownLayout):
-				obs.Evidence = what + " fragment not recognised"
+				obs.Evidence = page.Evidence + "; then " + what + ": fragment not recognised"
 				return fail(obs, monitors.UnknownLayout, what+": "+err.Error())
 			}
 			return fail(obs, monitors.Error, what+": "+err.Error())

@@ -163,8 +163,8 @@ func (p *Pages) Fetch(ctx context.Context, req *monitors.Request) (*monitors.Res
 		if len(p.Bodies) != 1 {
 			have = fmt.Sprintf("%d saved pages", len(p.Bodies))
 		}
-		return nil, fmt.Errorf("request %d (%s) has no saved page: %s answered the first %d (save this one too and pass it with --offers)",
-			i+1, req.URL, have, len(p.Bodies))
+		return nil, fmt.Errorf("request %d has no saved page: %s answered the first %d (save this one too and pass it with --offers)",
+			i+1, have, len(p.Bodies))
 	}
 	status := p.Status
 	if status == 0 {
