@@ -35,6 +35,7 @@ func FuzzParseProduct(f *testing.F) {
 	for _, b := range seedPages(f) {
 		f.Add(b)
 	}
+	f.Add([]byte(legacyPage))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := ParseProduct(body, "https://www.walmart.com/ip/1")
 		if err != nil {
@@ -92,6 +93,7 @@ func FuzzDetectBlock(f *testing.F) {
 	for _, b := range seedPages(f) {
 		f.Add(200, "https://www.walmart.com/ip/1", b)
 	}
+	f.Add(200, "https://www.walmart.com/ip/1", []byte(legacyPage))
 	f.Add(403, "", []byte(nil))
 	f.Add(200, "https://www.walmart.com/blocked?url=x", []byte("<html></html>"))
 	f.Fuzz(func(t *testing.T, status int, finalURL string, body []byte) {
