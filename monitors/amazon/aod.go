@@ -75,7 +75,10 @@ func ParseAOD(body []byte, r RegionInfo, asin string) ([]AODOffer, error) {
 		return nil, fmt.Errorf("%w: %s", ErrBlocked, reason)
 	}
 	pg, err := parseAOD(body, r, asin)
-	return pg.offers, err
+	if err != nil {
+		return nil, err
+	}
+	return pg.offers, nil
 }
 
 // aodPage is one page of the offers fragment.

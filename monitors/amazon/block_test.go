@@ -125,3 +125,40 @@ func BenchmarkDetectBlockCaptcha(b *testing.B) {
 		}
 	}
 }
+
+// FuzzDetectBlock: any body, no panic; a verdict always has a reason; a
+// real captcha form in front of anything is a block, and a marker quoted
+// inside a script never is one on its own.
+func FuzzDetectBlock(f *testing.F) {
+	seedFixtures(f, func(b []byte) { f.Add(200, b) })
+	f.Add(200, []byte(`<div data-x="/errors/validateCaptcha?amzn=1">`))
+	f.Add(403, []byte(nil))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		blocked, reason := DetectBlock(status, body)
+		if blocked != (reason != "") {
+			t.Fatalf("blocked %v with reason %q", blocked, reason)
+		}
+		if status == 403 && !blocked {
+			t.Fatal("403 not blocked")
+		}
+		form := append([]byte(`<html><body><form method="get" action="/errors/validateCaptcha"></form>`), body...)
+		if b, _ := DetectBlock(200, form); !b {
+			t.Fatal("captcha form not detected")
+		}
+		if len(body) < 64 && isAlnum(body) {
+			quoted := append(append([]byte(`<html><body><script>var u="/errors/validateCaptcha?`), body...), `";</script><p>ok</p></body></html>`...)
+			if b, why := DetectBlock(200, quoted); b {
+				t.Fatalf("marker in a script read as a block: %s", why)
+			}
+		}
+	})
+}
+
+func isAlnum(b []byte) bool {
+	for _, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
