@@ -140,6 +140,11 @@ var blockPhrases = [...]struct{ phrase, reason string }{
 	{"to discuss automated access to amazon data", "automated-access notice"},
 	{"enter the characters you see below", "captcha text (en)"},
 	{"type the characters you see in this image", "captcha text (en)"},
+	// The 2024+ "Continue shopping" interstitial (a ~4 KB page served
+	// with 200 to flagged clients), in the languages public monitors quote.
+	{"click the button below to continue shopping", "continue-shopping interstitial (en)"},
+	{"klicke auf die schaltfläche unten, um mit dem einkaufen fortzufahren", "continue-shopping interstitial (de)"},
+	{"fai clic sul pulsante qui sotto per continuare a fare acquisti", "continue-shopping interstitial (it)"},
 	{"geben sie die zeichen unten ein", "captcha text (de)"},
 	{"geben sie die unten angezeigten zeichen ein", "captcha text (de)"},
 	{"entrez les caractères que vous voyez ci-dessous", "captcha text (fr)"},

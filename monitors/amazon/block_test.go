@@ -63,6 +63,9 @@ func TestDetectBlock(t *testing.T) {
 		{"phrase at the very end", 200, []byte(`voer de karakters in`), true, "(nl)"},
 		{"phrase cut short", 200, []byte(`voer de karakters i`), false, ""},
 		{"ja phrase", 200, page(`表示されている文字を入力してください`), true, "(ja)"},
+		{"continue shopping interstitial", 200, []byte(`<html><head><title>Amazon.com</title></head><body><h4>Click the button below to continue shopping</h4><button type="submit">Continue shopping</button></body></html>`), true, "continue-shopping"},
+		{"continue shopping interstitial de", 200, page(`<h4>Klicke auf die Schaltfläche unten, um mit dem Einkaufen fortzufahren</h4>`), true, "continue-shopping interstitial (de)"},
+		{"continue shopping interstitial it", 200, page(`<h4>Fai clic sul pulsante qui sotto per continuare a fare acquisti</h4>`), true, "continue-shopping interstitial (it)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
