@@ -34,10 +34,10 @@ type AODOffer struct {
 }
 
 var (
-	selAODMarker = sel(`#aod-container, #all-offers-display-scroller, #aod-offer-list, #aod-pinned-offer, #aod-total-offer-count, .aod-other-offer-block, .aod-information-block`)
+	selAODMarker = sel(`#aod-container, #all-offers-display-scroller, #aod-offer-list, #aod-retail-other-offers-content, #aod-pinned-offer, #aod-total-offer-count, .aod-other-offer-block, .aod-information-block, .aod-offer`)
 	// Offers: by id (until 2023), by class (2024+: the list's items carry
 	// no id). A block inside another block is part of it.
-	selAODOffers  = sel(`#aod-pinned-offer, #aod-sticky-pinned-offer, #aod-offer, .aod-other-offer-block, .aod-information-block`)
+	selAODOffers  = sel(`#aod-pinned-offer, #aod-sticky-pinned-offer, #aod-offer, .aod-other-offer-block, .aod-information-block, .aod-offer`)
 	selAODOfferID = []matcherT{sel(`input[name="offeringID.1"]`), sel(`input[name="items[0.base][offerListingId]"]`)}
 	selAODATC     = sel(`span[data-action="aod-atc-action"], [data-aod-atc-action]`)
 	selAODCartAPI = sel(`[data-aw-aod-cart-api]`)
@@ -293,14 +293,14 @@ func soldByName(n *html.Node) string {
 // each offer whole. Keep it in step with the selectors above.
 func aodPart(t *tagToken, _ uint8) (part, uint8) {
 	switch string(attrValue(t.id)) {
-	case "aod-container", "all-offers-display-scroller", "aod-offer-list", "aod-total-offer-count":
+	case "aod-container", "all-offers-display-scroller", "aod-offer-list", "aod-total-offer-count", "aod-retail-other-offers-content":
 		return partShell, 0
 	case "aod-pinned-offer", "aod-sticky-pinned-offer", "aod-offer":
 		return partWhole, 0
 	}
 	if t.class != nil {
 		c := attrValue(t.class)
-		if hasClassToken(c, "aod-other-offer-block") || hasClassToken(c, "aod-information-block") {
+		if hasClassToken(c, "aod-other-offer-block") || hasClassToken(c, "aod-information-block") || hasClassToken(c, "aod-offer") {
 			return partWhole, 0
 		}
 	}

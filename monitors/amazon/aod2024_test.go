@@ -65,6 +65,22 @@ func TestParseAODClassBlocks(t *testing.T) {
 	if _, err := ParseAOD(body, r, asin2024); !errors.Is(err, ErrUnknownLayout) {
 		t.Errorf("unreadable offers: err = %v, want ErrUnknownLayout", err)
 	}
+
+	// Retail "other offers" section with .aod-offer rows, as some public
+	// parsers select it.
+	retail := []byte(`<div id="aod-retail-other-offers-content"><div class="aod-offer">
+<div id="aod-offer-heading"><span>Neu</span></div><span class="a-price"><span class="a-offscreen">12,99 €</span></span>
+<input type="hidden" name="items[0.base][offerListingId]" value="retail%2Boid"/>
+<div id="aod-offer-soldBy"><div class="a-col-right"><span>Amazon EU S.à r.l.</span></div></div></div></div>`)
+	de, _ := Region("DE")
+	offers, err = ParseAOD(retail, de, asin2024)
+	if err != nil || len(offers) != 1 {
+		t.Fatalf("retail other offers: %+v, %v", offers, err)
+	}
+	if o := offers[0]; o.OfferID != "retail+oid" || !o.SoldByAmazon || o.Merchant != de.SellerID || o.Price != "12.99" || o.Cond != monitors.ConditionNew {
+		t.Errorf("retail offer %+v", o)
+	}
+	compareWithFullTree(t, retail, de, asin2024)
 }
 
 func TestCheckAOD2024(t *testing.T) {
