@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/stellarfeed/stellarfeed/engine"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
@@ -72,46 +73,16 @@ func Run(ctx context.Context, m monitors.Monitor, t *monitors.Target, f monitors
 	return rep
 }
 
-// ping builds the ping the engine would send for o, the way it does:
-// a ping whose only faults are in its optional details loses those
-// details; any other fault means no ping.
+// ping is what the engine would send for o (engine.PingFor).
 func ping(rules stellar.Rules, site, region string, o monitors.Offer) (*stellar.Ping, string) {
-	p := stellar.Ping{Site: site, SKU: o.SKU, OfferID: o.OfferID}
-	if site == stellar.SiteAmazon {
-		p.Region = region
-	}
-	if o.Title != "" || o.Image != "" || o.Price != "" {
-		p.Details = &stellar.Details{ProductTitle: o.Title, ProductImage: o.Image, ProductPrice: o.Price}
-	}
-	err := rules.Validate(&p)
-	if err == nil {
-		return &p, ""
-	}
-	fes := stellar.FieldErrors(err)
-	if p.Details == nil || len(fes) == 0 {
+	p, dropped, err := engine.PingFor(rules, site, region, o)
+	switch {
+	case err != nil:
 		return nil, "not sent: " + err.Error()
+	case dropped != nil:
+		return &p, "details dropped: " + dropped.Error()
 	}
-	d := *p.Details
-	for _, fe := range fes {
-		switch fe.Field {
-		case "details.productTitle":
-			d.ProductTitle = ""
-		case "details.productImage":
-			d.ProductImage = ""
-		case "details.productPrice":
-			d.ProductPrice = ""
-		default:
-			return nil, "not sent: " + err.Error()
-		}
-	}
-	p.Details = &d
-	if d == (stellar.Details{}) {
-		p.Details = nil
-	}
-	if err2 := rules.Validate(&p); err2 != nil {
-		return nil, "not sent: " + err2.Error()
-	}
-	return &p, "details dropped: " + err.Error()
+	return &p, ""
 }
 
 // recorder notes the URLs a check asks for.
