@@ -89,28 +89,17 @@ var decoder = sonic.Config{CopyString: true}.Froze()
 
 // rawProduct is the subset of the product object the monitor reads.
 type rawProduct struct {
-	UsItemID           string `json:"usItemId"`
-	ItemID             string `json:"itemId"`
-	Name               string `json:"name"`
-	OfferID            string `json:"offerId"`
-	AvailabilityStatus string `json:"availabilityStatus"`
-	SellerID           string `json:"sellerId"`
-	SellerName         string `json:"sellerName"`
-	SellerType         string `json:"sellerType"`
-	PriceInfo          *struct {
-		CurrentPrice *struct {
-			Price        flexNumber `json:"price"`
-			PriceString  string     `json:"priceString"`
-			CurrencyUnit string     `json:"currencyUnit"`
-		} `json:"currentPrice"`
-	} `json:"priceInfo"`
-	ImageInfo *struct {
-		ThumbnailURL string `json:"thumbnailUrl"`
-		AllImages    []struct {
-			URL string `json:"url"`
-		} `json:"allImages"`
-	} `json:"imageInfo"`
-	Offers *struct {
+	UsItemID           string     `json:"usItemId"`
+	ItemID             string     `json:"itemId"`
+	Name               string     `json:"name"`
+	OfferID            string     `json:"offerId"`
+	AvailabilityStatus string     `json:"availabilityStatus"`
+	SellerID           string     `json:"sellerId"`
+	SellerName         string     `json:"sellerName"`
+	SellerType         string     `json:"sellerType"`
+	PriceInfo          *priceInfo `json:"priceInfo"`
+	ImageInfo          *imageInfo `json:"imageInfo"`
+	Offers             *struct {
 		Primary *struct {
 			OfferID string `json:"offerId"`
 		} `json:"primary"`
@@ -138,6 +127,25 @@ type rawProduct struct {
 	layout                string
 }
 
+type priceInfo struct {
+	CurrentPrice *currentPrice `json:"currentPrice"`
+}
+
+type currentPrice struct {
+	Price        flexNumber `json:"price"`
+	PriceString  string     `json:"priceString"`
+	CurrencyUnit string     `json:"currencyUnit"`
+}
+
+type imageInfo struct {
+	ThumbnailURL string     `json:"thumbnailUrl"`
+	AllImages    []imageRef `json:"allImages"`
+}
+
+type imageRef struct {
+	URL string `json:"url"`
+}
+
 // rawLegacy is the buy-box product of the 2020 layout, kept in
 // <script id="item" type="application/json"> at item.product.buyBox.products[0].
 type rawLegacy struct {
@@ -150,11 +158,9 @@ type rawLegacy struct {
 	PriceMap           *struct {
 		Price flexNumber `json:"price"`
 	} `json:"priceMap"`
-	Images []struct {
-		URL string `json:"url"`
-	} `json:"images"`
-	Shippable  *bool `json:"shippable"`
-	Pickupable *bool `json:"pickupable"`
+	Images     []imageRef `json:"images"`
+	Shippable  *bool      `json:"shippable"`
+	Pickupable *bool      `json:"pickupable"`
 }
 
 // legacyPath is where the 2020 layout keeps the buy-box product.
@@ -237,25 +243,10 @@ func parseLegacy(data []byte, finalURL string) (Product, error) {
 		shippable: lp.Shippable, pickupable: lp.Pickupable, layout: "legacy",
 	}
 	if lp.PriceMap != nil {
-		rp.PriceInfo = &struct {
-			CurrentPrice *struct {
-				Price        flexNumber `json:"price"`
-				PriceString  string     `json:"priceString"`
-				CurrencyUnit string     `json:"currencyUnit"`
-			} `json:"currentPrice"`
-		}{CurrentPrice: &struct {
-			Price        flexNumber `json:"price"`
-			PriceString  string     `json:"priceString"`
-			CurrencyUnit string     `json:"currencyUnit"`
-		}{Price: lp.PriceMap.Price}}
+		rp.PriceInfo = &priceInfo{CurrentPrice: &currentPrice{Price: lp.PriceMap.Price}}
 	}
 	if len(lp.Images) > 0 {
-		rp.ImageInfo = &struct {
-			ThumbnailURL string `json:"thumbnailUrl"`
-			AllImages    []struct {
-				URL string `json:"url"`
-			} `json:"allImages"`
-		}{AllImages: lp.Images}
+		rp.ImageInfo = &imageInfo{AllImages: lp.Images}
 	}
 	return rp.product(finalURL)
 }
