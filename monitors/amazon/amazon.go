@@ -108,6 +108,10 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 // while looking for an offer that passes the filters.
 const maxAODPages = 5
 
+// aodPageSize is how many offers a full offers page lists (besides the
+// pinned one).
+const aodPageSize = 10
+
 // Check polls one product: the product page, and the All Offers Display
 // fragment when the page has no featured offer ("See all buying options"),
 // is out of stock with other sellers, or its buy box fails the merchant,
@@ -178,6 +182,7 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 		reasons    []string
 		seen       = map[string]bool{}
 		unreadable int
+		total      = -1 // the offer count the first page gives, if any
 	)
 	if filterReason != "" {
 		reasons = append(reasons, filterReason)
@@ -205,6 +210,9 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 			return fail(obs, monitors.Error, what+": "+err.Error())
 		}
 		unreadable += pg.unreadable
+		if pg.total >= 0 {
+			total = pg.total
+		}
 		fresh := 0
 		for _, o := range pg.offers {
 			if seen[o.OfferID] {
@@ -226,9 +234,11 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 			}
 			reasons = append(reasons, "offer "+why)
 		}
-		// More pages only while they bring offers and the count says
-		// there are more than seen.
-		if fresh == 0 || (pg.total >= 0 && len(seen) >= pg.total) {
+		// More pages only while they bring offers and there are more to
+		// see: the fragment's count says so, or (without a count) the
+		// page was full.
+		more := len(seen) < total || (total < 0 && fresh >= aodPageSize)
+		if fresh == 0 || !more {
 			break
 		}
 	}
