@@ -92,6 +92,8 @@ func TestCheckAOD2024(t *testing.T) {
 		aodURL("B0US2024BB"):               {file: "aod-USA-unreadable-2024.html"},
 		dpURL("B0US2024BB"):                {body: strings.ReplaceAll(noFeaturedOffer, asin2024, "B0US2024BB")},
 		aodURL("B0US2024BB") + "&pageno=2": {body: `<div id="aod-offer-list"></div>`},
+		dpURL("B0US2024CC"):                {body: strings.ReplaceAll(noFeaturedOffer, asin2024, "B0US2024CC")},
+		aodURL("B0US2024CC"):               {body: strings.ReplaceAll(mustRead("aod-USA-classblocks-2024-page2.html"), asin2024, "B0US2024CC")},
 	}
 	tests := []struct {
 		name      string
@@ -112,6 +114,8 @@ func TestCheckAOD2024(t *testing.T) {
 		// Nothing passes: pages are followed until one brings no offer.
 		{"nothing passes", monitors.Target{SKU: asin2024, MaxPrice: 100, Conditions: []string{"any"}}, monitors.OutOfStock, "", false, "over maxPrice", 4},
 		{"unreadable offers", monitors.Target{SKU: "B0US2024BB"}, monitors.UnknownLayout, "", false, "no offer id", 2},
+		// No offer count and a page that is not full: no further page.
+		{"no count, short page", monitors.Target{SKU: "B0US2024CC", Merchant: "A9NOBODY00000"}, monitors.OutOfStock, "", false, "not A9NOBODY00000", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -254,4 +258,12 @@ func TestUsedAndMobileBuyBoxes(t *testing.T) {
 	if p.Stock != InStock || p.Condition != "" || p.OfferID != "newOid/2" || p.Price != "21.11" || !p.SoldByAmazon {
 		t.Errorf("mobile page: %+v", p)
 	}
+}
+
+func mustRead(name string) string {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
