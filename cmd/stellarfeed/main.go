@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"sim":     {"serve the built-in retailer simulator", cmdSim},
 		"config":  {"check a config file (config check FILE)", cmdConfig},
 		"version": {"print the version", cmdVersion},
+		"check":   {"check one product once and explain what the monitor sees", cmdCheck},
 	}
 }
 

@@ -544,7 +544,7 @@ func allOf(s string, maxLen int, ok func(byte) bool) bool {
 
 // targetFields maps the lower-cased names a monitor may use in its errors
 // ("region: ..." or "Region: ...") to the YAML field.
-var targetFields = []string{"site", "region", "sku", "store", "handle", "keywords", "merchant", "maxPrice", "stellarSite", "baseURL"}
+var targetFields = []string{"site", "region", "sku", "store", "handle", "keywords", "merchant", "maxPrice", "stellarSite", "baseURL", "condition", "fulfillment"}
 
 // monitorCheck runs the site monitor's own ValidateTarget and places each
 // line of its error at the field it names, else at the target.

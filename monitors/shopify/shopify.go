@@ -74,6 +74,12 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 	if t.MaxPrice < 0 || math.IsNaN(t.MaxPrice) || math.IsInf(t.MaxPrice, 0) {
 		return fmt.Errorf("maxPrice: %v must be a number >= 0 (0 means no cap)", t.MaxPrice)
 	}
+	if t.Fulfillment != "" {
+		return errors.New("fulfillment: a Walmart option, not used by shopify")
+	}
+	if len(t.Conditions) > 0 {
+		return errors.New("condition: not used by shopify (a store sells new items)")
+	}
 	if t.StellarSite != "" {
 		p := stellar.Ping{Site: t.StellarSite, SKU: "1"}
 		for _, fe := range stellar.FieldErrors((stellar.Rules{}).Validate(&p)) {
@@ -211,11 +217,19 @@ func (c *checker) checkHandle(ctx context.Context, f monitors.Fetcher, obs *moni
 		obs.Outcome, obs.Reason = monitors.Error, fmt.Sprintf("parse %s: %v", u, err)
 		return
 	}
+	obs.Seen = monitors.Offer{
+		SKU: strconv.FormatInt(p.ID, 10), Title: clip(p.Title, maxTitle), Image: p.Image,
+		Price: p.Price, PriceValue: p.PriceValue, Merchant: c.merchant, SoldByRetailer: true, URL: u,
+	}
 	var filtered []string
 	for i := range p.Variants {
 		c.addOffer(obs, &p, &p.Variants[i], &filtered)
 	}
 	c.finish(obs, p.Available, filtered)
+	if len(obs.Offers) > 0 {
+		obs.Seen = obs.Offers[0]
+	}
+	obs.Evidence = fmt.Sprintf("%s: %d of %d variants available", u, len(obs.Offers), len(p.Variants))
 }
 
 func (c *checker) checkKeywords(ctx context.Context, f monitors.Fetcher, obs *monitors.Observation) {
