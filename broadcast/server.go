@@ -455,7 +455,7 @@ func (s *Server) register(nc net.Conn, id Identity, req request, remote netip.Ad
 		fd:     fd,
 		srv:    s,
 		ident:  id,
-		filt:   filter{Filter: stellar.Filter{Sites: req.sites, Regions: req.regions, Scopes: stellar.ParseScopes(id.Scopes)}, realtime: req.realtime},
+		filt:   newFilter(id, req),
 		remote: remote,
 		since:  time.Now(),
 	}
