@@ -444,3 +444,17 @@ func (s *Store) KeysOfFeed(name string) []Key {
 	}
 	return out
 }
+
+// TokenSlug reports whether a live ingest token posts to /api/in/{slug}
+// (the per-token slugs that predate feeds).
+func (s *Store) TokenSlug(slug string) bool {
+	if slug == "" {
+		return false
+	}
+	for _, rec := range s.snap.Load().byID {
+		if rec.key.Slug == slug && rec.key.Revoked.IsZero() {
+			return true
+		}
+	}
+	return false
+}
