@@ -16,6 +16,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
+	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 )
 
@@ -409,5 +410,195 @@ func waitSSE(t *testing.T, n *Node, k int) {
 			t.Fatalf("%d SSE subscribers, want %d", n.events.Stats().Subscribers, k)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestWebhookRelayContract posts to a webhook feed exactly as the relay
+// service documents, and checks every documented answer.
+func TestWebhookRelayContract(t *testing.T) {
+	n := startNode(t, Config{API: api.Config{CORSOrigins: []string{"https://app.example.com"}}})
+	st := n.Keys()
+	if _, err := st.CreateFeed(keys.FeedOptions{Name: "relay", Kind: keys.FeedWebhook, Slugs: []string{"acme-relay"}, MonthlyQuota: 2, MaxBytes: 64}); err != nil {
+		t.Fatal(err)
+	}
+	sub := mustCreate(t, st, keys.Options{Kind: keys.KindSubscriber, Feed: "relay"})
+	sse := dialSSE(t, n, "token="+sub, http.Header{"Origin": {"https://app.example.com"}})
+	waitSSE(t, n, 1)
+	url := fmt.Sprintf("http://%s/api/in/", n.APIAddr())
+
+	code, body := post(t, url+"acme-relay", nil, `{"event": "user.signup", "email": "test@example.com"}`)
+	var ok struct {
+		Accepted bool   `json:"accepted"`
+		ID       string `json:"id"`
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &ok) != nil || !ok.Accepted || len(ok.ID) != 16 {
+		t.Fatalf("relay example: %d %s", code, body)
+	}
+	ev := sse.next(t)
+	var got struct {
+		Type       string          `json:"type"`
+		ID         string          `json:"id"`
+		Payload    json.RawMessage `json:"payload"`
+		ReceivedAt string          `json:"receivedAt"`
+	}
+	if err := json.Unmarshal([]byte(ev.data), &got); err != nil {
+		t.Fatal(err)
+	}
+	if ev.typ != "" || ev.id == "" || got.Type != "webhook" || got.ID != ok.ID ||
+		string(got.Payload) != `{"event":"user.signup","email":"test@example.com"}` {
+		t.Fatalf("delivered %+v as %+v", ev, got)
+	}
+	if ts, err := time.Parse("2006-01-02T15:04:05.000Z", got.ReceivedAt); err != nil || time.Since(ts) > time.Minute {
+		t.Fatalf("receivedAt %q: %v", got.ReceivedAt, err)
+	}
+
+	for _, tt := range []struct {
+		name, slug, ctype, body string
+		code                    int
+		want                    string
+	}{
+		{"invalid JSON", "acme-relay", "application/json", `{"event":`, 400, "malformed JSON"},
+		{"not an object", "acme-relay", "application/json", `"hello"`, 400, "JSON object or array"},
+		{"unknown slug", "acme-relya", "application/json", `{}`, 404, "unknown slug"},
+		{"too large", "acme-relay", "application/json", `{"pad":"` + strings.Repeat("x", 64) + `"}`, 413, "larger than 64 bytes"},
+		{"wrong type", "acme-relay", "application/xml", `<a/>`, 415, "Content-Type"},
+		{"array", "acme-relay", "", `[1,2]`, 200, `"accepted":true`},
+		{"over quota", "acme-relay", "application/json", `{}`, 402, `"quota":2,"used":2,"reset":"`},
+	} {
+		req, _ := http.NewRequest("POST", url+tt.slug, strings.NewReader(tt.body))
+		if tt.ctype != "" {
+			req.Header.Set("Content-Type", tt.ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.code || !strings.Contains(string(b), tt.want) {
+			t.Errorf("%s: %d %s, want %d with %q", tt.name, resp.StatusCode, b, tt.code, tt.want)
+		}
+	}
+
+	// CORS for the stream and a preflight.
+	req, _ := http.NewRequest("OPTIONS", fmt.Sprintf("http://%s/api/events/stream", n.APIAddr()), nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	req.Header.Set("Origin", "https://evil.example.com")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("an unlisted origin was allowed")
+	}
+}
+
+// TestSessionLogin: POST /api/login sets the cookie, /ws takes it instead
+// of ?key=, and revoking the key closes that connection with 1008 and
+// ends the session; logout ends a session too.
+func TestSessionLogin(t *testing.T) {
+	n := startNode(t, Config{})
+	st := n.Keys()
+	sub := mustCreate(t, st, keys.Options{Kind: keys.KindSubscriber, Label: "browser"})
+	base := fmt.Sprintf("http://%s", n.APIAddr())
+	if code, _ := post(t, base+"/api/login", nil, `{"key":"sfk_wrong"}`); code != 401 {
+		t.Fatalf("login with a wrong key: %d", code)
+	}
+	req, _ := http.NewRequest("POST", base+"/api/login", strings.NewReader(`{"key":"`+sub+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "sf_session" {
+			cookie = c
+		}
+	}
+	if resp.StatusCode != 200 || cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Secure || cookie.MaxAge <= 0 {
+		t.Fatalf("login: %d %+v", resp.StatusCode, cookie)
+	}
+	hdr := http.Header{"Cookie": {"theme=dark; sf_session=" + cookie.Value}}
+	rt := dialWS(t, n, "/ws", hdr)
+	if m := rt.next(t); m["type"] != "connected" {
+		t.Fatalf("/ws with the session cookie: %v", m)
+	}
+	// Without a cookie /ws still refuses with 1008.
+	bare := dialWS(t, n, "/ws", nil)
+	if code := closeCode(t, bare); code != ws.StatusPolicyViolation {
+		t.Fatalf("/ws without key or cookie closed with %d", code)
+	}
+	id, _ := st.Check(sub, keys.KindSubscriber, time.Now())
+	if _, err := st.Revoke(id.ID); err != nil {
+		t.Fatal(err)
+	}
+	if code := closeCode(t, rt); code != ws.StatusPolicyViolation {
+		t.Fatalf("revoked session's /ws closed with %d", code)
+	}
+	if code := closeCode(t, dialWS(t, n, "/ws", hdr)); code != ws.StatusPolicyViolation {
+		t.Fatalf("revoked session reopened /ws: %d", code)
+	}
+
+	// Logout ends a session.
+	sub2 := mustCreate(t, st, keys.Options{Kind: keys.KindSubscriber})
+	tok, _, err := st.Login(sub2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := post(t, base+"/api/logout", map[string]string{"Cookie": "sf_session=" + tok}, ""); code != 200 {
+		t.Fatalf("logout: %d", code)
+	}
+	if code := closeCode(t, dialWS(t, n, "/ws", http.Header{"Cookie": {"sf_session=" + tok}})); code != ws.StatusPolicyViolation {
+		t.Fatalf("logged-out session opened /ws: %d", code)
+	}
+}
+
+// closeCode reads until the server's close frame and returns its code.
+func closeCode(t *testing.T, c *wsClient) ws.StatusCode {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		h, err := ws.ReadHeader(c)
+		if err != nil {
+			t.Fatalf("no close frame: %v", err)
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(c, p); err != nil {
+			t.Fatal(err)
+		}
+		if h.OpCode == ws.OpClose {
+			code, _ := ws.ParseCloseFrameData(p)
+			return code
+		}
+	}
+}
+
+// TestSSEEndsAtKeyExpiry: a stream stops when its key expires, as the
+// WebSocket endpoints close with 1008.
+func TestSSEEndsAtKeyExpiry(t *testing.T) {
+	n := startNode(t, Config{})
+	sub := mustCreate(t, n.Keys(), keys.Options{Kind: keys.KindSubscriber, Expires: time.Now().Add(1500 * time.Millisecond)})
+	s := dialSSE(t, n, "key="+sub, nil)
+	waitSSE(t, n, 1)
+	select {
+	case _, ok := <-s.events:
+		if ok {
+			t.Fatal("an event on an idle stream")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream still open 5 s after a 1.5 s expiry")
+	}
+	if n.events.Stats().Subscribers != 0 {
+		t.Fatal("subscriber left behind")
 	}
 }
