@@ -28,13 +28,14 @@ type keyAdmin interface {
 
 const keysUsage = `Usage: stellarfeed keys <create|list|show|update|rotate|revoke> [flags] [KEY]
 
-  create  [--ingest|--admin] [--label L] [--expires 720h|2027-01-02T15:04:05Z] [limits]
+  create  [--ingest|--admin] [--feed NAME] [--label L] [--expires 720h|2027-01-02T15:04:05Z] [limits]
           prints the new secret alone on stdout's last line
   list    one line per key with its usage
   show    KEY|ID        everything about one key
   update  KEY|ID [flags] change label, expiry, limits; --enable / --disable
   rotate  KEY|ID        new secret, same settings; the old one stops working
   revoke  KEY|ID        live connections are closed with 1008
+  usage   --month 2026-12 [--feed NAME] [--csv]  billing lines per feed and key
 
 While a server runs, these go through its admin API (address and token are read
 from the data directory); otherwise they open the database directly.
@@ -49,17 +50,22 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	sub, args := args[0], args[1:]
+	if sub == "usage" {
+		return cmdKeysUsage(ctx, args, stdout, stderr)
+	}
 	fs := newFlagSet("keys "+sub, "", stderr)
 	dataDir := fs.String("data", "data", "data directory (env STELLARFEED_DATA)")
 	apiURL := fs.String("api", "", "admin API of a running server, e.g. http://127.0.0.1:8081 (env STELLARFEED_API)")
 	token := fs.String("admin-token", "", "admin token for --api (env STELLARFEED_ADMIN_TOKEN)")
 	var patch patchFlags
 	var ingest, adminKind *bool
+	var feed *string
 	switch sub {
 	case "create", "update":
 		if sub == "create" {
 			ingest = fs.Bool("ingest", false, "create an ingest token (for POST /api/pings) instead of a subscriber key")
 			adminKind = fs.Bool("admin", false, "create an admin token (for /api/admin/)")
+			feed = fs.String("feed", "", "the feed the key belongs to (default: the default feed; admin tokens: every feed)")
 		}
 		patch.register(fs)
 	case "list", "show", "rotate", "revoke":
@@ -87,6 +93,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return errors.New("--ingest and --admin exclude each other")
 		}
 		req := patch.request()
+		req.Feed = *feed
 		req.Kind = string(keys.KindSubscriber)
 		if *ingest {
 			req.Kind = string(keys.KindIngest)
