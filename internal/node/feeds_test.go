@@ -602,3 +602,30 @@ func TestSSEEndsAtKeyExpiry(t *testing.T) {
 		t.Fatal("subscriber left behind")
 	}
 }
+
+// TestEngineFeedMustExist: a config that routes restocks into a feed the
+// store lacks (or a webhook feed) stops the start with the fix in the
+// message, rather than publishing into nothing or the wrong feed.
+func TestEngineFeedMustExist(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{DataDir: dir, RunEngine: true, EngineFeed: "eu", WSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0"}
+	if _, err := Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), `engine.feed: no feed "eu" (create it: stellarfeed feeds create eu)`) {
+		t.Fatalf("start with a missing feed: %v", err)
+	}
+	cfg.EngineFeed, cfg.GroupFeeds = "", map[string]string{"consoles": "relay"}
+	db, err := OpenDB(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := keys.Open(db)
+	if err == nil {
+		_, err = st.CreateFeed(keys.FeedOptions{Name: "relay", Kind: keys.FeedWebhook})
+	}
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), `group consoles feed: feed "relay" is a webhook feed`) {
+		t.Fatalf("start with a webhook engine feed: %v", err)
+	}
+}
