@@ -58,8 +58,9 @@ func Parse(body []byte) (compact []byte, channel string, err error) {
 	var buf bytes.Buffer
 	buf.Grow(len(body))
 	if err := json.Compact(&buf, body); err != nil {
+		// Compact's errors lack the offset; the validator's have it.
 		var se *json.SyntaxError
-		if errors.As(err, &se) {
+		if errors.As(json.Unmarshal(body, new(json.RawMessage)), &se) {
 			return nil, "", &SyntaxError{Msg: se.Error(), Offset: se.Offset}
 		}
 		return nil, "", &SyntaxError{Msg: err.Error()}
