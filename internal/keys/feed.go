@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -451,10 +452,25 @@ func (s *Store) TokenSlug(slug string) bool {
 	if slug == "" {
 		return false
 	}
-	for _, rec := range s.snap.Load().byID {
-		if rec.key.Slug == slug && rec.key.Revoked.IsZero() {
-			return true
+	snap := s.snap.Load()
+	return snap.tokenSlugs.get(func() map[string]bool {
+		m := map[string]bool{}
+		for _, rec := range snap.byID {
+			if rec.key.Slug != "" && rec.key.Revoked.IsZero() {
+				m[rec.key.Slug] = true
+			}
 		}
-	}
-	return false
+		return m
+	})[slug]
+}
+
+// lazySet is a set computed once, on first use.
+type lazySet struct {
+	once sync.Once
+	m    map[string]bool
+}
+
+func (l *lazySet) get(build func() map[string]bool) map[string]bool {
+	l.once.Do(func() { l.m = build() })
+	return l.m
 }

@@ -65,6 +65,10 @@ type snapshot struct {
 	byHash map[[sha256.Size]byte]*record
 	byID   map[string]*record
 	feeds  map[string]*feedRec // by name; see feed.go
+	// tokenSlugs indexes the live tokens' slugs, built on first use: an
+	// unauthenticated webhook request must not cost a scan of every key.
+	// It depends on the keys only, so a feed change may share it.
+	tokenSlugs *lazySet
 }
 
 // record is immutable once in a snapshot, except for the usage it points
@@ -102,7 +106,7 @@ func Open(db *bolt.DB, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("open key store: %w", err)
 		}
 	}
-	snap := &snapshot{byHash: map[[sha256.Size]byte]*record{}, byID: map[string]*record{}, feeds: map[string]*feedRec{}}
+	snap := &snapshot{byHash: map[[sha256.Size]byte]*record{}, byID: map[string]*record{}, feeds: map[string]*feedRec{}, tokenSlugs: &lazySet{}}
 	err := db.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketKeys); b != nil {
 			err := b.ForEach(func(k, v []byte) error {
@@ -410,7 +414,7 @@ func (s *Store) commit(snap *snapshot, rec, old *record) error {
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	next := &snapshot{byHash: maps.Clone(snap.byHash), byID: maps.Clone(snap.byID), feeds: snap.feeds}
+	next := &snapshot{byHash: maps.Clone(snap.byHash), byID: maps.Clone(snap.byID), feeds: snap.feeds, tokenSlugs: &lazySet{}}
 	if old != nil {
 		delete(next.byHash, old.hash)
 	}
