@@ -3,6 +3,7 @@ package keys
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -322,6 +323,7 @@ func (s *Store) CreateFeed(o FeedOptions) (Feed, error) {
 	if err := s.commitFeed(snap, &feedRec{feed: f, use: newFeedUsage()}, false); err != nil {
 		return Feed{}, fmt.Errorf("create feed: %w", err)
 	}
+	s.notifyFeed(FeedChange{Feed: f})
 	return f, nil
 }
 
@@ -344,6 +346,7 @@ func (s *Store) UpdateFeed(name string, p FeedPatch) (Feed, error) {
 	if err := s.commitFeed(snap, &feedRec{feed: f, use: old.use}, false); err != nil {
 		return Feed{}, fmt.Errorf("update feed %q: %w", name, err)
 	}
+	s.notifyFeed(FeedChange{Feed: f})
 	return f, nil
 }
 
@@ -352,6 +355,15 @@ func (s *Store) UpdateFeed(name string, p FeedPatch) (Feed, error) {
 func (s *Store) DeleteFeed(name string) (Feed, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	f, err := s.deleteFeedLocked(name)
+	if err != nil {
+		return Feed{}, err
+	}
+	s.notifyFeed(FeedChange{Feed: f, Deleted: true})
+	return f, nil
+}
+
+func (s *Store) deleteFeedLocked(name string) (Feed, error) {
 	snap := s.snap.Load()
 	old := snap.feeds[name]
 	if old == nil {
@@ -473,4 +485,100 @@ type lazySet struct {
 func (l *lazySet) get(build func() map[string]bool) map[string]bool {
 	l.once.Do(func() { l.m = build() })
 	return l.m
+}
+
+// FeedChange is one committed change to a feed: its state after, or the
+// state it was deleted in. Remote marks changes made by ApplyFeed and
+// ApplyFeedDelete (replicated from another node).
+type FeedChange struct {
+	Feed    Feed
+	Deleted bool
+	Remote  bool
+}
+
+// SubscribeFeeds calls fn after every committed feed change, under the
+// same rules as Subscribe (in commit order, with the store's lock held).
+func (s *Store) SubscribeFeeds(fn func(FeedChange)) (unsubscribe func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.feedSubs == nil {
+		s.feedSubs = map[int]func(FeedChange){}
+	}
+	id := s.next
+	s.next++
+	s.feedSubs[id] = fn
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.feedSubs, id)
+	}
+}
+
+// notifyFeed is called with s.mu held.
+func (s *Store) notifyFeed(c FeedChange) {
+	for _, id := range slices.Sorted(maps.Keys(s.feedSubs)) {
+		s.feedSubs[id](c)
+	}
+}
+
+// sameFeed compares two feeds as another node sees them: Num is local.
+func sameFeed(a, b Feed) bool {
+	a.Num, b.Num = 0, 0
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// ApplyFeed stores f, a feed committed on another node: created here with
+// the next local routing number, or updated keeping its number. A feed
+// equal to the stored one changes nothing (ok false). A kind that differs
+// from the local feed's is refused with ErrConflict: keys and clients
+// were admitted under it.
+func (s *Store) ApplyFeed(f Feed) (ok bool, err error) {
+	f.Slugs = slices.Clone(f.Slugs)
+	if err := validateFeed(&f); err != nil {
+		return false, fmt.Errorf("apply feed %q: %w", f.Name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := s.snap.Load()
+	old := snap.feeds[f.Name]
+	use := newFeedUsage()
+	switch {
+	case old != nil && sameFeed(old.feed, f):
+		return false, nil
+	case old != nil && old.feed.Kind != f.Kind:
+		return false, fmt.Errorf("apply feed %q: kind %s here, %s there: %w", f.Name, old.feed.Kind, f.Kind, ErrConflict)
+	case old != nil:
+		f.Num, use = old.feed.Num, old.use
+	default:
+		f.Num = 0
+		for _, fr := range snap.feeds {
+			f.Num = max(f.Num, fr.feed.Num+1)
+		}
+	}
+	if err := snap.feedSlugsFree(f.Slugs, f.Name); err != nil {
+		return false, fmt.Errorf("apply feed %q: %w", f.Name, err)
+	}
+	if err := s.commitFeed(snap, &feedRec{feed: f, use: use}, false); err != nil {
+		return false, fmt.Errorf("apply feed %q: %w", f.Name, err)
+	}
+	s.notifyFeed(FeedChange{Feed: f, Remote: true})
+	return true, nil
+}
+
+// ApplyFeedDelete deletes a feed deleted on another node, under
+// DeleteFeed's rules (no live keys here, not the default feed).
+func (s *Store) ApplyFeedDelete(name string) (ok bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.deleteFeedLocked(name)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.notifyFeed(FeedChange{Feed: f, Deleted: true, Remote: true})
+	return true, nil
 }

@@ -45,10 +45,11 @@ type Store struct {
 
 	// snap is the immutable view Check reads without a lock; writers build
 	// a new one under mu and swap it in after the bbolt commit.
-	snap atomic.Pointer[snapshot]
-	mu   sync.Mutex // serialises changes and their notifications
-	subs map[int]func(Change)
-	next int
+	snap     atomic.Pointer[snapshot]
+	mu       sync.Mutex // serialises changes and their notifications
+	subs     map[int]func(Change)
+	feedSubs map[int]func(FeedChange) // see SubscribeFeeds
+	next     int
 
 	anon *usage // rejections of secrets that match no key
 
