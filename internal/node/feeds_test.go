@@ -17,6 +17,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/stellarfeed/stellarfeed/internal/api"
+	"github.com/stellarfeed/stellarfeed/internal/cluster"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 )
 
@@ -627,5 +628,50 @@ func TestEngineFeedMustExist(t *testing.T) {
 	}
 	if _, err := Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), `group consoles feed: feed "relay" is a webhook feed`) {
 		t.Fatalf("start with a webhook engine feed: %v", err)
+	}
+}
+
+// TestFeedIsolationCluster: two nodes joined over NATS. A feed created on
+// node a reaches node b; a webhook posted to a is delivered to b's
+// subscriber of that feed, and not to b's default-feed subscriber, whose
+// next message is its own marker published afterwards.
+func TestFeedIsolationCluster(t *testing.T) {
+	a := startNode(t, Config{Cluster: cluster.Config{NATS: cluster.Embedded, EmbeddedListen: "127.0.0.1:0", NodeID: "a"}})
+	b := startNode(t, Config{Cluster: cluster.Config{NATS: a.Cluster().URL(), NodeID: "b"}})
+	if _, err := a.Keys().CreateFeed(keys.FeedOptions{Name: "relay", Kind: keys.FeedWebhook, Slugs: []string{"acme-relay"}}); err != nil {
+		t.Fatal(err)
+	}
+	// b numbers feeds for itself: give it one more first.
+	if _, err := b.Keys().CreateFeed(keys.FeedOptions{Name: "b-only"}); err != nil {
+		t.Fatal(err)
+	}
+	sub := mustCreate(t, a.Keys(), keys.Options{Kind: keys.KindSubscriber, Feed: "relay"})
+	subD := mustCreate(t, a.Keys(), keys.Options{Kind: keys.KindSubscriber})
+	inD := mustCreate(t, a.Keys(), keys.Options{Kind: keys.KindIngest})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err1 := b.Keys().Check(sub, keys.KindSubscriber, time.Now())
+		_, err3 := b.Keys().Check(subD, keys.KindSubscriber, time.Now())
+		_, err2 := b.Keys().FeedNum("relay")
+		if err1 == nil && err3 == nil && err2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("feed or key not replicated to b")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rb := dialWS(t, b, "/?token="+sub, nil)
+	db := dialWS(t, b, "/?key="+subD, nil)
+	waitConns(t, b, 2)
+	id := webhookID(t, a, "acme-relay", nil, `{"event": "user.signup", "email": "test@example.com"}`)
+	if code, body := postPings(t, a, inD, `{"site":"walmart","sku":"1","offerId":"E29410D79B744EA6B99DFF6FF89213B8"}`); code != http.StatusAccepted {
+		t.Fatalf("marker: %d %s", code, body)
+	}
+	if m := rb.next(t); m["type"] != "webhook" || m["id"] != id {
+		t.Fatalf("relay subscriber on b got %v, want event %s", m, id)
+	}
+	if m := db.next(t); m["site"] != "walmart" {
+		t.Fatalf("default subscriber on b got %v before its own ping", m)
 	}
 }
