@@ -17,7 +17,12 @@ func TestFeedsReplicate(t *testing.T) {
 	n0 := startEmbedded(t, fastConfig("n0"))
 	n1 := join(t, n0, fastConfig("n1"))
 	s0, s1 := openStore(t), openStore(t)
-	// n1 already has a feed of its own, so the numbers differ.
+	// Each node has a feed of its own before they sync, so each numbers
+	// the other's differently (relay: 1 on n0, 2 on n1).
+	f0, err := s0.CreateFeed(keys.FeedOptions{Name: "relay", Kind: keys.FeedWebhook, Slugs: []string{"acme-relay"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s1.CreateFeed(keys.FeedOptions{Name: "local-only"}); err != nil {
 		t.Fatal(err)
 	}
@@ -31,10 +36,6 @@ func TestFeedsReplicate(t *testing.T) {
 		if err := p.c.SyncKeys(ctx, p.st); err != nil {
 			t.Fatalf("node %d: %v", i, err)
 		}
-	}
-	f0, err := s0.CreateFeed(keys.FeedOptions{Name: "relay", Kind: keys.FeedWebhook, Slugs: []string{"acme-relay"}})
-	if err != nil {
-		t.Fatal(err)
 	}
 	sec, _, err := s0.Create(keys.Options{Kind: keys.KindSubscriber, Feed: "relay"})
 	if err != nil {
