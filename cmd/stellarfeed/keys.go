@@ -372,6 +372,9 @@ func printKey(w io.Writer, info api.KeyInfo) {
 	row("kind", k.Kind)
 	row("state", keyState(k, time.Now()))
 	row("label", k.Label)
+	if k.Feed != "" {
+		row("feed", k.Feed)
+	}
 	row("created", k.Created.Format(time.RFC3339))
 	if !k.Expires.IsZero() {
 		row("expires", k.Expires.Format(time.RFC3339))
