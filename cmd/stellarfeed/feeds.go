@@ -296,29 +296,42 @@ func cmdKeysUsage(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // openFeedAdmin opens the store, or the running server's admin API when
 // the server holds it (as openKeyAdmin does).
 func openFeedAdmin(dataDir, apiURL, token string) (feedAdmin, func(), error) {
+	st, cl, closeFn, err := openStoreOrAPI(dataDir, apiURL, token)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case cl != nil:
+		return cl, closeFn, nil
+	}
+	return localFeeds{st}, closeFn, nil
+}
+
+// openStoreOrAPI opens the key store in dataDir, or returns a client of
+// the admin API at apiURL, or of the running server that holds dataDir:
+// exactly one of st and cl is set.
+func openStoreOrAPI(dataDir, apiURL, token string) (st *keys.Store, cl *api.Client, closeFn func(), err error) {
 	if apiURL != "" {
 		if token == "" {
-			return nil, nil, errors.New("--api needs --admin-token (or STELLARFEED_ADMIN_TOKEN)")
+			return nil, nil, nil, errors.New("--api needs --admin-token (or STELLARFEED_ADMIN_TOKEN)")
 		}
-		return api.NewClient(apiURL, token, nil), func() {}, nil
+		return nil, api.NewClient(apiURL, token, nil), func() {}, nil
 	}
 	db, err := node.OpenDB(dataDir, false)
 	if errors.Is(err, node.ErrLocked) {
 		url, tok, lerr := node.LocalAPI(dataDir)
 		if lerr != nil {
-			return nil, nil, fmt.Errorf("%w, and its API cannot be found: %v", err, lerr)
+			return nil, nil, nil, fmt.Errorf("%w, and its API cannot be found: %v", err, lerr)
 		}
-		return api.NewClient(url, tok, nil), func() {}, nil
+		return nil, api.NewClient(url, tok, nil), func() {}, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	st, err := keys.Open(db)
-	if err != nil {
+	if st, err = keys.Open(db); err != nil {
 		db.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return localFeeds{st}, func() { db.Close() }, nil
+	return st, nil, func() { db.Close() }, nil
 }
 
 // localFeeds serves feedAdmin straight from the store.

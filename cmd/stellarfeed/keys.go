@@ -12,7 +12,6 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
-	"github.com/stellarfeed/stellarfeed/internal/node"
 )
 
 // keyAdmin is what the keys command needs; it is served by the store
@@ -144,29 +143,14 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // openKeyAdmin prefers the database; when a running server holds it, the
 // server's admin API answers instead, so a revoke also kicks live clients.
 func openKeyAdmin(dataDir, apiURL, token string) (keyAdmin, func(), error) {
-	if apiURL != "" {
-		if token == "" {
-			return nil, nil, errors.New("--api needs --admin-token (or STELLARFEED_ADMIN_TOKEN)")
-		}
-		return api.NewClient(apiURL, token, nil), func() {}, nil
-	}
-	db, err := node.OpenDB(dataDir, false)
-	if errors.Is(err, node.ErrLocked) {
-		url, tok, lerr := node.LocalAPI(dataDir)
-		if lerr != nil {
-			return nil, nil, fmt.Errorf("%w, and its API cannot be found: %v", err, lerr)
-		}
-		return api.NewClient(url, tok, nil), func() {}, nil
-	}
-	if err != nil {
+	st, cl, closeFn, err := openStoreOrAPI(dataDir, apiURL, token)
+	switch {
+	case err != nil:
 		return nil, nil, err
+	case cl != nil:
+		return cl, closeFn, nil
 	}
-	st, err := keys.Open(db)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return localKeys{st}, func() { db.Close() }, nil
+	return localKeys{st}, closeFn, nil
 }
 
 // localKeys serves keyAdmin straight from the store.

@@ -55,15 +55,20 @@ func (a *API) ingestStatus(ctx *fasthttp.RequestCtx) int {
 		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return fasthttp.StatusUnsupportedMediaType
 	}
+	// A webhook feed's token posts one event per request here too.
+	return a.acceptForToken(ctx, &key, now)
+}
+
+// acceptForToken takes the body into the token's feed, by the feed's kind.
+func (a *API) acceptForToken(ctx *fasthttp.RequestCtx, key *keys.Key, now time.Time) int {
 	f, err := a.deps.Keys.Feed(key.Feed)
 	if err != nil {
 		return a.feedGone(ctx, err)
 	}
 	if f.Webhook() {
-		// A webhook feed's token posts one event per request here too.
-		return a.acceptWebhook(ctx, &key, &f, now)
+		return a.acceptWebhook(ctx, key, &f, now)
 	}
-	return a.acceptPings(ctx, &key, &f, now)
+	return a.acceptPings(ctx, key, &f, now)
 }
 
 // acceptPings reads the pings of an admitted request into Stellar feed f,

@@ -66,14 +66,7 @@ func (a *API) webhookStatus(ctx *fasthttp.RequestCtx, slug []byte) int {
 		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json or text/plain (or absent)")
 		return fasthttp.StatusUnsupportedMediaType
 	}
-	f, err := a.deps.Keys.Feed(key.Feed)
-	if err != nil {
-		return a.feedGone(ctx, err)
-	}
-	if f.Webhook() {
-		return a.acceptWebhook(ctx, &key, &f, now)
-	}
-	return a.acceptPings(ctx, &key, &f, now)
+	return a.acceptForToken(ctx, &key, now)
 }
 
 // feedIngest posts into feed f through one of its slugs. The checks run

@@ -152,7 +152,13 @@ func (s *sseClient) next(t *testing.T) sseEv {
 
 func post(t *testing.T, url string, hdr map[string]string, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	return request(t, "POST", url, hdr, body)
+}
+
+// request sends a JSON request with extra headers and returns the answer.
+func request(t *testing.T, method, url string, hdr map[string]string, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range hdr {
 		req.Header.Set(k, v)
@@ -346,16 +352,7 @@ func TestFeedIsolation(t *testing.T) {
 
 	// An admin token of feed alpha sees and manages alpha only.
 	admin := func(method, path, body string) (int, string) {
-		req, _ := http.NewRequest(method, api+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+adminA)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return request(t, method, api+path, bearer(adminA), body)
 	}
 	idB, _ := st.Check(subB, keys.KindSubscriber, time.Now())
 	idA, _ := st.Check(subA, keys.KindSubscriber, time.Now())
