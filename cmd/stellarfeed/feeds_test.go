@@ -48,23 +48,7 @@ func TestRunDemoWebhook(t *testing.T) {
 		realMain(ctx, []string{"watch", "-n", "1", rtURL}, &wout, &werr)
 		got <- wout.String() + werr.String()
 	}()
-	var watched string
-	for i := 0; i < 100 && watched == ""; i++ {
-		req, _ := http.NewRequest("POST", m[1], strings.NewReader(m[2]))
-		req.Header.Set("Content-Type", "application/json")
-		r, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Body.Close()
-		if r.StatusCode != http.StatusOK {
-			t.Fatalf("printed curl: %d", r.StatusCode)
-		}
-		select {
-		case watched = <-got:
-		case <-time.After(200 * time.Millisecond): // the watcher may not have subscribed yet
-		}
-	}
+	watched := postUntilWatched(t, got, m[1], "", m[2], http.StatusOK)
 	if !strings.Contains(watched, "subscribed *") || !strings.Contains(watched, `webhook   id=`) ||
 		!strings.Contains(watched, `{"event":"user.signup","email":"test@example.com"}`) || strings.Contains(watched, "INVALID") {
 		t.Fatalf("watch on /ws printed %q", watched)
@@ -93,4 +77,32 @@ func TestRunDemoWebhook(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("run did not stop")
 	}
+}
+
+// postUntilWatched posts body (as JSON, with a Bearer token if given)
+// until the watcher reports what it printed, and returns that: the watcher
+// may not be connected or subscribed yet when the first posts go out.
+func postUntilWatched(t *testing.T, got <-chan string, url, token, body string, status int) string {
+	t.Helper()
+	for range 100 {
+		req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != status {
+			t.Fatalf("POST %s: %d, want %d", url, resp.StatusCode, status)
+		}
+		select {
+		case out := <-got:
+			return out
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return ""
 }

@@ -39,12 +39,7 @@ type LoginResult struct {
 // for a session cookie once, then opens /ws (and the event stream) without
 // putting the key in a URL.
 func (a *API) login(ctx *fasthttp.RequestCtx) {
-	if a.cors(ctx) {
-		return
-	}
-	if !ctx.IsPost() {
-		ctx.Response.Header.Set("Allow", "POST")
-		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed: POST {\"key\":\"…\"}")
+	if !a.corsPost(ctx, "method not allowed: POST {\"key\":\"…\"}") {
 		return
 	}
 	var req LoginRequest
@@ -67,12 +62,7 @@ func (a *API) login(ctx *fasthttp.RequestCtx) {
 // cleared. Without a session it still answers 200: the client's goal, not
 // being logged in, holds.
 func (a *API) logout(ctx *fasthttp.RequestCtx) {
-	if a.cors(ctx) {
-		return
-	}
-	if !ctx.IsPost() {
-		ctx.Response.Header.Set("Allow", "POST")
-		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed: POST")
+	if !a.corsPost(ctx, "method not allowed: POST") {
 		return
 	}
 	if tok := ctx.Request.Header.Cookie(SessionCookie); len(tok) > 0 {
@@ -84,6 +74,20 @@ func (a *API) logout(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.SetCookie(c)
 	fasthttp.ReleaseCookie(c)
 	writeJSON(ctx, fasthttp.StatusOK, map[string]bool{"ok": true})
+}
+
+// corsPost answers a preflight or a method other than POST (with msg)
+// itself, and reports whether the handler should go on.
+func (a *API) corsPost(ctx *fasthttp.RequestCtx, msg string) bool {
+	if a.cors(ctx) {
+		return false
+	}
+	if !ctx.IsPost() {
+		ctx.Response.Header.Set("Allow", "POST")
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, msg)
+		return false
+	}
+	return true
 }
 
 // sessionCookie builds the session cookie: HttpOnly (no script reads it),
