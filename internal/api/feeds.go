@@ -23,6 +23,7 @@ type FeedStore interface {
 	DeleteFeed(name string) (keys.Feed, error)
 	AllowFeed(name string, ip netip.Addr, now time.Time) error
 	ChargeFeed(name string, events, bytes int, now time.Time) (int64, error)
+	RefundFeed(name string, events, bytes int, now time.Time)
 	FeedUsage(name string) (keys.FeedUsage, error)
 	UsageReport(month, feed string) []keys.UsageRow
 }

@@ -125,3 +125,19 @@ func TestLoginRequests(t *testing.T) {
 		t.Errorf("logout: %d %s %s", code, body, h.Peek("Set-Cookie"))
 	}
 }
+
+// TestTokenQuotaNotCountedByFeed: events a token's own quota refuses are
+// not in the feed's month.
+func TestTokenQuotaNotCountedByFeed(t *testing.T) {
+	e := newEnv(t, Config{})
+	tok, _ := mustCreate(t, e.st, keys.Options{Kind: keys.KindIngest, MonthlyQuota: 1})
+	ping := fixture(t, "ping_walmart.json")
+	for i, want := range []int{202, 402} {
+		if code, body, _ := e.do(t, "POST", "/api/pings", ping, "Authorization", "Bearer "+tok, "Content-Type", "application/json"); code != want {
+			t.Fatalf("post %d: %d %s", i, code, body)
+		}
+	}
+	if u, _ := e.st.FeedUsage(keys.DefaultFeed); u.Months["2026-11"].Events != 1 {
+		t.Fatalf("default feed counted %+v", u.Months["2026-11"])
+	}
+}

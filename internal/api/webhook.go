@@ -179,8 +179,9 @@ func (a *API) charge(ctx *fasthttp.RequestCtx, key *keys.Key, f *keys.Feed, even
 	}
 	if key != nil {
 		if err := a.deps.Keys.ChargeIngest(key.ID, events, now); err != nil {
-			// The token's own quota: the feed's count stays, the events
-			// are refused. Rare (a token quota below the feed's).
+			// The token's own quota refuses them: the feed does not count
+			// events that never went out.
+			a.deps.Keys.RefundFeed(f.Name, events, bytes, now)
 			return a.writeLimitError(ctx, key, err, now)
 		}
 	}

@@ -151,6 +151,22 @@ func (s *Store) ChargeFeed(name string, events, bytes int, now time.Time) (used 
 	return m.Events, nil
 }
 
+// RefundFeed takes back a ChargeFeed whose events were refused after all
+// (the posting token's own quota): the feed's month counts what went out.
+func (s *Store) RefundFeed(name string, events, bytes int, now time.Time) {
+	fr := s.snap.Load().feeds[name]
+	if fr == nil {
+		return
+	}
+	u := fr.use
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	m := u.month(now)
+	m.Events = max(0, m.Events-int64(events))
+	m.Bytes = max(0, m.Bytes-int64(bytes))
+	u.dirty.Store(true)
+}
+
 // FeedUsage returns the counters of the feed with that name.
 func (s *Store) FeedUsage(name string) (FeedUsage, error) {
 	fr := s.snap.Load().feeds[name]
