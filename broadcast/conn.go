@@ -289,7 +289,7 @@ func (c *conn) handleRealtime(f clientFrame) bool {
 	if !f.fin {
 		return c.reply(replyError("fragmented messages are not supported"))
 	}
-	m, err := parseClientMessage(f.payload)
+	m, err := c.filt.parseClientMessage(f.payload)
 	if err != nil {
 		return c.reply(replyError(err.Error()))
 	}

@@ -228,7 +228,7 @@ func (sh *shard) flush(c *conn, head uint64, now int64) (delivered, writes uint6
 				continue
 			}
 			if c.filt.realtime {
-				env, built := s.mlog.envelope(seq, m)
+				env, built := s.mlog.envelope(seq, m, c.filt.unixMs)
 				if env == nil {
 					sh.slow(c) // lagged beyond the log
 					return 0, 0, false

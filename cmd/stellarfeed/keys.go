@@ -12,7 +12,6 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
-	"github.com/stellarfeed/stellarfeed/internal/node"
 )
 
 // keyAdmin is what the keys command needs; it is served by the store
@@ -28,13 +27,14 @@ type keyAdmin interface {
 
 const keysUsage = `Usage: stellarfeed keys <create|list|show|update|rotate|revoke> [flags] [KEY]
 
-  create  [--ingest|--admin] [--label L] [--expires 720h|2027-01-02T15:04:05Z] [limits]
+  create  [--ingest|--admin] [--feed NAME] [--label L] [--expires 720h|2027-01-02T15:04:05Z] [limits]
           prints the new secret alone on stdout's last line
   list    one line per key with its usage
   show    KEY|ID        everything about one key
   update  KEY|ID [flags] change label, expiry, limits; --enable / --disable
   rotate  KEY|ID        new secret, same settings; the old one stops working
   revoke  KEY|ID        live connections are closed with 1008
+  usage   --month 2026-12 [--feed NAME] [--csv]  billing lines per feed and key
 
 While a server runs, these go through its admin API (address and token are read
 from the data directory); otherwise they open the database directly.
@@ -49,17 +49,22 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	sub, args := args[0], args[1:]
+	if sub == "usage" {
+		return cmdKeysUsage(ctx, args, stdout, stderr)
+	}
 	fs := newFlagSet("keys "+sub, "", stderr)
 	dataDir := fs.String("data", "data", "data directory (env STELLARFEED_DATA)")
 	apiURL := fs.String("api", "", "admin API of a running server, e.g. http://127.0.0.1:8081 (env STELLARFEED_API)")
 	token := fs.String("admin-token", "", "admin token for --api (env STELLARFEED_ADMIN_TOKEN)")
 	var patch patchFlags
 	var ingest, adminKind *bool
+	var feed *string
 	switch sub {
 	case "create", "update":
 		if sub == "create" {
 			ingest = fs.Bool("ingest", false, "create an ingest token (for POST /api/pings) instead of a subscriber key")
 			adminKind = fs.Bool("admin", false, "create an admin token (for /api/admin/)")
+			feed = fs.String("feed", "", "the feed the key belongs to (default: the default feed; admin tokens: every feed)")
 		}
 		patch.register(fs)
 	case "list", "show", "rotate", "revoke":
@@ -87,6 +92,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return errors.New("--ingest and --admin exclude each other")
 		}
 		req := patch.request()
+		req.Feed = *feed
 		req.Kind = string(keys.KindSubscriber)
 		if *ingest {
 			req.Kind = string(keys.KindIngest)
@@ -137,29 +143,14 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // openKeyAdmin prefers the database; when a running server holds it, the
 // server's admin API answers instead, so a revoke also kicks live clients.
 func openKeyAdmin(dataDir, apiURL, token string) (keyAdmin, func(), error) {
-	if apiURL != "" {
-		if token == "" {
-			return nil, nil, errors.New("--api needs --admin-token (or STELLARFEED_ADMIN_TOKEN)")
-		}
-		return api.NewClient(apiURL, token, nil), func() {}, nil
-	}
-	db, err := node.OpenDB(dataDir, false)
-	if errors.Is(err, node.ErrLocked) {
-		url, tok, lerr := node.LocalAPI(dataDir)
-		if lerr != nil {
-			return nil, nil, fmt.Errorf("%w, and its API cannot be found: %v", err, lerr)
-		}
-		return api.NewClient(url, tok, nil), func() {}, nil
-	}
-	if err != nil {
+	st, cl, closeFn, err := openStoreOrAPI(dataDir, apiURL, token)
+	switch {
+	case err != nil:
 		return nil, nil, err
+	case cl != nil:
+		return cl, closeFn, nil
 	}
-	st, err := keys.Open(db)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return localKeys{st}, func() { db.Close() }, nil
+	return localKeys{st}, closeFn, nil
 }
 
 // localKeys serves keyAdmin straight from the store.
@@ -365,6 +356,9 @@ func printKey(w io.Writer, info api.KeyInfo) {
 	row("kind", k.Kind)
 	row("state", keyState(k, time.Now()))
 	row("label", k.Label)
+	if k.Feed != "" {
+		row("feed", k.Feed)
+	}
 	row("created", k.Created.Format(time.RFC3339))
 	if !k.Expires.IsZero() {
 		row("expires", k.Expires.Format(time.RFC3339))

@@ -27,6 +27,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"run":     {"start the broadcaster, ingest API and monitor engine", cmdRun},
 		"keys":    {"create, list, show, update, rotate and revoke API keys", cmdKeys},
+		"feeds":   {"create, list, show, update and delete feeds (isolated streams)", cmdFeeds},
 		"watch":   {"connect to a feed like a Stellar bot and print each ping", cmdWatch},
 		"sim":     {"serve the built-in retailer simulator", cmdSim},
 		"config":  {"check a config file (config check FILE)", cmdConfig},

@@ -162,24 +162,7 @@ func TestRunDemo(t *testing.T) {
 		got <- wout.String() + werr.String()
 	}()
 	ping := `{"site":"walmart","sku":"123","offerId":"E29410D79B744EA6B99DFF6FF89213B8"}`
-	var received string
-	for i := 0; i < 100 && received == ""; i++ {
-		req, _ := http.NewRequest("POST", api+"/api/pings", strings.NewReader(ping))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("ingest: %d", resp.StatusCode)
-		}
-		select {
-		case received = <-got:
-		case <-time.After(200 * time.Millisecond): // the watcher may not be connected yet
-		}
-	}
+	received := postUntilWatched(t, got, api+"/api/pings", token, ping, http.StatusAccepted)
 	if !strings.Contains(received, ping) {
 		t.Fatalf("watcher got %q", received)
 	}

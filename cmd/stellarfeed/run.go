@@ -177,6 +177,7 @@ Push a ping from your own monitor:
     -d '{"site":"amazon","region":"USA","sku":"B09MQ5L5N9","offerId":"OID","details":{"productTitle":"Amazon Test","productImage":"https://www.image.com/","productPrice":"199.99"}}'
 
 `, ws, api, d.Subscriber, d.Ingest)
+	printDemoWebhook(w, ws, api, d)
 	if sa := n.SimAddr(); sa != nil {
 		fmt.Fprintf(w, "Retailer simulator: http://%s/_sim/products (restocks every few seconds)\nMetrics: http://%s/metrics\n\n", sa, api)
 	}

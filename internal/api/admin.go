@@ -27,6 +27,9 @@ type KeyRequest struct {
 	MonthlyQuota int64    `json:"monthlyQuota,omitempty"`
 	RatePerSec   float64  `json:"ratePerSec,omitempty"`
 	Slug         string   `json:"slug,omitempty"`
+	// Feed the key belongs to (default: the default feed; for an admin
+	// token: every feed).
+	Feed string `json:"feed,omitempty"`
 }
 
 // KeyPatch is the body of PATCH /api/admin/keys/{id}: absent (or null)
@@ -90,7 +93,7 @@ func (r *KeyRequest) Options(now time.Time) (keys.Options, error) {
 	return keys.Options{
 		Kind: kind, Label: r.Label, Expires: exp, Disabled: r.Disabled, MaxConns: r.MaxConns,
 		Scopes: r.Scopes, MaxIPsPerDay: r.MaxIPsPerDay, MonthlyQuota: r.MonthlyQuota,
-		RatePerSec: r.RatePerSec, Slug: r.Slug,
+		RatePerSec: r.RatePerSec, Slug: r.Slug, Feed: strings.TrimSpace(r.Feed),
 	}, nil
 }
 
@@ -114,23 +117,47 @@ func (p *KeyPatch) Patch(now time.Time) (keys.Patch, error) {
 func (a *API) admin(ctx *fasthttp.RequestCtx, rest []byte) {
 	a.m.admin.Inc()
 	now := a.now()
-	if _, err := a.deps.Keys.Check(bearer(ctx), keys.KindAdmin, now); err != nil {
+	admin, err := a.deps.Keys.Check(bearer(ctx), keys.KindAdmin, now)
+	if err != nil {
 		writeAuthError(ctx, err)
 		return
 	}
+	// An admin token of a feed sees and changes that feed's keys only;
+	// other feeds' keys are "not found" to it.
+	scope := admin.Feed
 	parts := strings.Split(strings.Trim(string(rest), "/"), "/")
-	if parts[0] == "connections" {
-		a.connections(ctx, parts)
+	switch parts[0] {
+	case "connections":
+		a.connections(ctx, parts, scope)
 		return
+	case "feeds":
+		a.feeds(ctx, parts, scope)
+		return
+	case "usage":
+		if len(parts) == 1 {
+			a.usage(ctx, scope)
+			return
+		}
 	}
 	if parts[0] != "keys" || len(parts) > 3 {
 		writeError(ctx, fasthttp.StatusNotFound, "not found")
 		return
 	}
 	method := string(ctx.Method())
+	if len(parts) >= 2 && scope != "" {
+		if k, err := a.deps.Keys.Get(parts[1]); err != nil || !inScope(&k, scope) {
+			writeError(ctx, fasthttp.StatusNotFound, "key not found")
+			return
+		}
+	}
 	switch {
 	case len(parts) == 1 && method == fasthttp.MethodGet:
-		list := KeyList{Keys: nonNil(a.deps.Keys.List()), Usage: map[string]keys.Usage{}}
+		list := KeyList{Keys: []keys.Key{}, Usage: map[string]keys.Usage{}}
+		for _, k := range a.deps.Keys.List() {
+			if inScope(&k, scope) {
+				list.Keys = append(list.Keys, k)
+			}
+		}
 		for _, k := range list.Keys {
 			if u, err := a.deps.Keys.Usage(k.ID); err == nil {
 				list.Usage[k.ID] = u
@@ -146,6 +173,13 @@ func (a *API) admin(ctx *fasthttp.RequestCtx, rest []byte) {
 		if err != nil {
 			a.storeError(ctx, err)
 			return
+		}
+		if scope != "" {
+			if o.Feed != "" && o.Feed != scope {
+				writeJSON(ctx, fasthttp.StatusForbidden, errorBody{Error: "this admin token manages feed " + scope + " only", Field: "feed"})
+				return
+			}
+			o.Feed = scope
 		}
 		secret, k, err := a.deps.Keys.Create(o)
 		if err != nil {
@@ -217,13 +251,6 @@ func (a *API) admin(ctx *fasthttp.RequestCtx, rest []byte) {
 	}
 }
 
-func nonNil(ks []keys.Key) []keys.Key {
-	if ks == nil {
-		return []keys.Key{}
-	}
-	return ks
-}
-
 // decodeBody reads a strict JSON body into v, answering 415 or 400 itself.
 func decodeBody(ctx *fasthttp.RequestCtx, v any) bool {
 	if !isJSON(ctx) {
@@ -251,7 +278,11 @@ func (a *API) storeError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &ie):
 		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: ie.Error(), Field: ie.Field})
 	case errors.Is(err, keys.ErrNotFound):
-		writeError(ctx, fasthttp.StatusNotFound, "key not found")
+		what := "key"
+		if bytes.HasPrefix(ctx.Path(), []byte("/api/admin/feeds")) {
+			what = "feed"
+		}
+		writeError(ctx, fasthttp.StatusNotFound, what+" not found")
 	case errors.Is(err, keys.ErrConflict):
 		writeError(ctx, fasthttp.StatusConflict, err.Error())
 	default:

@@ -57,6 +57,9 @@ type KeyStore interface {
 	Update(id string, p keys.Patch) (keys.Key, error)
 	Rotate(id string) (string, keys.Key, error)
 	Revoke(idOrSecret string) (keys.Key, error)
+
+	FeedStore
+	SessionStore
 }
 
 var _ KeyStore = (*keys.Store)(nil)
@@ -77,6 +80,13 @@ type Config struct {
 	// NoProcessMetrics leaves go_* and process_* out of /metrics, for a
 	// process that exposes them elsewhere.
 	NoProcessMetrics bool
+	// CORSOrigins may read the event stream and log in from a browser
+	// page of another origin ("https://dash.example.com"; "*" for any).
+	// Empty: same origin only.
+	CORSOrigins []string
+	// SessionTTL is how long a /api/login session lasts (default 24 h,
+	// never past the key's expiry).
+	SessionTTL time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -177,6 +187,10 @@ func (a *API) route(ctx *fasthttp.RequestCtx) {
 	switch string(path) {
 	case "/api/pings":
 		a.ingest(ctx)
+	case "/api/login":
+		a.login(ctx)
+	case "/api/logout":
+		a.logout(ctx)
 	case streamPath:
 		a.stream(ctx)
 	case "/healthz":

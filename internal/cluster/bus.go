@@ -20,7 +20,24 @@ const (
 	hdrRegion = "Sf-Region"
 	hdrNode   = "Sf-Node"
 	hdrSent   = "Sf-Sent" // publisher's clock, Unix ns: bus latency
+	// hdrFeed names the message's feed (absent: the default feed). Feeds
+	// travel by name: routing numbers are local to each node's store.
+	hdrFeed = "Sf-Feed"
+	// hdrKind is "webhook" for a webhook feed's event; its channel is in
+	// hdrSite and may be empty.
+	hdrKind = "Sf-Kind"
 )
+
+// Feeds maps feed names to this node's routing numbers and back
+// (*keys.Store).
+type Feeds interface {
+	FeedName(num uint32) (string, bool)
+	FeedNum(name string) (uint32, bool)
+}
+
+// SetFeeds makes the bus carry each message's feed by name. Without it
+// every message is taken as the default feed's (a node without feeds).
+func (c *Cluster) SetFeeds(f Feeds) { c.feeds.Store(&f) }
 
 func (c *Cluster) pingSubject() string { return c.cfg.Prefix + ".pings" }
 
@@ -59,6 +76,23 @@ func (p *BusPublisher) Publish(m *stellar.Message) {
 			hdrSent:   []string{strconv.FormatInt(time.Now().UnixNano(), 10)},
 		},
 	}
+	if m.Feed != 0 {
+		f := c.feeds.Load()
+		name, ok := "", false
+		if f != nil {
+			name, ok = (*f).FeedName(m.Feed)
+		}
+		if !ok {
+			// Never let it fall back to the default feed's subscribers.
+			c.bus.publishErrors.Inc()
+			c.log.Warn("bus: message of an unknown feed not published", "feed", m.Feed)
+			return
+		}
+		msg.Header[hdrFeed] = []string{name}
+	}
+	if m.Webhook {
+		msg.Header[hdrKind] = []string{"webhook"}
+	}
 	if err := c.nc.PublishMsg(msg); err != nil {
 		c.bus.publishErrors.Inc()
 		c.log.Warn("bus: ping not published", "site", m.Site, "err", err)
@@ -92,12 +126,30 @@ func (c *Cluster) Subscribe(hub Hub) error {
 
 func (c *Cluster) deliver(hub Hub, m *nats.Msg) {
 	site := m.Header.Get(hdrSite)
-	if site == "" || len(m.Data) == 0 || m.Data[0] != '{' {
+	webhook := m.Header.Get(hdrKind) == "webhook"
+	if site == "" && !webhook || len(m.Data) == 0 || m.Data[0] != '{' {
 		c.bus.dropped.Inc()
 		c.log.Warn("bus: malformed ping dropped", "from", m.Header.Get(hdrNode), "bytes", len(m.Data))
 		return
 	}
-	hub.Publish(stellar.MessageFromPayload(site, m.Header.Get(hdrRegion), m.Data))
+	var feed uint32
+	if name := m.Header.Get(hdrFeed); name != "" {
+		f := c.feeds.Load()
+		ok := false
+		if f != nil {
+			feed, ok = (*f).FeedNum(name)
+		}
+		if !ok {
+			// The feed is not on this node (not created here yet): its
+			// events reach no one here rather than the wrong people.
+			c.bus.dropped.Inc()
+			c.log.Warn("bus: message of a feed unknown here dropped", "feed", name, "from", m.Header.Get(hdrNode))
+			return
+		}
+	}
+	msg := stellar.MessageFromPayload(site, m.Header.Get(hdrRegion), m.Data)
+	msg.Feed, msg.Webhook = feed, webhook
+	hub.Publish(msg)
 	c.bus.received.Inc()
 	if sent, err := strconv.ParseInt(m.Header.Get(hdrSent), 10, 64); err == nil {
 		c.bus.observe(time.Duration(time.Now().UnixNano() - sent))

@@ -31,6 +31,7 @@ type Cluster struct {
 	keysKV, connsKV, nodesKV, claimsKV jetstream.KeyValue
 
 	members *Members
+	feeds   atomic.Pointer[Feeds]      // names feeds on the bus; see SetFeeds
 	conns   atomic.Pointer[connCounts] // set by SyncKeys on broadcast nodes
 	bus     *busMetrics
 	claims  *claimMetrics

@@ -54,6 +54,9 @@ type Server struct {
 	// error.
 	LogFormat string `yaml:"logFormat"`
 	LogLevel  string `yaml:"logLevel"`
+	// CORSOrigins may use the event stream and /api/login from browser
+	// pages of other origins ("https://dash.example.com", or "*").
+	CORSOrigins []string `yaml:"corsOrigins,omitempty"`
 }
 
 // SlogLevel returns LogLevel as a slog.Level (info when unset).
@@ -110,6 +113,9 @@ type Broadcast struct {
 
 // Engine tunes polling. Fields map one to one onto engine.Options.
 type Engine struct {
+	// Feed is the feed restock pings are published into (default
+	// "default"); a group's feed overrides it for the group's targets.
+	Feed string `yaml:"feed,omitempty"`
 	// Workers is the number of checks running at once, all sites together.
 	Workers int `yaml:"workers"`
 	// Interval is the default time between two checks of one target.
@@ -214,7 +220,10 @@ type Group struct {
 	MaxPrice    float64       `yaml:"maxPrice,omitempty"`
 	Interval    time.Duration `yaml:"interval,omitempty"`
 	StellarSite string        `yaml:"stellarSite,omitempty"`
-	Targets     []Target      `yaml:"targets,omitempty"`
+	// Feed routes the group's restocks into that feed instead of
+	// engine.feed (a cook group's private feed).
+	Feed    string   `yaml:"feed,omitempty"`
+	Targets []Target `yaml:"targets,omitempty"`
 }
 
 // Target is one configured watch, as written in YAML.

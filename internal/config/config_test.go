@@ -52,6 +52,13 @@ func TestParseErrors(t *testing.T) {
 				`m.yaml:5:11: engine.jitter: must be a fraction in [0, 1) such as 0.1 or 10%, got 1.5`,
 		},
 		{
+			name: "bad feed names and CORS origins",
+			src:  "server:\n  corsOrigins: [\"https://a.example.com/\", \"*\"]\nengine:\n  feed: US Amazon\ngroups:\n  - {name: g, feed: Cook-Group, targets: [{site: amazon, region: DE, sku: B0CHX1W1XY}]}\n",
+			want: `m.yaml:2:17: server.corsOrigins[0]: "https://a.example.com/" must be "*" or an origin such as https://dash.example.com (no path)` + "\n" +
+				`m.yaml:4:9: engine.feed: "US Amazon" must be 1-64 lower-case letters, digits, '-' or '_' (a feed name)` + "\n" +
+				`m.yaml:6:21: groups[0].feed: "Cook-Group" must be 1-64 lower-case letters, digits, '-' or '_' (a feed name)`,
+		},
+		{
 			name: "interval too small",
 			src:  "targets:\n  - {site: amazon, region: DE, sku: B0CHX1W1XY, interval: 5ms}\n",
 			want: "m.yaml:2:59: targets[0].interval: must be at least 100ms, got 5ms",

@@ -422,6 +422,29 @@ func (v *validator) groups() {
 			seen[name] = p
 		}
 		v.tags(p+".tags", g.Tags)
+		v.feedName(p+".feed", g.Feed)
+	}
+	v.feedName("engine.feed", v.cfg.Engine.Feed)
+	for i, o := range v.cfg.Server.CORSOrigins {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") || strings.HasSuffix(o, "/") {
+			v.errf(fmt.Sprintf("server.corsOrigins[%d]", i), "%q must be \"*\" or an origin such as https://dash.example.com (no path)", short(o))
+		}
+	}
+}
+
+// feedName checks a feed name as the key store spells them; whether the
+// feed exists is checked by the server, which holds the feeds.
+func (v *validator) feedName(path, name string) {
+	if name == "" {
+		return
+	}
+	ok := len(name) <= 64
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		ok = ok && (c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_')
+	}
+	if !ok {
+		v.errf(path, "%q must be 1-64 lower-case letters, digits, '-' or '_' (a feed name)", short(name))
 	}
 }
 

@@ -45,21 +45,31 @@ type Store struct {
 
 	// snap is the immutable view Check reads without a lock; writers build
 	// a new one under mu and swap it in after the bbolt commit.
-	snap atomic.Pointer[snapshot]
-	mu   sync.Mutex // serialises changes and their notifications
-	subs map[int]func(Change)
-	next int
+	snap     atomic.Pointer[snapshot]
+	mu       sync.Mutex // serialises changes and their notifications
+	subs     map[int]func(Change)
+	feedSubs map[int]func(FeedChange) // see SubscribeFeeds
+	next     int
 
 	anon *usage // rejections of secrets that match no key
 
 	// peerConns, when set (cluster mode), counts a key's connections on
 	// other nodes for MaxConns; see SetPeerConns.
 	peerConns atomic.Pointer[func(keyID string) int]
+
+	// Browser sessions (session.go), by SHA-256 of the session secret.
+	sessMu   sync.Mutex
+	sessions map[[sha256.Size]byte]session
 }
 
 type snapshot struct {
 	byHash map[[sha256.Size]byte]*record
 	byID   map[string]*record
+	feeds  map[string]*feedRec // by name; see feed.go
+	// tokenSlugs indexes the live tokens' slugs, built on first use: an
+	// unauthenticated webhook request must not cost a scan of every key.
+	// It depends on the keys only, so a feed change may share it.
+	tokenSlugs *lazySet
 }
 
 // record is immutable once in a snapshot, except for the usage it points
@@ -86,7 +96,7 @@ func Open(db *bolt.DB, opts ...Option) (*Store, error) {
 	}
 	if !db.IsReadOnly() {
 		err := db.Update(func(tx *bolt.Tx) error {
-			for _, name := range [][]byte{bucketKeys, bucketUsage} {
+			for _, name := range [][]byte{bucketKeys, bucketUsage, bucketFeeds, bucketFeedUsage} {
 				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 					return fmt.Errorf("create bucket %q: %w", name, err)
 				}
@@ -97,7 +107,7 @@ func Open(db *bolt.DB, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("open key store: %w", err)
 		}
 	}
-	snap := &snapshot{byHash: map[[sha256.Size]byte]*record{}, byID: map[string]*record{}}
+	snap := &snapshot{byHash: map[[sha256.Size]byte]*record{}, byID: map[string]*record{}, feeds: map[string]*feedRec{}, tokenSlugs: &lazySet{}}
 	err := db.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketKeys); b != nil {
 			err := b.ForEach(func(k, v []byte) error {
@@ -135,6 +145,9 @@ func Open(db *bolt.DB, opts ...Option) (*Store, error) {
 		return nil
 	})
 	if err != nil {
+		return nil, fmt.Errorf("open key store: %w", err)
+	}
+	if err := s.loadFeeds(snap); err != nil {
 		return nil, fmt.Errorf("open key store: %w", err)
 	}
 	s.snap.Store(snap)
@@ -226,7 +239,7 @@ func (s *Store) Create(o Options) (string, Key, error) {
 	k := Key{
 		Kind: o.Kind, Label: o.Label, Created: now, Expires: o.Expires.UTC(), Disabled: o.Disabled,
 		MaxConns: o.MaxConns, Scopes: slices.Clone(o.Scopes), MaxIPsPerDay: o.MaxIPsPerDay,
-		MonthlyQuota: o.MonthlyQuota, RatePerSec: o.RatePerSec, Slug: o.Slug,
+		MonthlyQuota: o.MonthlyQuota, RatePerSec: o.RatePerSec, Slug: o.Slug, Feed: o.Feed,
 	}
 	if err := validate(&k); err != nil {
 		return "", Key{}, fmt.Errorf("create key: %w", err)
@@ -239,6 +252,9 @@ func (s *Store) Create(o Options) (string, Key, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	snap := s.snap.Load()
+	if err := snap.checkKeyFeed(&k); err != nil {
+		return "", Key{}, fmt.Errorf("create key: %w", err)
+	}
 	if err := snap.slugFree(k.Slug, ""); err != nil {
 		return "", Key{}, fmt.Errorf("create key: %w", err)
 	}
@@ -270,6 +286,9 @@ func (s *Store) Update(id string, p Patch) (Key, error) {
 	k := p.apply(old.key)
 	k.Expires = k.Expires.UTC()
 	if err := validate(&k); err != nil {
+		return Key{}, fmt.Errorf("update %q: %w", id, err)
+	}
+	if err := snap.checkKeyFeed(&k); err != nil {
 		return Key{}, fmt.Errorf("update %q: %w", id, err)
 	}
 	if err := snap.slugFree(k.Slug, id); err != nil {
@@ -370,6 +389,12 @@ func (snap *snapshot) slugFree(slug, self string) error {
 			return fmt.Errorf("slug %q is used by key %s: %w", slug, id, ErrConflict)
 		}
 	}
+	// A token's slug must not shadow a feed's either.
+	for name, fr := range snap.feeds {
+		if slices.Contains(fr.feed.Slugs, slug) {
+			return fmt.Errorf("slug %q is used by feed %s: %w", slug, name, ErrConflict)
+		}
+	}
 	return nil
 }
 
@@ -390,7 +415,7 @@ func (s *Store) commit(snap *snapshot, rec, old *record) error {
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	next := &snapshot{byHash: maps.Clone(snap.byHash), byID: maps.Clone(snap.byID)}
+	next := &snapshot{byHash: maps.Clone(snap.byHash), byID: maps.Clone(snap.byID), feeds: snap.feeds, tokenSlugs: &lazySet{}}
 	if old != nil {
 		delete(next.byHash, old.hash)
 	}
@@ -473,6 +498,9 @@ func (s *Store) Subscribe(fn func(Change)) (unsubscribe func()) {
 
 // notify is called with s.mu held.
 func (s *Store) notify(c Change) {
+	if c.CutsAccess() {
+		s.dropSessions(c.Key.ID)
+	}
 	ids := slices.Sorted(maps.Keys(s.subs))
 	for _, id := range ids {
 		s.subs[id](c)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/broadcast"
 	"github.com/stellarfeed/stellarfeed/engine"
+	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/cluster"
 	"github.com/stellarfeed/stellarfeed/internal/config"
 	"github.com/stellarfeed/stellarfeed/internal/discord"
@@ -74,11 +75,28 @@ func FromConfig(c *config.Config) Config {
 			ConnRatePerIP:    b.ConnRatePerIP,
 			ConnBurstPerIP:   b.ConnBurstPerIP,
 		},
-		Rules:   opts.Rules,
-		Engine:  opts,
-		Targets: Targets(c),
-		Discord: discord.Config{Webhooks: hooks},
+		Rules:      opts.Rules,
+		Engine:     opts,
+		Targets:    Targets(c),
+		Discord:    discord.Config{Webhooks: hooks},
+		EngineFeed: c.Engine.Feed,
+		GroupFeeds: groupFeeds(c),
+		API:        api.Config{CORSOrigins: c.Server.CORSOrigins},
 	}
+}
+
+// groupFeeds maps group names to the feeds their restocks go to.
+func groupFeeds(c *config.Config) map[string]string {
+	var m map[string]string
+	for _, g := range c.Groups {
+		if g.Feed != "" {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[g.Name] = g.Feed
+		}
+	}
+	return m
 }
 
 // pingInterval maps the file's "0 disables" onto the broadcaster's

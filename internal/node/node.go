@@ -50,6 +50,10 @@ type Config struct {
 	RunEngine bool
 	Engine    engine.Options
 	Targets   []engine.Target
+	// EngineFeed is the feed restocks go to ("" = default); GroupFeeds
+	// routes a target group's restocks to another feed (see feeds.go).
+	EngineFeed string
+	GroupFeeds map[string]string
 	// Discord posts restocks (and sold-outs, if asked) to webhooks.
 	Discord discord.Config
 	// Sim starts the built-in retailer simulator on SimAddr (default
@@ -142,6 +146,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		if n.demo, err = demoKeys(cfg.DataDir, n.keys); err != nil {
 			return nil, err
 		}
+	}
+	if err := n.checkEngineFeeds(); err != nil {
+		return nil, err
 	}
 	if cfg.Cluster.NATS != "" {
 		if err := n.startCluster(ctx); err != nil {
@@ -346,6 +353,19 @@ type keyAuth struct {
 
 func (a *keyAuth) Authenticate(key string, remote netip.Addr) (broadcast.Identity, error) {
 	id, err := a.st.Authenticate(key, remote)
+	if err != nil {
+		var ae *keys.AuthError
+		if errors.As(err, &ae) {
+			return broadcast.Identity{}, &broadcast.AuthError{Status: ae.Status, Reason: ae.Reason}
+		}
+		return broadcast.Identity{}, err
+	}
+	return broadcast.Identity(id), nil
+}
+
+// AuthenticateSession admits a /ws handshake by its /api/login cookie.
+func (a *keyAuth) AuthenticateSession(token string, remote netip.Addr) (broadcast.Identity, error) {
+	id, err := a.st.AuthenticateSession(token, remote)
 	if err != nil {
 		var ae *keys.AuthError
 		if errors.As(err, &ae) {
