@@ -42,6 +42,9 @@ type Config struct {
 	// UsageFlush is how often key usage is written to the store (default
 	// 30 s): at most that much is lost on a crash, nothing on shutdown.
 	UsageFlush time.Duration
+	// StoreProbe is how often a data directory that failed a write is
+	// probed for recovery (default 2 s); see storeHealth.
+	StoreProbe time.Duration
 	// Demo creates (or reuses) a demo subscriber key and ingest token.
 	Demo bool
 
@@ -80,6 +83,8 @@ type Node struct {
 
 	wsLn, apiLn net.Listener
 	demo        DemoKeys
+	health      *storeHealth
+	recovered   Recovered
 
 	engine  *engine.Engine // nil unless RunEngine
 	discord *discord.Output
@@ -113,6 +118,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.UsageFlush <= 0 {
 		cfg.UsageFlush = 30 * time.Second
 	}
+	if cfg.StoreProbe <= 0 {
+		cfg.StoreProbe = 2 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -130,8 +138,12 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { n.db.Close() })
-	if n.keys, err = keys.Open(n.db, keys.WithLogger(n.log)); err != nil {
+	n.health = newStoreHealth(n.log.With("component", "store"), n.db, cfg.DataDir, cfg.StoreProbe, n.metrics)
+	if n.keys, err = keys.Open(n.db, keys.WithLogger(n.log), keys.WithWriteObserver(n.health.report)); err != nil {
 		return nil, fmt.Errorf("open key store: %w", err)
+	}
+	if n.recovered, err = recoverDataDir(n.db, n.keys, n.health, n.log); err != nil {
+		return nil, err
 	}
 	// The local CLI reads the admin token from the data directory.
 	if _, err := adminToken(cfg.DataDir, n.keys); err != nil {
@@ -189,6 +201,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Logger:    n.log.With("component", "api"),
 		Rules:     cfg.Rules,
 		Ready:     n.ready,
+		Degraded:  n.health.degraded,
 	})
 	registerHubMetrics(n.metrics, n.hub)
 
@@ -201,13 +214,17 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	cleanup = append(cleanup, func() { n.apiLn.Close() })
 	if err := writeSecretFile(filepath.Join(cfg.DataDir, apiAddrFile), loopbackAddr(n.apiLn.Addr())); err != nil {
-		return nil, fmt.Errorf("record API address: %w", err)
+		// Serving matters more than the CLI finding us (disk full): the
+		// CLI can still be given --api.
+		n.health.report(err)
+		n.log.Warn("API address not recorded for the local CLI", "err", err)
 	}
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
 	n.goServe("broadcast", func() error { return ignoreClosed(n.hub.Serve(n.wsLn), broadcast.ErrServerClosed) })
 	n.goServe("api", func() error { return ignoreClosed(n.api.Serve(n.apiLn), api.ErrServerClosed) })
+	n.wg.Go(func() { n.health.run(bg) })
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -298,6 +315,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if err := n.keys.Flush(); err != nil {
 		errs = append(errs, fmt.Errorf("flush usage: %w", err))
 	}
+	if err := markStopped(n.db); err != nil {
+		errs = append(errs, fmt.Errorf("record clean shutdown: %w", err))
+	}
 	_ = os.Remove(filepath.Join(n.cfg.DataDir, apiAddrFile))
 	if err := n.db.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
@@ -322,6 +342,9 @@ func (n *Node) Keys() *keys.Store      { return n.keys }
 func (n *Node) Hub() *broadcast.Server { return n.hub }
 func (n *Node) Demo() DemoKeys         { return n.demo }
 func (n *Node) Metrics() *metrics.Set  { return n.metrics }
+
+// Recovered is what Start found in the data directory.
+func (n *Node) Recovered() Recovered { return n.recovered }
 
 // loopbackAddr turns a wildcard listen address into one the local CLI can
 // dial.
