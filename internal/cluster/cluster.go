@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -34,6 +35,13 @@ type Cluster struct {
 	conns   atomic.Pointer[connCounts] // set by SyncKeys on broadcast nodes
 	bus     *busMetrics
 	claims  *claimMetrics
+	// local is the hub Subscribe feeds: Publish delivers to it directly,
+	// so this node's own pings reach its clients while NATS is down, and
+	// the bus copy of them is skipped.
+	local atomic.Pointer[Hub]
+	// outage is set while NATS is unreachable, so failed publishes and
+	// heartbeats are logged once per outage, not per ping.
+	outage atomic.Bool
 
 	ctx    context.Context // ends at Close: the background loops' lifetime
 	cancel context.CancelFunc
@@ -144,12 +152,19 @@ func (c *Cluster) connect(ctx context.Context, url string) error {
 	opts := []nats.Option{
 		nats.Name("stellarfeed-" + c.cfg.NodeID),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond),
+		nats.CustomReconnectDelay(reconnectDelay),
 		nats.PingInterval(5 * time.Second),
+		// Pings published while disconnected fail at once instead of
+		// waiting in a buffer: replayed after the outage they would reach
+		// the other nodes' clients late, and twice for restocks their own
+		// engines pinged meanwhile. This node's clients got them directly.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			c.log.Warn("NATS disconnected; reconnecting", "err", err)
+			c.outage.Store(true)
+			c.log.Warn("NATS disconnected; serving local clients and local pings only, reconnecting with backoff", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			c.outage.Store(false)
 			c.log.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted())
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
@@ -179,6 +194,16 @@ func (c *Cluster) connect(ctx context.Context, url string) error {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// reconnectDelay backs off from 250 ms to 4 s, with up to 25% jitter so
+// nodes that lost one server do not reconnect in lockstep.
+func reconnectDelay(attempts int) time.Duration {
+	d := 4 * time.Second
+	if attempts < 5 {
+		d = 250 * time.Millisecond << attempts
+	}
+	return d + time.Duration(rand.Int64N(int64(d/4)))
 }
 
 // Bucket names, after the prefix.

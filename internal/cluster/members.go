@@ -74,14 +74,21 @@ func (m *Members) start(ctx context.Context) error {
 	c.goLoop("members-heartbeat", func(ctx context.Context) {
 		t := time.NewTicker(c.cfg.Heartbeat)
 		defer t.Stop()
+		failing := false
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 				pctx, cancel := context.WithTimeout(ctx, c.cfg.Heartbeat)
-				if _, err := c.nodesKV.Put(pctx, c.cfg.NodeID, self); err != nil && ctx.Err() == nil {
-					c.log.Warn("heartbeat failed", "err", err)
+				_, err := c.nodesKV.Put(pctx, c.cfg.NodeID, self)
+				switch {
+				case err != nil && ctx.Err() == nil && !failing:
+					failing = true
+					c.log.Warn("heartbeat failed; retried every heartbeat, logged again once it works", "err", err)
+				case err == nil && failing:
+					failing = false
+					c.log.Info("heartbeat works again")
 				}
 				cancel()
 				m.recompute(time.Now())
