@@ -106,7 +106,7 @@ func (c *Cluster) deliver(hub Hub, m *nats.Msg) {
 		c.log.Warn("bus: malformed ping dropped", "from", m.Header.Get(hdrNode), "bytes", len(m.Data))
 		return
 	}
-	if m.Header.Get(hdrNode) == c.cfg.NodeID {
+	if c.local.Load() != nil && m.Header.Get(hdrNode) == c.cfg.NodeID {
 		return // delivered by Publish already
 	}
 	hub.Publish(stellar.MessageFromPayload(site, m.Header.Get(hdrRegion), m.Data))
