@@ -98,9 +98,19 @@ func (ks *keyState) othersHave(id TargetID, oid string) bool {
 	return false
 }
 
+// coolingDown reports whether oid was pinged less than cooldown ago. A
+// lastPing in the future means the wall clock went back (lastPing from a
+// previous run, read from the store, has no monotonic reading): it counts
+// only while it is less than cooldown ahead, so a clock that went back
+// by hours suppresses the offer for at most twice the cooldown, not for
+// hours.
 func (ks *keyState) coolingDown(oid string, cooldown time.Duration, now time.Time) bool {
 	t, ok := ks.lastPing[oid]
-	return ok && cooldown > 0 && now.Sub(t) < cooldown
+	if !ok || cooldown <= 0 {
+		return false
+	}
+	d := now.Sub(t)
+	return d < cooldown && d > -cooldown
 }
 
 // transition is one event the dedupe stage decided on.

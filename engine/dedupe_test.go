@@ -123,6 +123,14 @@ func TestDedupeTransitions(t *testing.T) {
 			{1, oos, time.Minute, []string{"sold_out amazon/DE/B0000000AA:O2"}},
 			{1, in(a1), 10 * time.Minute, []string{restockA1}},
 		}},
+		{"a clock gone back holds the cooldown at most twice its length", DedupeOptions{}, []step{
+			{1, oos, 0, nil},
+			{1, in(a1), time.Second, []string{restockA1}},
+			{1, oos, time.Minute, []string{soldA}},
+			{1, in(a1), -2 * time.Minute, nil}, // the ping is 1m ahead: cooling down
+			{1, oos, time.Second, []string{soldA}},
+			{1, in(a1), -3 * time.Hour, []string{restockA1}}, // 3h ahead: not believed
+		}},
 		{"negative cooldown disables it", DedupeOptions{Cooldown: -1}, []step{
 			{1, oos, 0, nil},
 			{1, in(a1), time.Second, []string{restockA1}},

@@ -84,6 +84,7 @@ type Node struct {
 	wsLn, apiLn net.Listener
 	demo        DemoKeys
 	health      *storeHealth
+	clock       *steadyClock // key expiry, quotas, usage times: see steadyClock
 	recovered   Recovered
 
 	engine  *engine.Engine // nil unless RunEngine
@@ -124,7 +125,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.NewSet(), errc: make(chan error, 4), cancelEngine: func() {}}
+	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.NewSet(), errc: make(chan error, 4), cancelEngine: func() {},
+		clock: newSteadyClock(cfg.Logger)}
 	var cleanup []func()
 	defer func() {
 		if err != nil {
@@ -139,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	cleanup = append(cleanup, func() { n.db.Close() })
 	n.health = newStoreHealth(n.log.With("component", "store"), n.db, cfg.DataDir, cfg.StoreProbe, n.metrics)
-	if n.keys, err = keys.Open(n.db, keys.WithLogger(n.log), keys.WithWriteObserver(n.health.report)); err != nil {
+	if n.keys, err = keys.Open(n.db, keys.WithLogger(n.log), keys.WithWriteObserver(n.health.report), keys.WithClock(n.clock.Now)); err != nil {
 		return nil, fmt.Errorf("open key store: %w", err)
 	}
 	if n.recovered, err = recoverDataDir(n.db, n.keys, n.health, n.log); err != nil {
@@ -202,6 +204,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Rules:     cfg.Rules,
 		Ready:     n.ready,
 		Degraded:  n.health.degraded,
+		Now:       n.clock.Now,
 	})
 	registerHubMetrics(n.metrics, n.hub)
 
@@ -225,6 +228,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.goServe("broadcast", func() error { return ignoreClosed(n.hub.Serve(n.wsLn), broadcast.ErrServerClosed) })
 	n.goServe("api", func() error { return ignoreClosed(n.api.Serve(n.apiLn), api.ErrServerClosed) })
 	n.wg.Go(func() { n.health.run(bg) })
+	n.wg.Go(func() { n.runExpiry(bg, expirySweep) })
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -375,6 +379,9 @@ func (a *keyAuth) Authenticate(key string, remote netip.Addr) (broadcast.Identit
 		}
 		return broadcast.Identity{}, err
 	}
+	// Expiry is enforced by the node's sweep on its steady clock, not by
+	// the broadcaster's, which reads the system clock (see runExpiry).
+	id.Expires = time.Time{}
 	return broadcast.Identity(id), nil
 }
 
