@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 	bolt "go.etcd.io/bbolt"
@@ -104,5 +105,52 @@ func TestExpiredKeyIsCut(t *testing.T) {
 	}
 	if _, err := n.Keys().Check(ck.Secret, keys.KindSubscriber, n.clock.Now()); !errors.Is(err, keys.ErrExpired) {
 		t.Errorf("Check after the expiry: %v", err)
+	}
+}
+
+// TestSSEIDsSurviveRestart: SSE ids start from the clock, but never below
+// where the previous clean run stopped, so a clock that went back between
+// runs (which a test can only pass in) cannot repeat ids a client saw.
+func TestSSEIDsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	n, err := Start(context.Background(), Config{DataDir: dir, Demo: true, WSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sku := range []string{"1", "2", "3"} {
+		if code, body := postPings(t, n, n.Demo().Ingest, `{"site":"shopify","sku":"`+sku+`"}`); code != 202 {
+			t.Fatalf("ingest: %d %s", code, body)
+		}
+	}
+	last := n.events.Stats().LastID
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db, err := OpenDB(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := keys.Open(db, keys.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := recoverDataDir(db, st, newStoreHealth(slog.New(slog.DiscardHandler), db, dir, time.Second, metrics.NewSet()), slog.New(slog.DiscardHandler))
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Clean || r.SSENext != last+1 {
+		t.Fatalf("recovered %+v after a clean stop at SSE id %d", r, last)
+	}
+	// A clock one hour behind the previous run's ids.
+	behind := time.UnixMicro(int64(last)).Add(-time.Hour)
+	if got := firstSSEID(behind, r.SSENext); got != last+1 {
+		t.Errorf("first SSE id with the clock behind: %d, want %d", got, last+1)
+	}
+	ahead := time.UnixMicro(int64(last)).Add(time.Hour)
+	if got := firstSSEID(ahead, r.SSENext); got != uint64(ahead.UnixMicro()) {
+		t.Errorf("first SSE id with the clock ahead: %d, want the clock", got)
 	}
 }

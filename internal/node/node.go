@@ -173,6 +173,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	auth.hub = n.hub
 	scfg := cfg.SSE
+	if scfg.FirstID == 0 {
+		scfg.FirstID = firstSSEID(time.Now(), n.recovered.SSENext)
+	}
 	scfg.Logger = n.log.With("component", "sse")
 	n.events = sse.New(scfg)
 	// Revoking, disabling or expiring a key cuts its live connections
@@ -319,7 +322,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if err := n.keys.Flush(); err != nil {
 		errs = append(errs, fmt.Errorf("flush usage: %w", err))
 	}
-	if err := markStopped(n.db); err != nil {
+	if err := markStopped(n.db, n.events.Stats().LastID+1); err != nil {
 		errs = append(errs, fmt.Errorf("record clean shutdown: %w", err))
 	}
 	_ = os.Remove(filepath.Join(n.cfg.DataDir, apiAddrFile))

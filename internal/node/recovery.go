@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,6 +20,7 @@ var (
 	nodeRunning = []byte("running") // start time; deleted by a clean Shutdown
 	nodeStopped = []byte("stopped") // time of the last clean Shutdown
 	nodeProbe   = []byte("probe")
+	nodeSSENext = []byte("sseNext") // first SSE event id for the next run
 )
 
 // Recovered is what a start found in the data directory.
@@ -37,6 +39,9 @@ type Recovered struct {
 	// it stopped cleanly; zero when unknown.
 	PreviousStart, StoppedAt time.Time
 	Fresh                    bool // no previous run recorded
+	// SSENext is the SSE id after the last one the previous run used, as
+	// recorded by a clean Shutdown (0: unknown).
+	SSENext uint64
 }
 
 // recover reads what the previous run left and marks this one running.
@@ -69,6 +74,9 @@ func recoverDataDir(db *bolt.DB, st *keys.Store, health *storeHealth, log *slog.
 		if v := b.Get(nodeStopped); v != nil && r.Clean {
 			err = r.StoppedAt.UnmarshalText(v)
 		}
+		if v := b.Get(nodeSSENext); v != nil {
+			r.SSENext, _ = strconv.ParseUint(string(v), 10, 64)
+		}
 		return err
 	})
 	if err != nil {
@@ -95,8 +103,8 @@ func recoverDataDir(db *bolt.DB, st *keys.Store, health *storeHealth, log *slog.
 }
 
 // markStopped records a clean shutdown, the last write before the store
-// closes.
-func markStopped(db *bolt.DB) error {
+// closes, and the SSE id the next run starts from.
+func markStopped(db *bolt.DB, sseNext uint64) error {
 	return db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketNode)
 		if err != nil {
@@ -105,9 +113,20 @@ func markStopped(db *bolt.DB) error {
 		if err := b.Delete(nodeRunning); err != nil {
 			return err
 		}
+		if err := b.Put(nodeSSENext, strconv.AppendUint(nil, sseNext, 10)); err != nil {
+			return err
+		}
 		stamp, _ := time.Now().UTC().MarshalText()
 		return b.Put(nodeStopped, stamp)
 	})
+}
+
+// firstSSEID is where a run's SSE ids start: the clock in Unix
+// microseconds (ids keep increasing across restarts, even after a crash),
+// but never below where the previous clean run stopped, so a clock that
+// went back between runs cannot hand out ids a client already saw.
+func firstSSEID(now time.Time, next uint64) uint64 {
+	return max(uint64(now.UnixMicro()), next)
 }
 
 func timeOrNever(t time.Time) string {
