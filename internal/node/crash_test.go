@@ -118,7 +118,19 @@ func (p *proc) await(t *testing.T, within time.Duration, re *regexp.Regexp) []st
 	}
 }
 
+// restocks lists the SKUs a process logged restocks for.
+func restocks(p *proc) []string {
+	var out []string
+	for _, l := range p.log() {
+		if m := reRestock.FindStringSubmatch(l); m != nil {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
 var (
+	reRestock   = regexp.MustCompile(`msg="engine: restock" .* sku=(\S+)`)
 	reServing   = regexp.MustCompile(`msg=serving ws=(\S+) api=(\S+)`)
 	reRecovered = regexp.MustCompile(`msg="data directory recovered" keys=(\d+) dedupeStates=(\d+) dedupeTargets=(\d+) lastUsageFlush=(\S+) previousShutdown="?([a-z]+)`)
 )
@@ -320,14 +332,15 @@ targets:
 		waitFor(t, 20*time.Second, "canary restock "+canary, func() bool { return strings.Contains(strings.Join(w.got(), " "), canary) })
 		c0 := checks(t, apiAddr)
 		waitFor(t, 20*time.Second, "two passes over the targets", func() bool { return checks(t, apiAddr) >= c0+2*nProducts })
-		for _, sku := range w.got() {
+		// The engine logs each restock before it broadcasts it, and after
+		// its dedupe state was committed: the log, not the watcher (which
+		// connects after the first checks), is the record of what was
+		// pinged. A product set in stock just before a kill and never
+		// checked is pinged after the restart, rightly, for the first time.
+		for _, sku := range restocks(p) {
 			if pinged[sku] {
 				t.Errorf("round %d: %s pinged again after the restart, its stock unchanged", round, sku)
 			}
-		}
-		// Pings the engine made before the watcher connected count too.
-		if n, got := sumMetric(t, apiAddr, `stellarfeed_pings_total{site="walmart"}`), len(w.got()); n != got {
-			t.Errorf("round %d: the engine pinged %d restocks since the start, the watcher got %d (%v): a product already pinged was pinged again", round, n, got, w.got())
 		}
 		if round == rounds {
 			// Last: a graceful stop is recorded as clean.
@@ -401,7 +414,7 @@ targets:
 		stopLoad()
 		wg.Wait()
 		w.close()
-		for _, sku := range w.got() {
+		for _, sku := range restocks(p) {
 			pinged[sku] = true
 		}
 		rotated := 0
