@@ -65,15 +65,16 @@ func startBinary(t *testing.T, bin, natsURL, id, wsAddr string, reuse bool) *exe
 	return cmd
 }
 
-// startBinaryIn is startBinary on a given data directory; it also returns
-// the path of the process's log.
-func startBinaryIn(t *testing.T, bin, natsURL, id, wsAddr, dataDir string, reuse bool) (*exec.Cmd, string) {
+// startBinaryIn is startBinary on a given data directory, with extra
+// flags (later flags win); it also returns the path of the process's log.
+func startBinaryIn(t *testing.T, bin, natsURL, id, wsAddr, dataDir string, reuse bool, extra ...string) (*exec.Cmd, string) {
 	t.Helper()
 	args := []string{"run", "--cluster", natsURL, "--node-id", id, "--roles", "broadcast,ingest",
 		"--data", dataDir, "--ws-addr", wsAddr, "--api-addr", "127.0.0.1:0", "--demo=false", "--monitors=false"}
 	if reuse {
 		args = append(args, "--reuseport")
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	logf, err := os.Create(filepath.Join(t.TempDir(), id+".log"))
 	if err != nil {

@@ -83,11 +83,11 @@ type outageNode struct {
 	apiURL      string
 }
 
-func startOutageNode(t *testing.T, bin, natsURL, id string) *outageNode {
+func startOutageNode(t *testing.T, bin, natsURL, id string, extra ...string) *outageNode {
 	t.Helper()
 	n := &outageNode{id: id, ws: freePort(t)}
 	data := t.TempDir()
-	_, n.log = startBinaryIn(t, bin, natsURL, id, n.ws, data, false)
+	_, n.log = startBinaryIn(t, bin, natsURL, id, n.ws, data, false, extra...)
 	addr, err := os.ReadFile(filepath.Join(data, "api.addr"))
 	if err != nil {
 		t.Fatal(err)
@@ -248,6 +248,110 @@ func TestNATSOutage(t *testing.T) {
 			if got := countLines(t, n.log, line); got > 1 {
 				t.Errorf("%s logged %q %d times during one outage", n.id, line, got)
 			}
+		}
+	}
+}
+
+// restocksOf counts, per SKU, the walmart pings a client received.
+func restocksOf(c *wsClient) map[string]int {
+	out := map[string]int{}
+	for _, p := range c.received() {
+		if strings.Contains(p, `"site":"walmart"`) {
+			_, rest, _ := strings.Cut(p, `"sku":"`)
+			sku, _, _ := strings.Cut(rest, `"`)
+			out[sku]++
+		}
+	}
+	return out
+}
+
+// TestNATSPartitionEngines: two engine nodes share the targets of a
+// simulated retailer through NATS. The server process is killed for
+// longer than NodeTTL, so each node runs every target alone; a restock
+// then reaches each node's clients once, from its own engine. After the
+// server is back and the targets re-shard, a new restock reaches both
+// clients once, and the one from the partition is not pinged again
+// anywhere.
+func TestNATSPartitionEngines(t *testing.T) {
+	bin := buildStellarfeed(t)
+	srv, simURL := startSim(t)
+	natsAddr, store := freePort(t), t.TempDir()
+	ns := startNATS(t, natsAddr, store)
+	url := "nats://" + natsAddr
+	cat := processCatalog()
+	var tg strings.Builder
+	for _, p := range cat.Products {
+		fmt.Fprintf(&tg, "  - {site: walmart, region: USA, sku: %q}\n", p.SKU)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
+	cfg := fmt.Sprintf(`engine:
+  interval: 100ms
+  sites: {walmart: {concurrency: 8, rate: 1000, burst: 1000}}
+  dedupe: {cooldown: 0}
+baseURLs: {walmart.USA: %q}
+targets:
+%s`, processTargets(simURL)[0].BaseURL, tg.String())
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	extra := []string{"--config", cfgPath, "--roles", "broadcast,engine,ingest", "--monitors=true"}
+	n1 := startOutageNode(t, bin, url, "n1", extra...)
+	n2 := startOutageNode(t, bin, url, "n2", extra...)
+	sub, err := n1.admin.Create(context.Background(), api.KeyRequest{Label: "bot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1 := dialRetry(t, "n1", n1.ws, sub.Secret, 10*time.Second)
+	c2 := dialRetry(t, "n2", n2.ws, sub.Secret, 10*time.Second)
+	nodes := []*outageNode{n1, n2}
+	// Both engines ran their share past the first checks.
+	for _, n := range nodes {
+		checkFor(t, 20*time.Second, 50*time.Millisecond, func() bool { return countLines(t, n.log, "engine membership changed") >= 1 })
+	}
+	time.Sleep(time.Second) // ten check intervals: every target past its first, suppressed check
+	restock := func(i int) string {
+		t.Helper()
+		p := cat.Products[i]
+		if err := srv.SetStock(p.Site, p.Region, p.SKU, true); err != nil {
+			t.Fatal(err)
+		}
+		return p.SKU
+	}
+	a := restock(0)
+	checkFor(t, 10*time.Second, 10*time.Millisecond, func() bool { return restocksOf(c1)[a] == 1 && restocksOf(c2)[a] == 1 })
+
+	changes := func(n *outageNode) int { return countLines(t, n.log, "engine membership changed") }
+	before := []int{changes(n1), changes(n2)}
+	_ = ns.Process.Kill()
+	_ = ns.Wait()
+	// NodeTTL (5 s) later each node counts itself alone and runs every
+	// target; give the new targets their first, suppressed check.
+	for i, n := range nodes {
+		checkFor(t, 20*time.Second, 50*time.Millisecond, func() bool { return changes(n) > before[i] })
+	}
+	time.Sleep(time.Second)
+	b := restock(1)
+	checkFor(t, 10*time.Second, 10*time.Millisecond, func() bool { return restocksOf(c1)[b] == 1 && restocksOf(c2)[b] == 1 })
+
+	before = []int{changes(n1), changes(n2)}
+	startNATS(t, natsAddr, store)
+	for i, n := range nodes {
+		checkFor(t, 20*time.Second, 20*time.Millisecond, func() bool { return countLines(t, n.log, "NATS reconnected") == 1 })
+		checkFor(t, 20*time.Second, 50*time.Millisecond, func() bool { return changes(n) > before[i] })
+	}
+	time.Sleep(time.Second) // re-sharded targets past their first check
+	c := restock(2)
+	checkFor(t, 10*time.Second, 10*time.Millisecond, func() bool { return restocksOf(c1)[c] == 1 && restocksOf(c2)[c] == 1 })
+	time.Sleep(500 * time.Millisecond) // five more checks: a repeat would come now
+	for i, cl := range []*wsClient{c1, c2} {
+		got := restocksOf(cl)
+		for _, sku := range []string{a, b, c} {
+			if got[sku] != 1 {
+				t.Errorf("client of n%d got %s %d times, want once: %v", i+1, sku, got[sku], got)
+			}
+		}
+		if len(got) != 3 {
+			t.Errorf("client of n%d got restocks %v, want %s, %s and %s once each", i+1, got, a, b, c)
 		}
 	}
 }
