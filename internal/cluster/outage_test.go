@@ -308,7 +308,7 @@ targets:
 	for _, n := range nodes {
 		checkFor(t, 20*time.Second, 50*time.Millisecond, func() bool { return countLines(t, n.log, "engine membership changed") >= 1 })
 	}
-	time.Sleep(time.Second) // ten check intervals: every target past its first, suppressed check
+	passes(t, nodes, len(cat.Products)) // every target past its first, suppressed check
 	restock := func(i int) string {
 		t.Helper()
 		p := cat.Products[i]
@@ -329,7 +329,7 @@ targets:
 	for i, n := range nodes {
 		checkFor(t, 20*time.Second, 50*time.Millisecond, func() bool { return changes(n) > before[i] })
 	}
-	time.Sleep(time.Second)
+	passes(t, nodes, len(cat.Products))
 	b := restock(1)
 	checkFor(t, 10*time.Second, 10*time.Millisecond, func() bool { return restocksOf(c1)[b] == 1 && restocksOf(c2)[b] == 1 })
 
@@ -339,10 +339,10 @@ targets:
 		checkFor(t, 20*time.Second, 20*time.Millisecond, func() bool { return countLines(t, n.log, "NATS reconnected") == 1 })
 		checkFor(t, 20*time.Second, 50*time.Millisecond, func() bool { return changes(n) > before[i] })
 	}
-	time.Sleep(time.Second) // re-sharded targets past their first check
+	passes(t, nodes, len(cat.Products)) // re-sharded targets past their first check
 	c := restock(2)
 	checkFor(t, 10*time.Second, 10*time.Millisecond, func() bool { return restocksOf(c1)[c] == 1 && restocksOf(c2)[c] == 1 })
-	time.Sleep(500 * time.Millisecond) // five more checks: a repeat would come now
+	passes(t, nodes, len(cat.Products)) // a repeat would come now
 	for i, cl := range []*wsClient{c1, c2} {
 		got := restocksOf(cl)
 		for _, sku := range []string{a, b, c} {
@@ -354,4 +354,39 @@ targets:
 			t.Errorf("client of n%d got restocks %v, want %s, %s and %s once each", i+1, got, a, b, c)
 		}
 	}
+}
+
+// checks is the number of checks a node's engine made (its /metrics).
+func (n *outageNode) checks(t *testing.T) int {
+	t.Helper()
+	resp, err := http.Get(n.apiURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	total := 0
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "stellarfeed_checks_total{") {
+			v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			total += int(v)
+		}
+	}
+	return total
+}
+
+// passes waits until the nodes' engines together made two more checks per
+// target than now: each target they run was checked at least once more
+// (targets are spread evenly over each interval).
+func passes(t *testing.T, nodes []*outageNode, targets int) {
+	t.Helper()
+	sum := func() int {
+		n := 0
+		for _, o := range nodes {
+			n += o.checks(t)
+		}
+		return n
+	}
+	start := sum()
+	checkFor(t, 20*time.Second, 20*time.Millisecond, func() bool { return sum() >= start+2*len(nodes)*targets })
 }
