@@ -84,6 +84,8 @@ func recoverDataDir(db *bolt.DB, st *keys.Store, health *storeHealth, log *slog.
 	}
 	shutdown := "clean"
 	switch {
+	case r.Fresh && (r.Keys > 0 || r.DedupeStates > 0):
+		shutdown = "unknown (data directory from a version without the marker)"
 	case r.Fresh:
 		shutdown = "none (first start)"
 	case !r.Clean:
