@@ -264,3 +264,73 @@ func mustKeyID(t *testing.T, n *Node, secret string) string {
 	}
 	return k.ID
 }
+
+// TestReadOnlyDataDir: a node restarted while its data directory is on a
+// read-only file system (after ext4's errors=remount-ro, say) starts
+// anyway from a read-only store: it authenticates the keys it has and
+// broadcasts, refuses key changes with 507, and says it is degraded and
+// why. Linux will not remount a file system read-only while a file on it
+// is open for writing, so the remount happens between the two runs.
+func TestReadOnlyDataDir(t *testing.T) {
+	mnt := mountTmpfs(t, 4<<20)
+	dir := filepath.Join(mnt, "data")
+	// With the engine on the demo simulator: its dedupe state is loaded
+	// and its saves fail without stopping it.
+	cfg := Config{DataDir: dir, Demo: true, Sim: true, RunEngine: true, WSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}
+	n, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo := n.Demo()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("", mnt, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		t.Fatalf("remount read-only: %v", err)
+	}
+
+	rec := &logRecorder{}
+	cfg.Logger = slog.New(rec)
+	n, err = Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("start on a read-only data directory: %v", err)
+	}
+	defer func() {
+		if err := n.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	}()
+	if n.Demo() != demo {
+		t.Errorf("demo keys %+v, want the stored %+v", n.Demo(), demo)
+	}
+	c := dial(t, n, "key="+demo.Subscriber)
+	waitConns(t, n, 1)
+	if code, body := postPings(t, n, demo.Ingest, `{"site":"shopify","sku":"ro-1"}`); code != http.StatusAccepted {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	for got := readPing(t, c); !strings.Contains(string(got), `"ro-1"`); got = readPing(t, c) {
+		// a restock of the simulator's
+	}
+	base := "http://" + n.APIAddr().String()
+	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = api.NewClient(base, strings.TrimSpace(string(tok)), nil).Create(context.Background(), api.KeyRequest{Label: "x"})
+	var ae *api.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusInsufficientStorage {
+		t.Errorf("key change on a read-only data directory: %v, want 507", err)
+	}
+	code, body := get(t, base+"/readyz")
+	if code != http.StatusOK || !strings.Contains(body, "store: degraded") || !strings.Contains(body, "read-only file system") || !strings.Contains(body, "restart") {
+		t.Errorf("/readyz: %d %q", code, body)
+	}
+	if _, m := get(t, base+"/metrics"); !strings.Contains(m, "stellarfeed_store_writable 0\n") {
+		t.Error("/metrics lacks stellarfeed_store_writable 0")
+	}
+	if got := rec.count("data directory not writable"); got != 1 {
+		t.Errorf("%d log lines for the read-only data directory, want 1", got)
+	}
+}

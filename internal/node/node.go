@@ -136,11 +136,15 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
+	roErr := error(nil)
 	if n.db, err = OpenDB(cfg.DataDir, false); err != nil {
-		return nil, err
+		if n.db, roErr = openReadOnly(cfg.DataDir, err); roErr == nil {
+			return nil, err
+		}
 	}
 	cleanup = append(cleanup, func() { n.db.Close() })
 	n.health = newStoreHealth(n.log.With("component", "store"), n.db, cfg.DataDir, cfg.StoreProbe, n.metrics)
+	n.health.report(roErr)
 	if n.keys, err = keys.Open(n.db, keys.WithLogger(n.log), keys.WithWriteObserver(n.health.report), keys.WithClock(n.clock.Now)); err != nil {
 		return nil, fmt.Errorf("open key store: %w", err)
 	}
@@ -319,11 +323,15 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.unsub()
 	n.cancel()
 	n.wg.Wait()
-	if err := n.keys.Flush(); err != nil {
-		errs = append(errs, fmt.Errorf("flush usage: %w", err))
-	}
-	if err := markStopped(n.db, n.events.Stats().LastID+1); err != nil {
-		errs = append(errs, fmt.Errorf("record clean shutdown: %w", err))
+	if n.db.IsReadOnly() {
+		n.log.Warn("usage counted since the start is not saved: the data directory was read-only at start")
+	} else {
+		if err := n.keys.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("flush usage: %w", err))
+		}
+		if err := markStopped(n.db, n.events.Stats().LastID+1); err != nil {
+			errs = append(errs, fmt.Errorf("record clean shutdown: %w", err))
+		}
 	}
 	_ = os.Remove(filepath.Join(n.cfg.DataDir, apiAddrFile))
 	if err := n.db.Close(); err != nil {

@@ -2,10 +2,12 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -118,6 +120,9 @@ func (h *storeHealth) probe() error {
 	if err := checkSpace(h.dir, minFreeBytes); err != nil {
 		return err
 	}
+	if h.db.IsReadOnly() {
+		return errOpenedReadOnly
+	}
 	return h.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketNode)
 		if err != nil {
@@ -126,6 +131,25 @@ func (h *storeHealth) probe() error {
 		stamp, _ := time.Now().UTC().MarshalText()
 		return b.Put(nodeProbe, stamp)
 	})
+}
+
+// errOpenedReadOnly: the store was opened read-only because the data
+// directory could not be written at start; only a restart can write again.
+var errOpenedReadOnly = errors.New("opened read-only at start: restart the node once the data directory is writable")
+
+// openReadOnly opens the store read-only when opening it for writing failed
+// because the data directory cannot be written (read-only file system, no
+// permission): the node then serves the keys it has. It returns the store
+// and the cause, or a nil cause (and no store) for any other failure.
+func openReadOnly(dir string, err error) (*bolt.DB, error) {
+	if !errors.Is(err, syscall.EROFS) && !errors.Is(err, syscall.EACCES) && !errors.Is(err, syscall.EPERM) {
+		return nil, nil
+	}
+	db, rerr := OpenDB(dir, true)
+	if rerr != nil {
+		return nil, nil
+	}
+	return db, fmt.Errorf("%w (%w)", err, errOpenedReadOnly)
 }
 
 // degraded is the /readyz detail: the node stays ready (it serves every
