@@ -434,7 +434,7 @@ func TestFanoutLatency(t *testing.T) {
 }
 
 func TestReplyQueueLimit(t *testing.T) {
-	c := &conn{filt: filter{realtime: true}}
+	c := &conn{srv: &Server{mlog: &msgLog{epoch: time.Now()}}, filt: filter{realtime: true}}
 	ack := replyAck("subscribed", channel{site: "amazon", region: "USA"})
 	n := 0
 	for c.state == stateOpen {

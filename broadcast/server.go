@@ -593,7 +593,7 @@ func (s *Server) sweeper() {
 }
 
 func (s *Server) sweep(now time.Time, ping bool) {
-	nano := now.UnixNano()
+	nano := s.mlog.now()
 	if s.rate != nil {
 		s.rate.prune(s.mlog.now())
 	}

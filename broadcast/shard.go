@@ -118,7 +118,9 @@ func (sh *shard) add(c *conn) {
 func (sh *shard) pass() (more bool) {
 	s := sh.srv
 	start := time.Now()
-	now := start.UnixNano()
+	// Monotonic, like every deadline of a conn: a step of the wall clock
+	// must neither drop blocked clients at once nor keep them forever.
+	now := s.mlog.now()
 	head := s.mlog.head.Load()
 	var delivered, writes uint64
 

@@ -98,9 +98,19 @@ func (ks *keyState) othersHave(id TargetID, oid string) bool {
 	return false
 }
 
+// coolingDown reports whether oid was pinged less than cooldown ago. A
+// lastPing in the future means the wall clock went back (lastPing from a
+// previous run, read from the store, has no monotonic reading): it counts
+// only while it is less than cooldown ahead, so a clock that went back
+// by hours suppresses the offer for at most twice the cooldown, not for
+// hours.
 func (ks *keyState) coolingDown(oid string, cooldown time.Duration, now time.Time) bool {
 	t, ok := ks.lastPing[oid]
-	return ok && cooldown > 0 && now.Sub(t) < cooldown
+	if !ok || cooldown <= 0 {
+		return false
+	}
+	d := now.Sub(t)
+	return d < cooldown && d > -cooldown
 }
 
 // transition is one event the dedupe stage decided on.
@@ -127,9 +137,18 @@ type dedupe struct {
 	known    map[TargetID]time.Time           // targets past their first check
 	dirty    map[string]bool                  // key → delete (true) or save
 	changes  uint64                           // bumped by every markDirty
+	// unsaved is set while entries wait after a failed save (disk full):
+	// a check retries them at most every saveRetry, even without a change.
+	unsaved   bool
+	lastRetry time.Time
 
-	saveMu sync.Mutex
+	saveMu  sync.Mutex
+	failing bool // the last save failed (logged once per run of failures); saveMu held
 }
+
+// saveRetry is how often entries left by a failed save are retried when
+// nothing else changes.
+const saveRetry = 5 * time.Second
 
 func newDedupe(cfg dedupeConfig, store StateStore, log *slog.Logger, set *metrics.Set) *dedupe {
 	return &dedupe{
@@ -311,6 +330,9 @@ func (d *dedupe) observe(id TargetID, site string, obs *monitors.Observation, no
 	// Flush only when this check changed something: entries left dirty by
 	// a failed save go out with the next change, not on every check.
 	changed := d.changes != changes
+	if !changed && d.unsaved && now.Sub(d.lastRetry) >= saveRetry {
+		changed, d.lastRetry = true, now
+	}
 	d.mu.Unlock()
 	if changed {
 		d.flush()
@@ -497,15 +519,22 @@ func (d *dedupe) flush() {
 	d.mu.Unlock()
 
 	var failed []string
+	var firstErr error
+	fail := func(err error, n int) {
+		d.saveErrors.Add(n)
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
 	if bs, ok := d.store.(stateBatchSaver); ok && len(batch) > 0 {
 		if err := bs.SaveAll(batch); err != nil {
-			d.saveFailed(err, len(batch))
+			fail(err, len(batch))
 			failed = slices.Collect(maps.Keys(batch))
 		}
 	} else {
 		for k, st := range batch {
 			if err := d.store.Save(k, st); err != nil {
-				d.saveFailed(err, 1)
+				fail(err, 1)
 				failed = append(failed, k)
 			}
 		}
@@ -513,23 +542,26 @@ func (d *dedupe) flush() {
 	if del, ok := d.store.(stateDeleter); ok {
 		for _, k := range dels {
 			if err := del.Delete(k); err != nil {
-				d.saveFailed(err, 1)
+				fail(err, 1)
 			}
 		}
 	}
-	if len(failed) > 0 {
-		// Retry with the next change rather than lose the entries.
-		d.mu.Lock()
-		for _, k := range failed {
-			if _, marked := d.dirty[k]; !marked {
-				d.dirty[k] = false
-			}
+	d.mu.Lock()
+	d.unsaved = len(failed) > 0
+	// Retry with the next change (or after saveRetry) rather than lose
+	// the entries.
+	for _, k := range failed {
+		if _, marked := d.dirty[k]; !marked {
+			d.dirty[k] = false
 		}
-		d.mu.Unlock()
 	}
-}
-
-func (d *dedupe) saveFailed(err error, n int) {
-	d.saveErrors.Add(n)
-	d.log.Error("dedupe state: save failed; kept in memory, retried on the next change", "entries", n, "err", err)
+	d.mu.Unlock()
+	switch {
+	case firstErr != nil && !d.failing:
+		d.failing = true
+		d.log.Error("dedupe state: save failed; kept in memory and retried (logged once until a save succeeds)", "entries", len(failed), "err", firstErr)
+	case firstErr == nil && d.failing:
+		d.failing = false
+		d.log.Info("dedupe state: saved again")
+	}
 }

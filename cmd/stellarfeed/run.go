@@ -39,6 +39,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	nodeID := fs.String("node-id", "", "unique name of this process in the cluster (default host-pid) (env STELLARFEED_NODE_ID)")
 	roles := fs.String("roles", "", "comma-separated roles in the cluster: broadcast,engine,ingest (default all) (env STELLARFEED_ROLES)")
 	reusePort := fs.Bool("reuseport", false, "SO_REUSEPORT on the WebSocket port, for several processes on one port (env STELLARFEED_REUSEPORT)")
+	usageFlush := fs.Duration("usage-flush", 0, "how often key usage is written to the data directory; a crash loses at most this much (default 30s) (env STELLARFEED_USAGE_FLUSH)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -77,6 +78,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if flagSet(fs, "reuseport") {
 		cfg.ReusePort = *reusePort
 	}
+	cfg.UsageFlush = *usageFlush
 	useDemo := *demo && (*cfgPath == "" || flagSet(fs, "demo"))
 	cfg.Demo = useDemo
 	cfg.Sim = (useDemo && *cfgPath == "") || *simOn

@@ -271,7 +271,8 @@ func decodeBody(ctx *fasthttp.RequestCtx, v any) bool {
 }
 
 // storeError maps key store errors to statuses: invalid settings 400 with
-// the field, unknown ID 404, conflicts 409, anything else 500.
+// the field, unknown ID 404, conflicts 409, a data directory that cannot be
+// written (disk full, read-only) 507 with the cause, anything else 500.
 func (a *API) storeError(ctx *fasthttp.RequestCtx, err error) {
 	var ie *keys.InvalidError
 	switch {
@@ -285,6 +286,10 @@ func (a *API) storeError(ctx *fasthttp.RequestCtx, err error) {
 		writeError(ctx, fasthttp.StatusNotFound, what+" not found")
 	case errors.Is(err, keys.ErrConflict):
 		writeError(ctx, fasthttp.StatusConflict, err.Error())
+	case errors.Is(err, keys.ErrUnwritable):
+		// The node logs the fault once when it starts; the operator
+		// reads the cause here, so no log line per refused request.
+		writeError(ctx, fasthttp.StatusInsufficientStorage, err.Error()+" (keys cannot change until the data directory is writable again; broadcasting continues)")
 	default:
 		a.log.Error("admin request failed", "path", string(ctx.Path()), "err", err)
 		writeError(ctx, fasthttp.StatusInternalServerError, "internal error")

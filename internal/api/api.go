@@ -126,6 +126,10 @@ type Deps struct {
 	Rules   stellar.Rules
 	// Ready backs /readyz: nil error = ready. Nil func = always ready.
 	Ready func() error
+	// Degraded, when set, names faults that leave the server ready but
+	// impaired (e.g. "store: degraded (disk full)"), one per line in the
+	// /readyz body after "ok". Empty = none.
+	Degraded func() []string
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 }
@@ -239,6 +243,11 @@ func (a *API) ready(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	ctx.SetBodyString("ok\n")
+	if a.deps.Degraded != nil {
+		for _, d := range a.deps.Degraded() {
+			ctx.Response.AppendBodyString(d + "\n")
+		}
+	}
 }
 
 // readError answers requests fasthttp could not read; the one that matters

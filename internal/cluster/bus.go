@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -62,10 +63,15 @@ type BusPublisher struct{ c *Cluster }
 func (c *Cluster) Publisher() *BusPublisher { return &BusPublisher{c} }
 
 // Publish sends m's payload (not its frame) with site and region in
-// headers. Errors (connection closed, payload over the server's limit) are
-// counted and logged: Publish has no error result in the interface.
+// headers, after handing m to this node's own hub (if it subscribed one),
+// which skips the bus copy. Errors (NATS down, payload over the server's
+// limit) are counted and logged, once per outage: Publish has no error
+// result in the interface.
 func (p *BusPublisher) Publish(m *stellar.Message) {
 	c := p.c
+	if hub := c.local.Load(); hub != nil {
+		(*hub).Publish(m)
+	}
 	msg := &nats.Msg{
 		Subject: c.pingSubject(),
 		Data:    m.Payload,
@@ -95,7 +101,9 @@ func (p *BusPublisher) Publish(m *stellar.Message) {
 	}
 	if err := c.nc.PublishMsg(msg); err != nil {
 		c.bus.publishErrors.Inc()
-		c.log.Warn("bus: ping not published", "site", m.Site, "err", err)
+		if !errors.Is(err, nats.ErrReconnectBufExceeded) || !c.outage.Swap(true) {
+			c.log.Warn("bus: ping not published to the other nodes", "site", m.Site, "err", err)
+		}
 		return
 	}
 	c.bus.published.Inc()
@@ -107,6 +115,7 @@ func (p *BusPublisher) Publish(m *stellar.Message) {
 // every broadcaster gets every ping exactly once while connected. The
 // subscription lasts until Close.
 func (c *Cluster) Subscribe(hub Hub) error {
+	c.local.Store(&hub)
 	sub, err := c.nc.Subscribe(c.pingSubject(), func(m *nats.Msg) { c.deliver(hub, m) })
 	if err != nil {
 		return fmt.Errorf("cluster: subscribe to %s: %w", c.pingSubject(), err)
@@ -131,6 +140,9 @@ func (c *Cluster) deliver(hub Hub, m *nats.Msg) {
 		c.bus.dropped.Inc()
 		c.log.Warn("bus: malformed ping dropped", "from", m.Header.Get(hdrNode), "bytes", len(m.Data))
 		return
+	}
+	if c.local.Load() != nil && m.Header.Get(hdrNode) == c.cfg.NodeID {
+		return // delivered by Publish already
 	}
 	var feed uint32
 	if name := m.Header.Get(hdrFeed); name != "" {

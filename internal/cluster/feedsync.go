@@ -62,7 +62,7 @@ func (c *Cluster) SyncFeeds(ctx context.Context, st *keys.Store) error {
 			fs.enqueue(f.Name, false)
 		}
 	}
-	c.follow("feeds-watch", w, fs.applyEntry)
+	c.follow("feeds-watch", kv, w, fs.applyEntry, nil)
 	c.goLoop("feeds-unsubscribe", func(ctx context.Context) { <-ctx.Done(); unsub() })
 	c.goLoop("feeds-push", fs.pushLoop)
 	return nil

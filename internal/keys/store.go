@@ -20,6 +20,10 @@ import (
 var (
 	bucketKeys  = []byte("keys")
 	bucketUsage = []byte("key_usage")
+	// bucketMeta holds "flushed": when usage was last written, so a start
+	// after a crash can say how much usage it lost.
+	bucketMeta  = []byte("key_meta")
+	metaFlushed = []byte("flushed")
 )
 
 // anonID names the usage record of secrets that match no key; real IDs are
@@ -36,12 +40,21 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 // the timestamps of changes (tests).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
+// WithWriteObserver calls fn after every write to bbolt (key changes and
+// usage flushes) with its result, nil or the error: the node tracks from it
+// whether the data directory is writable. fn must be quick and must not
+// call the store.
+func WithWriteObserver(fn func(error)) Option { return func(s *Store) { s.observe = fn } }
+
 // Store holds keys in bbolt and serves authentication from memory. All
 // methods are safe for concurrent use.
 type Store struct {
-	db  *bolt.DB
-	log *slog.Logger
-	now func() time.Time
+	db      *bolt.DB
+	log     *slog.Logger
+	now     func() time.Time
+	observe func(error)
+
+	lastFlush atomic.Int64 // Unix ns of the last successful usage flush, 0 = never
 
 	// snap is the immutable view Check reads without a lock; writers build
 	// a new one under mu and swap it in after the bbolt commit.
@@ -90,13 +103,13 @@ type stored struct {
 // Open loads the keys and their usage from db, creating the buckets if
 // needed (unless db is read-only, as the CLI may open it).
 func Open(db *bolt.DB, opts ...Option) (*Store, error) {
-	s := &Store{db: db, log: slog.Default(), now: time.Now, subs: map[int]func(Change){}, anon: newUsage()}
+	s := &Store{db: db, log: slog.Default(), now: time.Now, observe: func(error) {}, subs: map[int]func(Change){}, anon: newUsage()}
 	for _, o := range opts {
 		o(s)
 	}
 	if !db.IsReadOnly() {
 		err := db.Update(func(tx *bolt.Tx) error {
-			for _, name := range [][]byte{bucketKeys, bucketUsage, bucketFeeds, bucketFeedUsage} {
+			for _, name := range [][]byte{bucketKeys, bucketUsage, bucketFeeds, bucketFeedUsage, bucketMeta} {
 				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 					return fmt.Errorf("create bucket %q: %w", name, err)
 				}
@@ -109,6 +122,15 @@ func Open(db *bolt.DB, opts ...Option) (*Store, error) {
 	}
 	snap := &snapshot{byHash: map[[sha256.Size]byte]*record{}, byID: map[string]*record{}, feeds: map[string]*feedRec{}, tokenSlugs: &lazySet{}}
 	err := db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketMeta); b != nil {
+			if v := b.Get(metaFlushed); v != nil {
+				var t time.Time
+				if err := t.UnmarshalText(v); err != nil {
+					return fmt.Errorf("bucket key_meta: flushed: %w", err)
+				}
+				s.lastFlush.Store(t.UnixNano())
+			}
+		}
 		if b := tx.Bucket(bucketKeys); b != nil {
 			err := b.ForEach(func(k, v []byte) error {
 				rec, err := decodeRecord(v)
@@ -412,8 +434,10 @@ func (s *Store) commit(snap *snapshot, rec, old *record) error {
 		}
 		return b.Put([]byte(rec.key.ID), data)
 	})
+	s.observe(err)
 	if err != nil {
-		return fmt.Errorf("write: %w", err)
+		// Nothing changed: memory is swapped only after the commit.
+		return fmt.Errorf("%w: %w", ErrUnwritable, err)
 	}
 	next := &snapshot{byHash: maps.Clone(snap.byHash), byID: maps.Clone(snap.byID), feeds: snap.feeds, tokenSlugs: &lazySet{}}
 	if old != nil {

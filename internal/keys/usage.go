@@ -330,6 +330,8 @@ func (s *Store) Flush() error {
 		return nil
 	}
 	var feedsDone []*feedUsage
+	at := s.now().UTC()
+	stamp, _ := at.MarshalText()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if feedsDone, err = snap.flushFeeds(tx); err != nil {
@@ -344,8 +346,14 @@ func (s *Store) Flush() error {
 				return fmt.Errorf("put %q: %w", it.id, err)
 			}
 		}
-		return nil
+		// Stores from before key_meta get the bucket on their first flush.
+		m, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return m.Put(metaFlushed, stamp)
 	})
+	s.observe(err)
 	if err != nil {
 		for _, it := range items {
 			it.u.dirty.Store(true) // retried by the next Flush
@@ -353,27 +361,46 @@ func (s *Store) Flush() error {
 		for _, u := range feedsDone {
 			u.dirty.Store(true)
 		}
-		return fmt.Errorf("flush key usage: %w", err)
+		return fmt.Errorf("flush key usage: %w: %w", ErrUnwritable, err)
 	}
+	s.lastFlush.Store(at.UnixNano())
 	return nil
 }
 
+// LastFlush is when usage was last written to the store, by this process
+// or, until its first flush, by the previous one; zero if never. A crash
+// loses the usage counted since.
+func (s *Store) LastFlush() time.Time {
+	if ns := s.lastFlush.Load(); ns != 0 {
+		return time.Unix(0, ns).UTC()
+	}
+	return time.Time{}
+}
+
 // RunFlusher calls Flush every interval until ctx ends, then flushes a last
-// time and returns that Flush's error. Failures in between are logged and
-// retried on the next tick.
+// time and returns that Flush's error. Failures in between are retried on
+// the next tick with nothing lost from memory; the first of a run of
+// failures is logged, and the flush that succeeds again, not every tick.
 func (s *Store) RunFlusher(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("run usage flusher: interval must be positive, got %v", interval)
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var failing time.Time // first failure of the current run
 	for {
 		select {
 		case <-ctx.Done():
 			return s.Flush()
 		case <-t.C:
-			if err := s.Flush(); err != nil {
-				s.log.Warn("key usage flush failed", "err", err)
+			err := s.Flush()
+			switch {
+			case err != nil && failing.IsZero():
+				failing = time.Now()
+				s.log.Warn("key usage flush failed; usage is kept in memory and retried every interval", "interval", interval, "err", err)
+			case err == nil && !failing.IsZero():
+				s.log.Info("key usage flushed again", "failingFor", time.Since(failing).Round(time.Millisecond))
+				failing = time.Time{}
 			}
 		}
 	}

@@ -85,7 +85,7 @@ func (n *Node) startEngine(parent context.Context) error {
 		// change) ping each restock once.
 		opts.Claim = n.cluster.Claim
 	}
-	eng, err := engine.New(opts, monitors.New, state, outputs...)
+	eng, err := engine.New(opts, monitors.New, observedState{state, n.health.report}, outputs...)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
