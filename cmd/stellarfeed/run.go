@@ -89,6 +89,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if useDemo {
 		printDemo(stdout, n)
+	} else {
+		printRunning(stdout, n, file, len(cfg.Targets), cfg.RunEngine)
 	}
 	if *cfgPath != "" && cfg.RunEngine {
 		go watchConfig(ctx, *cfgPath, n, log)
