@@ -307,7 +307,6 @@ func TestRunConfigHotReload(t *testing.T) {
 	for i := 0; i < 1000 && strings.Count(errOut.String(), `msg="config reloaded"`) < 2; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Log(errOut.String())
 	if n := strings.Count(errOut.String(), "config not reloaded"); n != 1 {
 		t.Errorf("the broken edit was logged %d times, want once:\n%s", n, errOut.String())
 	}
