@@ -120,10 +120,8 @@ func (e *Engine) CheckNow(ctx context.Context, t Target) (monitors.Observation, 
 	if err != nil {
 		return monitors.Observation{}, fmt.Errorf("site: %w", err)
 	}
-	if v, ok := s.mon.(monitors.TargetValidator); ok {
-		if err := v.ValidateTarget(&t.Target); err != nil {
-			return monitors.Observation{}, err
-		}
+	if err := monitors.Validate(s.mon, &t.Target); err != nil {
+		return monitors.Observation{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*e.opts.Timeout)
 	defer cancel()
@@ -184,10 +182,8 @@ func (e *Engine) ApplyTargets(ts []Target) error {
 		if t.Interval < 0 {
 			errs = append(errs, fmt.Errorf("targets[%d].interval: must not be negative, got %s", i, t.Interval))
 		}
-		if v, ok := s.mon.(monitors.TargetValidator); ok {
-			if err := v.ValidateTarget(&t.Target); err != nil {
-				errs = append(errs, fmt.Errorf("targets[%d]: %w", i, err))
-			}
+		if err := monitors.Validate(s.mon, &t.Target); err != nil {
+			errs = append(errs, fmt.Errorf("targets[%d]: %w", i, err))
 		}
 		id := t.ID()
 		if j, dup := seen[id]; dup {

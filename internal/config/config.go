@@ -1,7 +1,9 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"log/slog"
 	"time"
 
@@ -22,6 +24,8 @@ type Config struct {
 	Broadcast Broadcast `yaml:"broadcast"`
 	Engine    Engine    `yaml:"engine"`
 	Stellar   Stellar   `yaml:"stellar"`
+	// Amazon adjusts the Amazon monitor.
+	Amazon Amazon `yaml:"amazon"`
 	// BaseURLs replaces a retailer's origin, keyed by "site" or
 	// "site.REGION" ("amazon.DE", "walmart.USA", "shopify"); the more
 	// specific key wins. Used to point monitors at the simulator.
@@ -39,6 +43,28 @@ type Config struct {
 	// pos maps field paths to where Parse found them, so Targets can say
 	// where each target was configured.
 	pos map[string]Pos
+	// offerIDSites are the Stellar sites whose pings carry an offerId,
+	// custom stellarSite names of Walmart and Amazon targets included;
+	// set by Parse (see Rules).
+	offerIDSites []string
+}
+
+// Amazon holds the Amazon monitor's options.
+type Amazon struct {
+	// SellerIDs maps a region code to the merchant ids that count as
+	// Amazon itself there ("sold by Amazon" for merchant: amazon): the
+	// first replaces the built-in id, the rest are extra.
+	SellerIDs map[string][]string `yaml:"sellerIds,omitempty"`
+}
+
+// Rules returns the ping rules for this config: the sites allowed (and
+// required) an offerId are Walmart USA/CA as named in stellar.sites plus
+// every custom stellarSite of a target whose pings carry one.
+func (c *Config) Rules() stellar.Rules {
+	if c.offerIDSites != nil {
+		return stellar.Rules{OfferIDSites: slices.Clone(c.offerIDSites)}
+	}
+	return c.Stellar.Rules()
 }
 
 // Server holds listen addresses, storage and logging.
@@ -187,19 +213,17 @@ type Stellar struct {
 	Sites map[string]string `yaml:"sites"`
 }
 
-// Rules returns the ping rules for this config: the Walmart USA/CA names
-// (the only non-Amazon sites whose pings carry an offerId) as configured.
+// Rules returns the ping rules for the Walmart USA/CA names as mapped here
+// (walmart.USA, else walmart; walmart.CA, else walmart). Config.Rules adds
+// the targets' custom names.
 func (s Stellar) Rules() stellar.Rules {
-	usa, ca := stellar.SiteWalmartUSA, stellar.SiteWalmartCA
-	if v := s.Sites["walmart.USA"]; v != "" {
-		usa = v
-	} else if v := s.Sites["walmart"]; v != "" {
-		usa = v
+	usa := cmp.Or(lookupSiteKey(s.Sites, "walmart", "USA"), stellar.SiteWalmartUSA)
+	ca := cmp.Or(lookupSiteKey(s.Sites, "walmart", "CA"), stellar.SiteWalmartCA)
+	sites := []string{usa}
+	if ca != usa {
+		sites = append(sites, ca)
 	}
-	if v := s.Sites["walmart.CA"]; v != "" {
-		ca = v
-	}
-	return stellar.Rules{OfferIDSites: []string{usa, ca}}
+	return stellar.Rules{OfferIDSites: sites}
 }
 
 // Group bundles targets. Its site/region/store/merchant/maxPrice/interval/

@@ -32,7 +32,7 @@ func FromConfig(c *config.Config) Config {
 			PingOnNewOffer:      engine.Bool(e.Dedupe.PingOnNewOffer),
 			Recheck:             e.Dedupe.Recheck,
 		},
-		Rules: c.Stellar.Rules(),
+		Rules: c.Rules(),
 	}
 	// The file's 0 means "no cooldown"; the engine reads 0 as its default
 	// and a negative value as off.
@@ -74,10 +74,11 @@ func FromConfig(c *config.Config) Config {
 			ConnRatePerIP:    b.ConnRatePerIP,
 			ConnBurstPerIP:   b.ConnBurstPerIP,
 		},
-		Rules:   opts.Rules,
-		Engine:  opts,
-		Targets: Targets(c),
-		Discord: discord.Config{Webhooks: hooks},
+		Rules:    opts.Rules,
+		Engine:   opts,
+		Targets:  Targets(c),
+		Monitors: c.Monitors(nil),
+		Discord:  discord.Config{Webhooks: hooks},
 	}
 }
 

@@ -85,7 +85,11 @@ func (n *Node) startEngine(parent context.Context) error {
 		// change) ping each restock once.
 		opts.Claim = n.cluster.Claim
 	}
-	eng, err := engine.New(opts, monitors.New, state, outputs...)
+	lookup := n.cfg.Monitors
+	if lookup == nil {
+		lookup = monitors.New
+	}
+	eng, err := engine.New(opts, lookup, state, outputs...)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 	"github.com/stellarfeed/stellarfeed/internal/sse"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
 // Config is one process's setup. The zero value plus a DataDir is usable:
@@ -49,6 +50,9 @@ type Config struct {
 	RunEngine bool
 	Engine    engine.Options
 	Targets   []engine.Target
+	// Monitors resolves a target's site to its monitor (nil: monitors.New);
+	// FromConfig sets it when the config has per-site options.
+	Monitors func(site string) (monitors.Monitor, error)
 	// Discord posts restocks (and sold-outs, if asked) to webhooks.
 	Discord discord.Config
 	// Sim starts the built-in retailer simulator on SimAddr (default
