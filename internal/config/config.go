@@ -3,8 +3,8 @@ package config
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/goccy/go-yaml"
