@@ -170,7 +170,7 @@ func (l *loop) check() {
 		e.log.Debug("engine: check failed", "target", l.id, "site", l.t.Site, "outcome", obs.Outcome, "reason", obs.Reason,
 			"next", time.Duration(l.delay.Load()))
 	}
-	for _, tr := range e.dedupe.observe(l.id, l.t.Site, &obs, now) {
+	for _, tr := range e.dedupe.observeSKU(l.id, l.t.Site, l.t.SKU, &obs, now) {
 		e.emit(l, tr, now)
 	}
 }

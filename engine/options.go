@@ -117,6 +117,13 @@ type DedupeOptions struct {
 	// does not burst pings for products that were already in stock.
 	// nil means true.
 	FirstRunSuppression *bool
+	// PingAfterBlockedStart decides for a brand-new target whose checks
+	// were all blocked or failing until its first successful one: false
+	// (the default) treats that check as its first run (it records, no
+	// ping); true pings what it finds in stock, since a restock may have
+	// happened behind the block. A target (or product) whose last known
+	// state is out of stock pings its restock either way.
+	PingAfterBlockedStart bool
 	// PingOnNewOffer pings a new offerId for a product already in stock.
 	// nil means true.
 	PingOnNewOffer *bool
@@ -134,10 +141,12 @@ type dedupeConfig struct {
 	firstRun bool
 	newOffer bool
 	recheck  bool
+	// afterBlockedStart: PingAfterBlockedStart.
+	afterBlockedStart bool
 }
 
 func (d DedupeOptions) resolve() dedupeConfig {
-	c := dedupeConfig{cooldown: d.Cooldown, firstRun: true, newOffer: true, recheck: d.Recheck}
+	c := dedupeConfig{cooldown: d.Cooldown, firstRun: true, newOffer: true, recheck: d.Recheck, afterBlockedStart: d.PingAfterBlockedStart}
 	if c.cooldown == 0 {
 		c.cooldown = DefaultCooldown
 	}

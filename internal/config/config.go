@@ -198,6 +198,9 @@ type Dedupe struct {
 	// FirstRunSuppression: what is in stock at a target's first check is
 	// remembered, not pinged (no burst after a restart or a new target).
 	FirstRunSuppression bool `yaml:"firstRunSuppression"`
+	// PingAfterBlockedStart: a new target whose checks were all blocked or
+	// failing pings what its first successful check finds in stock.
+	PingAfterBlockedStart bool `yaml:"pingAfterBlockedStart"`
 	// PingOnNewOffer pings a new offer id for a product already in stock.
 	PingOnNewOffer bool `yaml:"pingOnNewOffer"`
 	// Recheck checks once more, at once, before pinging a restock, and

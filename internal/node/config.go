@@ -27,10 +27,11 @@ func FromConfig(c *config.Config) Config {
 		ProxyCooldown:   e.ProxyCooldown,
 		ProxyLimit:      engine.Limit{RatePerSec: e.ProxyLimit.Rate, Burst: e.ProxyLimit.Burst},
 		Dedupe: engine.DedupeOptions{
-			Cooldown:            e.Dedupe.Cooldown,
-			FirstRunSuppression: engine.Bool(e.Dedupe.FirstRunSuppression),
-			PingOnNewOffer:      engine.Bool(e.Dedupe.PingOnNewOffer),
-			Recheck:             e.Dedupe.Recheck,
+			Cooldown:              e.Dedupe.Cooldown,
+			FirstRunSuppression:   engine.Bool(e.Dedupe.FirstRunSuppression),
+			PingOnNewOffer:        engine.Bool(e.Dedupe.PingOnNewOffer),
+			Recheck:               e.Dedupe.Recheck,
+			PingAfterBlockedStart: e.Dedupe.PingAfterBlockedStart,
 		},
 		Rules: c.Rules(),
 	}
