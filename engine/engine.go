@@ -26,6 +26,7 @@ type Engine struct {
 	lookup  func(string) (monitors.Monitor, error)
 	fetcher *Fetcher
 	dedupe  *dedupe
+	blocks  *blockStats
 	outputs []Output
 	log     *slog.Logger
 
@@ -85,6 +86,7 @@ func New(opts Options, monitorsByName func(string) (monitors.Monitor, error), st
 		lookup:  monitorsByName,
 		fetcher: f,
 		dedupe:  newDedupe(o.Dedupe.resolve(), store, o.Logger, o.Metrics),
+		blocks:  newBlockStats(o.Metrics),
 		outputs: outputs,
 		log:     o.Logger,
 		reload:  make(chan struct{}, 1),
@@ -243,8 +245,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	var throttle *time.Timer
 	var throttleC <-chan time.Time
 	again := false
+	var reportC <-chan time.Time
+	if every := e.opts.BlockReportInterval; every > 0 {
+		report := time.NewTicker(every)
+		defer report.Stop()
+		reportC = report.C
+	}
 	for {
 		select {
+		case <-reportC:
+			e.blocks.report(e.log, e.opts.BlockReportInterval, e.opts.BlockedShareWarn)
 		case <-ctx.Done():
 			if throttle != nil {
 				throttle.Stop()
@@ -368,6 +378,20 @@ type TargetStatus struct {
 	LastCheck   time.Time
 	Checks      uint64
 	Skipped     uint64 // ticks skipped because the previous check still ran
+	// Interval is the configured one: Delay/Interval is the backoff factor.
+	Interval time.Duration
+	// Reason is the monitor's reason or evidence for LastOutcome ("captcha
+	// page", "out of stock: Currently unavailable."); empty for in stock.
+	Reason string
+	// Since is when LastOutcome's streak began; Streak counts its checks.
+	Since  time.Time
+	Streak uint64
+	// Proxy is how the last check went out: host:port, "direct", or ""
+	// when every proxy was benched.
+	Proxy string
+	// LastRestock is the last restock this target pinged since its loop
+	// started; zero if none.
+	LastRestock time.Time
 }
 
 // Status lists the running targets, sorted by ID.

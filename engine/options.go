@@ -70,6 +70,14 @@ type Options struct {
 	// ReloadInterval coalesces bursts of ApplyTargets: the first is applied
 	// at once, later ones at most once per ReloadInterval. Default 1s.
 	ReloadInterval time.Duration
+	// BlockReportInterval is how often blocked checks are summarised at
+	// info level, per site and proxy, and a site's blocked share is
+	// compared with BlockedShareWarn. Default 1m; negative turns it off.
+	BlockReportInterval time.Duration
+	// BlockedShareWarn: a site with at least this share of blocked checks
+	// in a report window (and 10 checks or more) gets a warning. In (0, 1];
+	// default 0.5.
+	BlockedShareWarn float64
 	// Dedupe tunes when a check becomes a ping.
 	Dedupe DedupeOptions
 	// Rules validate pings before they are emitted.
@@ -231,6 +239,15 @@ func (o Options) withDefaults() (Options, error) {
 		bad("reloadInterval", "must not be negative, got %s", o.ReloadInterval)
 	} else if o.ReloadInterval == 0 {
 		o.ReloadInterval = DefaultReloadInterval
+	}
+	if o.BlockReportInterval == 0 {
+		o.BlockReportInterval = DefaultBlockReportInterval
+	}
+	switch {
+	case o.BlockedShareWarn == 0:
+		o.BlockedShareWarn = DefaultBlockedShareWarn
+	case o.BlockedShareWarn < 0 || o.BlockedShareWarn > 1:
+		bad("blockedShareWarn", "must be a fraction in (0, 1], got %g", o.BlockedShareWarn)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
