@@ -110,6 +110,8 @@ type Deps struct {
 	SSE StreamHub
 	// Conns backs /api/admin/connections; nil answers 404 there.
 	Conns ConnAdmin
+	// Targets backs /api/admin/targets; nil answers 404 there.
+	Targets TargetSource
 	// Metrics receives the API's metrics; nil gives the API a private set.
 	Metrics *metrics.Set
 	Logger  *slog.Logger

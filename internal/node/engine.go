@@ -100,6 +100,7 @@ func (n *Node) startEngine(parent context.Context) error {
 		return fmt.Errorf("targets: %w", err)
 	}
 	n.engine = eng
+	n.targets.eng.Store(eng)
 	ctx, cancel := context.WithCancel(parent)
 	n.cancelEngine = cancel
 	n.engineWG.Add(1)

@@ -83,6 +83,7 @@ type Node struct {
 	metrics *metrics.Set
 
 	wsLn, apiLn net.Listener
+	targets     engineTargets // the engine's status, for the admin API
 	demo        DemoKeys
 
 	engine  *engine.Engine // nil unless RunEngine
@@ -188,6 +189,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Publisher: n.publisher(),
 		SSE:       n.events,
 		Conns:     hubConns{n.hub},
+		Targets:   &n.targets,
 		Keys:      n.keys,
 		Metrics:   n.metrics,
 		Logger:    n.log.With("component", "api"),
