@@ -168,6 +168,12 @@ type Engine struct {
 	ProxyLimit RateLimit `yaml:"proxyLimit"`
 	// Sites limits requests per site name.
 	Sites map[string]SiteLimits `yaml:"sites"`
+	// BlockReport is how often blocked checks are summarised at info
+	// level per site and proxy; 0 turns the summary off.
+	BlockReport time.Duration `yaml:"blockReport"`
+	// BlockedShareWarn: a site with at least this share of blocked checks
+	// in a report window gets a warning; in (0, 1].
+	BlockedShareWarn Fraction `yaml:"blockedShareWarn"`
 	// Dedupe decides when a stock change becomes a ping.
 	Dedupe Dedupe `yaml:"dedupe"`
 }
@@ -321,13 +327,15 @@ func Default() *Config {
 			PingInterval:     30 * time.Second,
 		},
 		Engine: Engine{
-			Workers:       64,
-			Interval:      5 * time.Second,
-			Jitter:        0,
-			Timeout:       10 * time.Second,
-			MaxBackoff:    16,
-			MaxBody:       8 * MiB,
-			ProxyCooldown: 2 * time.Minute,
+			Workers:          64,
+			Interval:         5 * time.Second,
+			Jitter:           0,
+			Timeout:          10 * time.Second,
+			MaxBackoff:       16,
+			MaxBody:          8 * MiB,
+			ProxyCooldown:    2 * time.Minute,
+			BlockReport:      time.Minute,
+			BlockedShareWarn: 0.5,
 			Sites: map[string]SiteLimits{
 				"amazon":  {Concurrency: 8, Rate: 4, Burst: 8},
 				"walmart": {Concurrency: 4, Rate: 2, Burst: 4},

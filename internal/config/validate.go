@@ -283,6 +283,10 @@ func (v *validator) engine(e *Engine) {
 		v.rate(p, l.Rate, l.Burst)
 	}
 	v.notNegative("engine.dedupe.cooldown", e.Dedupe.Cooldown)
+	v.notNegative("engine.blockReport", e.BlockReport)
+	if e.BlockedShareWarn <= 0 || e.BlockedShareWarn > 1 {
+		v.errf("engine.blockedShareWarn", "must be a fraction in (0, 1] such as 0.5 or 50%%, got %g", float64(e.BlockedShareWarn))
+	}
 }
 
 func (v *validator) rate(path string, rate float64, burst int) {
