@@ -509,6 +509,20 @@ func (d *dedupe) wouldRestock(id TargetID, site string, obs *monitors.Observatio
 	return false
 }
 
+// setConfig replaces the options; the state is kept.
+func (d *dedupe) setConfig(c dedupeConfig) {
+	d.mu.Lock()
+	d.cfg = c
+	d.mu.Unlock()
+}
+
+// recheck reports whether a would-be restock is checked once more.
+func (d *dedupe) recheck() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg.recheck
+}
+
 // firstRun reports whether the next successful check of id only records
 // what it sees: first-run suppression is on, id has never finished a
 // check, and, with afterBlockedStart, it was not blocked or failing until

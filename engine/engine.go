@@ -16,6 +16,7 @@ import (
 	"github.com/panjf2000/ants/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -34,7 +35,8 @@ type Engine struct {
 	inflight atomic.Int64
 	reloads  *metrics.Counter
 	reload   chan struct{} // capacity 1: "a new target set is pending"
-	pool     *ants.Pool    // set by Run before any loop starts
+	rules    atomic.Pointer[stellar.Rules]
+	pool     *ants.Pool // set by Run before any loop starts
 
 	mu         sync.Mutex
 	pending    []Target
@@ -94,6 +96,7 @@ func New(opts Options, monitorsByName func(string) (monitors.Monitor, error), st
 		loops:   map[TargetID]*loop{},
 		reloads: o.Metrics.GetOrCreateCounter("stellarfeed_target_reloads_total"),
 	}
+	e.rules.Store(&o.Rules)
 	o.Metrics.GetOrCreateGauge("stellarfeed_targets", func() float64 {
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -104,6 +107,17 @@ func New(opts Options, monitorsByName func(string) (monitors.Monitor, error), st
 	})
 	return e, nil
 }
+
+// Rules returns the rules restocks are validated with.
+func (e *Engine) Rules() stellar.Rules { return *e.rules.Load() }
+
+// SetRules replaces the rules restocks are validated with, for a config
+// reload that renames Stellar sites; checks in flight use either.
+func (e *Engine) SetRules(r stellar.Rules) { e.rules.Store(&r) }
+
+// SetDedupe replaces the dedupe options (cooldown, first-run suppression,
+// new offers, re-check) for a config reload; the dedupe state is kept.
+func (e *Engine) SetDedupe(o DedupeOptions) { e.dedupe.setConfig(o.resolve()) }
 
 // Fetcher returns the engine's fetcher.
 func (e *Engine) Fetcher() *Fetcher { return e.fetcher }

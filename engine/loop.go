@@ -154,7 +154,7 @@ func (l *loop) check() {
 		return // stopped mid-check: the result says nothing
 	}
 	m.check(obs.Outcome).Inc()
-	if obs.Outcome == monitors.InStock && e.dedupe.cfg.recheck && e.dedupe.wouldRestock(l.id, l.t.Site, &obs, time.Now()) {
+	if obs.Outcome == monitors.InStock && e.dedupe.recheck() && e.dedupe.wouldRestock(l.id, l.t.Site, &obs, time.Now()) {
 		m.rechecks.Inc()
 		obs = l.observe(ctx)
 		if l.ctx.Err() != nil {
@@ -274,8 +274,9 @@ func (e *Engine) emit(l *loop, tr transition, now time.Time) {
 	}
 	m := l.site.m
 	if tr.kind == Restock {
-		if err := e.opts.Rules.Validate(&ping); err != nil {
-			fixed, ok := dropBadDetails(e.opts.Rules, ping, err)
+		rules := e.Rules()
+		if err := rules.Validate(&ping); err != nil {
+			fixed, ok := dropBadDetails(rules, ping, err)
 			if !ok {
 				m.invalid.Inc()
 				e.log.Warn("engine: invalid ping not emitted", "target", l.id, "site", l.t.Site, "sku", ping.SKU,

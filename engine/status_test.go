@@ -11,6 +11,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -107,6 +108,59 @@ func TestBlocksVisible(t *testing.T) {
 		set.WritePrometheus(&out)
 		if strings.Contains(out.String(), "stellarfeed_target_outcome{") {
 			t.Errorf("gauges of stopped targets remain:\n%s", out.String())
+		}
+	})
+}
+
+// TestSetRulesAndDedupeLive: a reload that renames a Stellar site or
+// changes dedupe options reaches the running engine.
+func TestSetRulesAndDedupeLive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mon := newFakeMonitor()
+		var mu sync.Mutex
+		inStock := false
+		mon.outcome = func(tg *monitors.Target, n int) monitors.Observation {
+			mu.Lock()
+			defer mu.Unlock()
+			if !inStock {
+				return monitors.Observation{Outcome: monitors.OutOfStock, StellarSite: "cooksite"}
+			}
+			return monitors.Observation{Outcome: monitors.InStock, StellarSite: "cooksite",
+				Offers: []monitors.Offer{{SKU: tg.SKU, OfferID: "O1"}}}
+		}
+		set := func(v bool) {
+			mu.Lock()
+			inStock = v
+			mu.Unlock()
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		rec := &recorder{}
+		e := newTestEngine(t, Options{Dedupe: DedupeOptions{Cooldown: -1}}, mon, nil, rec)
+		if err := e.ApplyTargets([]Target{{Target: monitors.Target{Site: "walmart", Region: "USA", SKU: "123", StellarSite: "cooksite"}, Interval: time.Second}}); err != nil {
+			t.Fatal(err)
+		}
+		stop := startEngine(t, e)
+		defer stop()
+		set(false)
+		set(true) // cooksite may not carry an offerId yet: dropped
+		if n := len(rec.all()); n != 0 {
+			t.Fatalf("invalid ping emitted: %d events", n)
+		}
+		e.SetRules(stellar.Rules{OfferIDSites: []string{"walmart", "walmartca", "cooksite"}})
+		set(false)
+		set(true)
+		if evs := rec.all(); len(evs) != 2 || evs[1].Kind != Restock || evs[1].Ping.Site != "cooksite" {
+			t.Fatalf("after SetRules: %+v", evs)
+		}
+		// A cooldown set live holds the next restock of the same offer.
+		e.SetDedupe(DedupeOptions{Cooldown: time.Hour})
+		set(false)
+		set(true)
+		for _, ev := range rec.all()[2:] {
+			if ev.Kind == Restock {
+				t.Fatalf("restock inside the live cooldown: %+v", ev)
+			}
 		}
 	})
 }

@@ -310,6 +310,11 @@ func TestRunConfigHotReload(t *testing.T) {
 	if n := strings.Count(errOut.String(), "config not reloaded"); n != 1 {
 		t.Errorf("the broken edit was logged %d times, want once:\n%s", n, errOut.String())
 	}
+
+	// A key that needs a restart is named at reload; dedupe applies live.
+	write(strings.Replace(target("green-rain-coat"), "server: {", "engine: {dedupe: {cooldown: 1m}}\nserver: {logLevel: debug, ", 1))
+	waitLog(`msg="config: these changes take effect after a restart"`)
+	waitLog(`keys=server.logLevel`)
 	if o := out.String(); !strings.Contains(o, "ws://127.0.0.1:") || !strings.Contains(o, "/?key=") || !strings.Contains(o, "keys create") {
 		t.Errorf("run --config printed no Stellar URL or key hint on stdout:\n%s", o)
 	}

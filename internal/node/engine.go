@@ -73,7 +73,7 @@ func (n *Node) startEngine(parent context.Context) error {
 	if len(opts.Rules.OfferIDSites) == 0 {
 		opts.Rules = n.cfg.Rules
 	}
-	outputs := []engine.Output{engine.HubOutput{Publisher: n.publisher(), Rules: opts.Rules, Logger: opts.Logger}}
+	outputs := []engine.Output{liveHub{pub: n.publisher(), eng: &n.targets, log: opts.Logger}}
 	if len(n.cfg.Discord.Webhooks) > 0 {
 		dc := n.cfg.Discord
 		dc.Logger = n.log.With("component", "discord")
