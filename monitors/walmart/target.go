@@ -42,8 +42,10 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 }
 
 // IsItemID reports whether sku is a well-formed item id in region: digits
-// (at most 20) for USA; 12 letters or digits, or 13 digits, for CA. It is
-// the one statement of the rule: the simulator's catalogs follow it too.
+// (at most 20) for USA; 12 letters or digits (any case: the monitor
+// matches the page case-insensitively), or 13 digits, for CA. It is the
+// one statement of the rule: config and the simulator's catalogs go
+// through it too.
 func IsItemID(region, sku string) bool {
 	switch region {
 	case RegionUSA:

@@ -233,7 +233,7 @@ func TestValidateTarget(t *testing.T) {
 func TestCAItemIDOneRule(t *testing.T) {
 	for sku, want := range map[string]bool{
 		"6JW7MWS0LXB5": true, "6000203458791": true, "1SZQHN3LOSE0": true,
-		"6JW7MWS0LXB": false, "6JW7MWS0LXB55": false, "1szq": false, "": false, "6JW7MWS0LXB5X2AB": false,
+		"6JW7MWS0LXB": false, "6JW7MWS0LXB55": false, "1szq": false, "6jw7mws0lxb5": true, "": false, "6JW7MWS0LXB5X2AB": false,
 	} {
 		if got := IsItemID(RegionCA, sku); got != want {
 			t.Errorf("IsItemID(CA, %q) = %v, want %v", sku, got, want)
