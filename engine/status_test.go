@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,32 +17,19 @@ import (
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
-// syncLog is a log sink the engine writes while the test reads.
-type syncLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestBlocksVisible: a captcha storm shows in Status, in /metrics and at
 // info level (one summary line per site and proxy and window), with a
 // warning once the site's blocked share passes the threshold.
 func TestBlocksVisible(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		var logs syncLog
-		log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		// An *os.File takes concurrent writes; read back once the engine stopped.
+		logFile, err := os.Create(filepath.Join(t.TempDir(), "engine.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer logFile.Close()
+		log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		set := metrics.NewSet()
 		mon := newFakeMonitor()
 		mon.outcome = func(t *monitors.Target, n int) monitors.Observation {
@@ -94,7 +83,11 @@ func TestBlocksVisible(t *testing.T) {
 				t.Errorf("/metrics lacks %q:\n%s", want, out.String())
 			}
 		}
-		l := logs.String()
+		logBytes, err := os.ReadFile(logFile.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := string(logBytes)
 		if n := strings.Count(l, `msg="engine: blocked checks" site=amazon proxy=direct blocked=20 checks=40 share=50.0%`); n != 1 {
 			t.Errorf("%d info summaries, want 1:\n%s", n, l)
 		}
