@@ -102,6 +102,10 @@ func FieldErrors(err error) []FieldError {
 // error, if any, is a *TargetError listing every problem.
 func Validate(m Monitor, t *Target) error {
 	var e TargetError
+	if t == nil {
+		e.Add("", "nil target")
+		return e.Err()
+	}
 	if t.StellarSite != "" {
 		if fe := CheckStellarSite(t.StellarSite); fe != nil {
 			e.Fields = append(e.Fields, *fe)

@@ -16,10 +16,6 @@ import (
 // maxPrice, baseURL).
 func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 	var e monitors.TargetError
-	if t == nil {
-		e.Add("", "nil target")
-		return e.Err()
-	}
 	if t.Store == "" {
 		e.Add("store", "required for site shopify (the store's origin, e.g. https://shop.example.com)")
 	} else if _, err := parseOrigin("store", t.Store); err != nil {

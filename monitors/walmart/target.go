@@ -13,10 +13,6 @@ import (
 // (stellarSite, maxPrice, baseURL).
 func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 	var e monitors.TargetError
-	if t == nil {
-		e.Add("", "nil target")
-		return e.Err()
-	}
 	switch t.Region {
 	case RegionUSA, RegionCA:
 	case "":
