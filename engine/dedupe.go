@@ -509,6 +509,24 @@ func (d *dedupe) wouldRestock(id TargetID, site string, obs *monitors.Observatio
 	return false
 }
 
+// lastPinged is the latest ping of any product target id has a view on:
+// its last restock as the state remembers it (across restarts too).
+func (d *dedupe) lastPinged(id TargetID) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var last time.Time
+	for k := range d.byTarget[id] {
+		if ks := d.keys[k]; ks != nil {
+			for _, t := range ks.lastPing {
+				if t.After(last) {
+					last = t
+				}
+			}
+		}
+	}
+	return last
+}
+
 // setConfig replaces the options; the state is kept.
 func (d *dedupe) setConfig(c dedupeConfig) {
 	d.mu.Lock()

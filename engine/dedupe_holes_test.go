@@ -131,4 +131,10 @@ func TestDedupeHolesAcrossRestart(t *testing.T) {
 	if got := obs(d, 3, in(a), 20*time.Minute); len(got) != 1 {
 		t.Errorf("restock after restart on a product last seen out of stock: %q", got)
 	}
+	if got := d.lastPinged(3); !got.Equal(now) {
+		t.Errorf("lastPinged = %v, want %v", got, now)
+	}
+	if got := d.lastPinged(99); !got.IsZero() {
+		t.Errorf("lastPinged of an unknown target = %v", got)
+	}
 }

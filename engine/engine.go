@@ -403,8 +403,9 @@ type TargetStatus struct {
 	// Proxy is how the last check went out: host:port, "direct", or ""
 	// when every proxy was benched.
 	Proxy string
-	// LastRestock is the last restock this target pinged since its loop
-	// started; zero if none.
+	// LastRestock is the last restock this target pinged; before its
+	// first one since the loop started, the last ping the dedupe state
+	// remembers for its products (so it survives restarts). Zero if none.
 	LastRestock time.Time
 }
 
@@ -416,6 +417,11 @@ func (e *Engine) Status() []TargetStatus {
 		out = append(out, l.status())
 	}
 	e.mu.Unlock()
+	for i := range out {
+		if out[i].LastRestock.IsZero() {
+			out[i].LastRestock = e.dedupe.lastPinged(out[i].ID) // from before a restart
+		}
+	}
 	slices.SortFunc(out, func(a, b TargetStatus) int {
 		switch {
 		case a.ID < b.ID:
