@@ -107,7 +107,6 @@ func TestDedupeHolesAcrossRestart(t *testing.T) {
 	db.Close()
 
 	db, st = openBolt(t, path)
-	defer db.Close()
 	d = newDedupe(DedupeOptions{}.resolve(), st, quiet, metrics.NewSet())
 	if err := d.load(context.Background()); err != nil {
 		t.Fatal(err)
@@ -121,6 +120,7 @@ func TestDedupeHolesAcrossRestart(t *testing.T) {
 	d.retain(map[TargetID]struct{}{3: {}})
 	db.Close()
 	db, st = openBolt(t, path)
+	defer db.Close()
 	d = newDedupe(DedupeOptions{}.resolve(), st, quiet, metrics.NewSet())
 	if err := d.load(context.Background()); err != nil {
 		t.Fatal(err)
