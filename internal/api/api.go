@@ -116,6 +116,9 @@ type Deps struct {
 	Metrics *metrics.Set
 	Logger  *slog.Logger
 	Rules   stellar.Rules
+	// LiveRules, when set, replaces Rules with the rules of the moment (a
+	// config reload renames Stellar sites); it must be cheap.
+	LiveRules func() stellar.Rules
 	// Ready backs /readyz: nil error = ready. Nil func = always ready.
 	Ready func() error
 	// Now replaces time.Now (tests).

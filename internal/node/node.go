@@ -194,6 +194,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Metrics:   n.metrics,
 		Logger:    n.log.With("component", "api"),
 		Rules:     cfg.Rules,
+		LiveRules: n.targets.liveRules(cfg.Rules),
 		Ready:     n.ready,
 	})
 	registerHubMetrics(n.metrics, n.hub)

@@ -12,8 +12,8 @@ import (
 // targets (with the Stellar site names and base URLs they carry), the
 // rules restocks are validated with, and engine.dedupe. Other keys need a
 // restart (config.RestartNeeded names the changed ones). When the targets
-// are refused nothing changes. The ingest API keeps the rules it started
-// with: providers' pings under a renamed site need a restart.
+// are refused nothing changes. The ingest API validates with the engine's
+// rules, so providers' pings under a renamed site are accepted at once.
 func (n *Node) ApplyConfig(c *config.Config) error {
 	if n.engine == nil {
 		return errors.New("the monitor engine is not running")

@@ -21,13 +21,17 @@ func TestApplyConfigLive(t *testing.T) {
 		return c
 	}
 	first := FromConfig(parse("walmart.USA: walmart"))
-	first.RunEngine = true
+	first.RunEngine, first.Demo, first.DataDir = true, true, t.TempDir()
 	n := startNode(t, first)
 	if err := n.ApplyConfig(parse("walmart.USA: cooks-walmart")); err != nil {
 		t.Fatal(err)
 	}
 	if r := n.Engine().Rules(); !slices.Contains(r.OfferIDSites, "cooks-walmart") {
 		t.Errorf("engine rules after reload: %v", r.OfferIDSites)
+	}
+	// Ingest takes the renamed site's pings, offerId and all.
+	if code, body := postPings(t, n, n.Demo().Ingest, `{"site":"cooks-walmart","sku":"5113183757","offerId":"E29410D79B744EA6B99DFF6FF89213B8"}`); code != 202 {
+		t.Errorf("ingest under the renamed site: %d %s", code, body)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/engine"
 	"github.com/stellarfeed/stellarfeed/internal/api"
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
 
 // engineTargets shows the engine's per-target status to the admin API. The
@@ -25,6 +26,18 @@ func (et *engineTargets) Targets() []api.Target {
 		out[i] = apiTarget(s)
 	}
 	return out
+}
+
+// liveRules returns the engine's current rules once it runs (a reload may
+// rename Stellar sites), else start: ingest validates with the same rules
+// as the engine's restocks.
+func (et *engineTargets) liveRules(start stellar.Rules) func() stellar.Rules {
+	return func() stellar.Rules {
+		if e := et.eng.Load(); e != nil {
+			return e.Rules()
+		}
+		return start
+	}
 }
 
 func apiTarget(s engine.TargetStatus) api.Target {
