@@ -63,7 +63,7 @@
 //	stellarfeed_state_save_errors_total
 //	stellarfeed_proxy_checks_total{site,proxy,outcome}
 //	stellarfeed_site_blocked_ratio{site}          blocked share of the last report window
-//	stellarfeed_target_outcome{site,target}       -1 none, 0 error, 1 blocked, 2 out, 3 in stock
+//	stellarfeed_target_outcome{site,target}       -1 none, 0 error, 1 blocked, 2 out, 3 in, 4 unknown layout
 //	stellarfeed_target_outcome_streak{site,target}, stellarfeed_target_delay_seconds{site,target}
 //	stellarfeed_target_last_check_timestamp_seconds{site,target}
 //

@@ -40,6 +40,9 @@ type loop struct {
 	lastOutcome atomic.Int32 // -1 before the first check
 	lastCheck   atomic.Int64 // unix nanos
 	state       checkState   // reason, proxy, streak: for Status
+	// unknownLogged: this target's unknown layout was logged; re-armed by
+	// a check that reads the page again.
+	unknownLogged atomic.Bool
 }
 
 func (e *Engine) newLoop(parent context.Context, t Target, id TargetID, s *siteState) *loop {
@@ -172,6 +175,13 @@ func (l *loop) check() {
 	case monitors.Blocked, monitors.Error:
 		e.log.Debug("engine: check failed", "target", l.id, "site", l.t.Site, "outcome", obs.Outcome, "reason", obs.Reason,
 			"next", time.Duration(l.delay.Load()))
+	case monitors.UnknownLayout:
+		if !l.unknownLogged.Swap(true) {
+			e.log.Warn("engine: page layout not recognised; the target reports neither stock nor a block until the parser knows it",
+				"target", l.id, "site", l.t.Site, "reason", obs.Reason)
+		}
+	case monitors.InStock, monitors.OutOfStock:
+		l.unknownLogged.Store(false)
 	}
 	for _, tr := range e.dedupe.observeSKU(l.id, l.t.Site, l.t.SKU, &obs, now) {
 		e.emit(l, tr, now)

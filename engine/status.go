@@ -77,7 +77,7 @@ func (l *loop) targetMetricNames() []string {
 
 // registerMetrics exposes the loop's status as gauges: the last check's
 // time, its outcome (-1 none yet, 0 error, 1 blocked, 2 out of stock, 3 in
-// stock), the current delay after backoff, and how many checks in a row
+// stock, 4 unknown layout), the current delay after backoff, and how many checks in a row
 // had that outcome.
 func (l *loop) registerMetrics(set *metrics.Set) {
 	names := l.targetMetricNames()
@@ -107,7 +107,7 @@ type blockKey struct{ site, proxy string }
 
 type blockCounts struct {
 	checks, blocked uint64
-	byOutcome       [monitors.InStock + 1]*metrics.Counter
+	byOutcome       [monitors.NumOutcomes]*metrics.Counter
 }
 
 // blockStats counts checks per site and proxy for the block report: a
@@ -127,7 +127,7 @@ func newBlockStats(set *metrics.Set) *blockStats {
 
 // add counts one check.
 func (b *blockStats) add(site, proxy string, o monitors.Outcome) {
-	if o < 0 || o > monitors.InStock {
+	if o < 0 || int(o) >= monitors.NumOutcomes {
 		o = monitors.Error
 	}
 	k := blockKey{site, proxy}

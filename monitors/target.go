@@ -72,10 +72,22 @@ func (e *TargetError) Unused(t *Target, site string, fields ...string) {
 			set = len(t.Keywords) > 0
 		case "merchant":
 			set = t.Merchant != ""
+		case "condition":
+			set = len(t.Conditions) > 0
+		case "fulfillment":
+			set = t.Fulfillment != ""
 		}
 		if set {
 			e.Add(f, "not used by site %s", site)
 		}
+	}
+}
+
+// Conditions checks a target's condition list (ValidateConditions) as a
+// "condition" field error.
+func (e *TargetError) Conditions(cs []string) {
+	if err := ValidateConditions(cs); err != nil {
+		e.Add("condition", "%s", strings.TrimPrefix(err.Error(), "condition: "))
 	}
 }
 

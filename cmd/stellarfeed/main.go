@@ -30,8 +30,8 @@ func commands() map[string]command {
 		"watch":   {"connect to a feed like a Stellar bot and print each ping", cmdWatch},
 		"sim":     {"serve the built-in retailer simulator", cmdSim},
 		"config":  {"check a config file (config check FILE)", cmdConfig},
-		"bench":   {"measure fan-out latency against connection counts", cmdBench},
 		"version": {"print the version", cmdVersion},
+		"check":   {"check one product once and explain what the monitor sees", cmdCheck},
 	}
 }
 

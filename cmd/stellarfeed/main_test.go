@@ -31,7 +31,7 @@ func TestHelpAndUnknown(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("help exit %d", code)
 	}
-	for _, c := range []string{"run", "keys", "watch", "sim", "config", "bench", "version"} {
+	for _, c := range []string{"run", "keys", "watch", "sim", "config", "version"} {
 		if !strings.Contains(out, "\n  "+c+" ") {
 			t.Errorf("help does not list %q:\n%s", c, out)
 		}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/stellarfeed/stellarfeed/bench"
 	"github.com/stellarfeed/stellarfeed/internal/config"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 )
@@ -100,13 +99,6 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if err := <-errc; err != nil && err != http.ErrServerClosed {
 		return err
-	}
-	return nil
-}
-
-func cmdBench(ctx context.Context, args []string, _, _ io.Writer) error {
-	if code := bench.Main(ctx, args); code != 0 {
-		return fmt.Errorf("bench failed (exit %d)", code)
 	}
 	return nil
 }

@@ -84,5 +84,5 @@
 //	opts.Claim = cl.Claim                 // engine nodes
 //	eng.ApplyTargets(cl.Members().FilterTargets(all))
 //	for range cl.Members().Changes() { eng.ApplyTargets(cl.Members().FilterTargets(all)) }
-//	ln, err := cluster.Listen(ctx, ":8080", true) // SO_REUSEPORT
+//	ln, err := listen.TCP(ctx, ":8080", true)     // SO_REUSEPORT (internal/listen)
 package cluster

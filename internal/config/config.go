@@ -270,6 +270,11 @@ type Target struct {
 	Interval    time.Duration `yaml:"interval,omitempty"`
 	StellarSite string        `yaml:"stellarSite,omitempty"`
 	Tags        []string      `yaml:"tags,omitempty"`
+	// Condition lists the offer conditions that may ping (new, used,
+	// renewed, any); empty means new only. Fulfillment (Walmart): shipping
+	// (default), pickup or any. Both are checked by the site's monitor.
+	Condition   []string `yaml:"condition,omitempty"`
+	Fulfillment string   `yaml:"fulfillment,omitempty"`
 }
 
 // Keywords are keyword groups: AND inside a group, OR across groups. In

@@ -22,6 +22,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/cluster"
 	"github.com/stellarfeed/stellarfeed/internal/discord"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
+	"github.com/stellarfeed/stellarfeed/internal/listen"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 	"github.com/stellarfeed/stellarfeed/internal/sse"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
@@ -199,7 +200,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	})
 	registerHubMetrics(n.metrics, n.hub)
 
-	if n.wsLn, err = cluster.Listen(ctx, cfg.WSAddr, cfg.ReusePort); err != nil {
+	if n.wsLn, err = listen.TCP(ctx, cfg.WSAddr, cfg.ReusePort); err != nil {
 		return nil, fmt.Errorf("listen for WebSocket clients on %s: %w", cfg.WSAddr, err)
 	}
 	cleanup = append(cleanup, func() { n.wsLn.Close() })

@@ -212,13 +212,13 @@ func TestCheck(t *testing.T) {
 			outcome: monitors.Error, reason: "offers: HTTP 500", requests: 2,
 		},
 		{
-			name:   "AOD not a fragment is an error",
+			name:   "AOD not a fragment is an unknown layout",
 			target: monitors.Target{Region: "UK", SKU: "B0UKNOBB01"},
 			routes: map[string]fakeResp{
 				dpURL("B0UKNOBB01"):  {file: "product-UK-nobuybox.html"},
 				aodURL("B0UKNOBB01"): {body: "<html><body>hello</body></html>"},
 			},
-			outcome: monitors.Error, reason: "not an offers fragment", requests: 2,
+			outcome: monitors.UnknownLayout, reason: "not an offers fragment", requests: 2,
 		},
 		{
 			name:   "AOD truncated is an error, not out of stock",

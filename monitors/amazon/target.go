@@ -7,7 +7,8 @@ import (
 
 // ValidateTarget applies Amazon's target rules, every problem named by its
 // field: region one of the twelve, sku an ASIN, merchant any, amazon or a
-// merchant id, no Shopify fields. monitors.Validate adds the rules every
+// merchant id, conditions among new, used, renewed, any; no Shopify or
+// Walmart-only fields. monitors.Validate adds the rules every
 // site shares (stellarSite, maxPrice, baseURL).
 func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 	var e monitors.TargetError
@@ -28,7 +29,8 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 	case !isMerchantID(mer):
 		e.Add("merchant", "%q is not any, amazon or a merchant id (8-20 upper-case letters or digits)", short(mer))
 	}
-	e.Unused(t, "amazon", "store", "handle", "keywords")
+	e.Conditions(t.Conditions)
+	e.Unused(t, "amazon", "store", "handle", "keywords", "fulfillment")
 	return e.Err()
 }
 

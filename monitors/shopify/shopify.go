@@ -151,11 +151,19 @@ func (c *checker) checkHandle(ctx context.Context, f monitors.Fetcher, obs *moni
 		obs.Outcome, obs.Reason = monitors.Error, fmt.Sprintf("parse %s: %v", u, err)
 		return
 	}
+	obs.Seen = monitors.Offer{
+		SKU: strconv.FormatInt(p.ID, 10), Title: clip(p.Title, maxTitle), Image: p.Image,
+		Price: p.Price, PriceValue: p.PriceValue, Merchant: c.merchant, SoldByRetailer: true, URL: u,
+	}
 	var filtered []string
 	for i := range p.Variants {
 		c.addOffer(obs, &p, &p.Variants[i], &filtered)
 	}
 	c.finish(obs, p.Available, filtered)
+	if len(obs.Offers) > 0 {
+		obs.Seen = obs.Offers[0]
+	}
+	obs.Evidence = fmt.Sprintf("%s: %d of %d variants available", u, len(obs.Offers), len(p.Variants))
 }
 
 func (c *checker) checkKeywords(ctx context.Context, f monitors.Fetcher, obs *monitors.Observation) {

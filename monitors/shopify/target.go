@@ -43,6 +43,12 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 	if t.Merchant != "" && !strings.EqualFold(t.Merchant, "any") {
 		e.Add("merchant", "%q: a Shopify store is its only merchant (leave empty)", truncate(t.Merchant))
 	}
+	if t.Fulfillment != "" {
+		e.Add("fulfillment", "a Walmart option, not used by site shopify")
+	}
+	if len(t.Conditions) > 0 {
+		e.Add("condition", "not used by site shopify (a store sells new items)")
+	}
 	switch t.StellarSite {
 	case stellar.SiteAmazon, stellar.SiteWalmartUSA, stellar.SiteWalmartCA:
 		e.Add("stellarSite", "%q belongs to another retailer", t.StellarSite)

@@ -8,8 +8,9 @@ import (
 
 // ValidateTarget applies Walmart's target rules, every problem named by its
 // field: region USA or CA; sku a USA item id (digits) or a Canada one (12
-// letters/digits or 13 digits); merchant any, walmart or a seller id; no
-// Shopify fields. monitors.Validate adds the rules every site shares
+// letters/digits or 13 digits); merchant any, walmart or a seller id;
+// fulfillment shipping, pickup or any; conditions among new, used,
+// renewed, any; no Shopify fields. monitors.Validate adds the rules every site shares
 // (stellarSite, maxPrice, baseURL).
 func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 	var e monitors.TargetError
@@ -33,6 +34,12 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 	case len(mer) > 64 || !isAlnum(mer):
 		e.Add("merchant", "%q is not any, walmart or a seller id (letters and digits)", truncate(mer))
 	}
+	switch t.Fulfillment {
+	case "", FulfillShipping, FulfillPickup, FulfillAny:
+	default:
+		e.Add("fulfillment", "%q is not one of shipping, pickup, any", truncate(t.Fulfillment))
+	}
+	e.Conditions(t.Conditions)
 	e.Unused(t, "walmart", "store", "handle", "keywords")
 	return e.Err()
 }

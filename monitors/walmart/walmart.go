@@ -91,6 +91,9 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 	p, err := ParseProduct(resp.Body, finalURL)
 	if err != nil {
 		obs.Reason = fmt.Sprintf("parse %s: %v", finalURL, err)
+		if IsUnknownLayout(err) {
+			obs.Outcome, obs.Evidence = monitors.UnknownLayout, "no __NEXT_DATA__ product and no 2020 item script"
+		}
 		return obs
 	}
 	// A page about another item (a merged or redirected listing) must not
@@ -99,11 +102,14 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 		obs.Reason = fmt.Sprintf("page shows item %s, not %s", truncate(p.ItemID), t.SKU)
 		return obs
 	}
-	if !p.InStock {
-		obs.Outcome, obs.Reason = monitors.OutOfStock, "availability "+p.Availability
+	offer := OfferFor(t, &p, pageURL)
+	obs.Seen = offer
+	buyable, evidence := Buyable(t, &p)
+	obs.Evidence = evidence
+	if !buyable {
+		obs.Outcome, obs.Reason = monitors.OutOfStock, evidence
 		return obs
 	}
-	offer := OfferFor(t, &p, pageURL)
 	if reason, ok := passes(t, &offer); !ok {
 		obs.Outcome, obs.Reason = monitors.OutOfStock, "filtered: "+reason
 		return obs
@@ -111,6 +117,51 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 	obs.Outcome = monitors.InStock
 	obs.Offers = []monitors.Offer{offer}
 	return obs
+}
+
+// Fulfilment options of Target.Fulfillment.
+const (
+	FulfillShipping = "shipping"
+	FulfillPickup   = "pickup"
+	FulfillAny      = "any"
+)
+
+// Buyable decides whether p can be bought the way t wants it, and says
+// from which fields. Shipping (the default) is what a Stellar task buys:
+// an item IN_STOCK for store pickup only is not buyable. A page that says
+// nothing about shipping (older layouts) is judged by its availability.
+func Buyable(t *monitors.Target, p *Product) (bool, string) {
+	ev := "availabilityStatus " + p.Availability
+	if !p.InStock {
+		return false, ev
+	}
+	switch t.Fulfillment {
+	case FulfillAny:
+		return true, ev
+	case FulfillPickup:
+		if p.Pickup != Available {
+			return false, ev + ", pickup " + orNone(p.Pickup) + " (fulfillment pickup)"
+		}
+		return true, ev + ", pickup available"
+	}
+	switch p.Shipping {
+	case Available:
+		return true, ev + ", shipping available"
+	case Unavailable:
+		return false, ev + " but shipping unavailable (pickup " + orNone(p.Pickup) + "; fulfillment shipping)"
+	}
+	if strings.EqualFold(p.FulfillmentType, "STORE") || p.Pickup != "" {
+		// The page lists store fulfilment and no shipping at all.
+		return false, ev + " but no shipping option, only store pickup (fulfillment shipping)"
+	}
+	return true, ev + " (no shipping option on the page)"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "not shown"
+	}
+	return s
 }
 
 // StellarSite is the site pings for t carry: t.StellarSite, else "walmart"
@@ -156,6 +207,7 @@ func OfferFor(t *monitors.Target, p *Product, pageURL string) monitors.Offer {
 		Merchant:       p.SellerID,
 		SoldByRetailer: SoldByWalmart(t.Region, p),
 		URL:            pageURL,
+		Condition:      p.Condition,
 	}
 	if o.SKU == "" {
 		o.SKU = t.SKU
@@ -191,6 +243,9 @@ func SoldByWalmart(region string, p *Product) bool {
 // passes applies the merchant filter and the price cap. An unknown price
 // never passes a cap: the monitor cannot prove it is under it.
 func passes(t *monitors.Target, o *monitors.Offer) (string, bool) {
+	if !t.AllowsCondition(o.Condition) {
+		return fmt.Sprintf("condition %s not allowed (conditions %v)", o.Condition, t.Conditions), false
+	}
 	switch m := strings.TrimSpace(t.Merchant); {
 	case m == "" || strings.EqualFold(m, MerchantAny):
 	case strings.EqualFold(m, MerchantWalmart):

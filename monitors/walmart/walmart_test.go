@@ -69,7 +69,7 @@ func TestCheck(t *testing.T) {
 		{name: "px captcha", target: usa("5113183757"), resp: ok200(readFixture(t, "px-captcha.html")), want: monitors.Blocked},
 		{name: "access denied", target: ca("6000203458791"), resp: &monitors.Response{Status: 403, Body: readFixture(t, "access-denied.html")}, want: monitors.Blocked, reason: "403"},
 		{name: "429", target: usa("5113183757"), resp: &monitors.Response{Status: 429}, want: monitors.Blocked},
-		{name: "no next data", target: usa("5113183757"), resp: ok200(readFixture(t, "no-next-data.html")), want: monitors.Blocked, reason: "no __NEXT_DATA__"},
+		{name: "no next data", target: usa("5113183757"), resp: ok200(readFixture(t, "no-next-data.html")), want: monitors.UnknownLayout, reason: "no __NEXT_DATA__"},
 		{name: "truncated", target: usa("5113183757"), resp: ok200(readFixture(t, "truncated-json.html")), want: monitors.Error, reason: "truncated"},
 		{name: "404", target: usa("9999999999"), resp: &monitors.Response{Status: 404, Body: readFixture(t, "usa-not-found.html")}, want: monitors.Error, reason: "HTTP 404"},
 		{name: "503 error page", target: usa("5113183757"), resp: &monitors.Response{Status: 503, Body: []byte("<html>Service Unavailable</html>")}, want: monitors.Error, reason: "HTTP 503"},
@@ -152,7 +152,7 @@ func TestCheckOfferFields(t *testing.T) {
 		// thumbnailUrl is empty: allImages[0], protocol-relative, gets https.
 		Image: "https://i5.walmartimages.com/seo/Pokemon-TCG-Scarlet-Violet-Prismatic-Evolutions-Elite-Trainer-Box_3c4d5e6f.jpeg",
 		Price: "1249.99", PriceValue: 1249.99, Currency: "USD", Merchant: "101188231", SoldByRetailer: false,
-		URL: "https://www.walmart.com/ip/13816151308",
+		URL: "https://www.walmart.com/ip/13816151308", Condition: monitors.ConditionNew,
 	}
 	if obs.Offers[0] != want {
 		t.Errorf("offer\n got %+v\nwant %+v", obs.Offers[0], want)
