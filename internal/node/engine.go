@@ -144,8 +144,8 @@ func (n *Node) startEngine(parent context.Context) error {
 }
 
 // Reload applies a changed target list: only changed targets restart, and
-// WebSocket clients are untouched. Settings other than targets need a
-// restart.
+// WebSocket clients are untouched. ApplyConfig applies a whole reloaded
+// config (targets, Stellar site names, dedupe).
 func (n *Node) Reload(targets []engine.Target) error {
 	if n.engine == nil {
 		return errors.New("the monitor engine is not running")
