@@ -165,8 +165,8 @@ type dedupe struct {
 	keys     map[string]*keyState
 	byTarget map[TargetID]map[string]struct{} // keys each target has a view on
 	known    map[TargetID]time.Time           // targets past their first check
-	// failedStart holds new targets whose checks so far were all blocked
-	// or failed (for dedupeConfig.afterBlockedStart).
+	// failedStart holds new targets whose checks so far were all blocked,
+	// failed or unreadable (for dedupeConfig.afterBlockedStart).
 	failedStart map[TargetID]struct{}
 	dirty       map[string]bool // key → delete (true) or save
 	changes     uint64          // bumped by every markDirty
@@ -328,7 +328,7 @@ func (d *dedupe) observe(id TargetID, site string, obs *monitors.Observation, no
 // observation itself names no product), so whoever watches it next knows
 // it was last seen out of stock.
 func (d *dedupe) observeSKU(id TargetID, site, sku string, obs *monitors.Observation, now time.Time) []transition {
-	if obs.Outcome == monitors.Blocked || obs.Outcome == monitors.Error {
+	if obs.Outcome == monitors.Blocked || obs.Outcome == monitors.Error || obs.Outcome == monitors.UnknownLayout {
 		d.mu.Lock()
 		if _, known := d.known[id]; !known {
 			d.failedStart[id] = struct{}{}
