@@ -206,11 +206,17 @@ func TestDedupeRetain(t *testing.T) {
 	})
 	d.retain(map[TargetID]struct{}{2: {}})
 	// Target 1 left: its view no longer holds the product in stock, and if
-	// it comes back it starts a new first run.
+	// it comes back it starts a new first run. That first run still pings
+	// a product whose last known state is out of stock (target 2 saw it
+	// so): in stock now is a restock.
 	runSteps(t, d, []step{
 		{2, in(a1), time.Second, []string{"restock amazon/DE/B0000000AA:O1"}},
 		{2, oos, time.Second, []string{"sold_out amazon/DE/B0000000AA:O1"}},
-		{1, in(a1), time.Second, nil},
+		{1, in(a1), time.Second, []string{"restock amazon/DE/B0000000AA:O1"}},
+	})
+	// A newcomer on a product last seen in stock records it silently.
+	runSteps(t, d, []step{
+		{3, in(a1), time.Second, nil},
 	})
 }
 

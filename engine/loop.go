@@ -39,6 +39,7 @@ type loop struct {
 	skipped     atomic.Uint64
 	lastOutcome atomic.Int32 // -1 before the first check
 	lastCheck   atomic.Int64 // unix nanos
+	state       checkState   // reason, proxy, streak: for Status
 	// unknownLogged: this target's unknown layout was logged; re-armed by
 	// a check that reads the page again.
 	unknownLogged atomic.Bool
@@ -67,6 +68,8 @@ func (e *Engine) newLoop(parent context.Context, t Target, id TargetID, s *siteS
 func (l *loop) run() {
 	defer close(l.stopped)
 	defer l.inflight.Wait()
+	l.registerMetrics(l.e.opts.Metrics)
+	defer l.unregisterMetrics(l.e.opts.Metrics)
 	timer := time.NewTimer(offset(l.id, l.e.opts.Seed, l.interval, time.Now()))
 	defer timer.Stop()
 	var tickAt time.Time
@@ -154,7 +157,7 @@ func (l *loop) check() {
 		return // stopped mid-check: the result says nothing
 	}
 	m.check(obs.Outcome).Inc()
-	if obs.Outcome == monitors.InStock && e.dedupe.cfg.recheck && e.dedupe.wouldRestock(l.id, l.t.Site, &obs, time.Now()) {
+	if obs.Outcome == monitors.InStock && e.dedupe.recheck() && e.dedupe.wouldRestock(l.id, l.t.Site, &obs, time.Now()) {
 		m.rechecks.Inc()
 		obs = l.observe(ctx)
 		if l.ctx.Err() != nil {
@@ -165,9 +168,9 @@ func (l *loop) check() {
 	now := time.Now()
 	m.duration.Update(now.Sub(start).Seconds())
 	l.backoff(obs.Outcome)
-	l.checks.Add(1)
-	l.lastOutcome.Store(int32(obs.Outcome))
-	l.lastCheck.Store(now.UnixNano())
+	proxy := proxyLabel(l.sess.proxy)
+	l.record(obs.Outcome, obs.Reason, proxy, now)
+	e.blocks.add(l.t.Site, proxy, obs.Outcome)
 	switch obs.Outcome {
 	case monitors.Blocked, monitors.Error:
 		e.log.Debug("engine: check failed", "target", l.id, "site", l.t.Site, "outcome", obs.Outcome, "reason", obs.Reason,
@@ -180,7 +183,7 @@ func (l *loop) check() {
 	case monitors.InStock, monitors.OutOfStock:
 		l.unknownLogged.Store(false)
 	}
-	for _, tr := range e.dedupe.observe(l.id, l.t.Site, &obs, now) {
+	for _, tr := range e.dedupe.observeSKU(l.id, l.t.Site, l.t.SKU, &obs, now) {
 		e.emit(l, tr, now)
 	}
 }
@@ -190,6 +193,7 @@ func (l *loop) check() {
 func (l *loop) observe(ctx context.Context) (obs monitors.Observation) {
 	p, err := l.e.fetcher.pick(time.Now())
 	if err != nil {
+		l.sess.proxy = nil // every proxy benched: none was used
 		return monitors.Observation{Outcome: monitors.Error, Reason: err.Error()}
 	}
 	l.sess.proxy = p
@@ -232,6 +236,10 @@ func (l *loop) status() TargetStatus {
 		st.LastOutcome = monitors.Outcome(o).String()
 		st.LastCheck = time.Unix(0, l.lastCheck.Load())
 	}
+	st.Interval = l.interval
+	l.state.mu.Lock()
+	st.Reason, st.Proxy, st.Since, st.Streak, st.LastRestock = l.state.reason, l.state.proxy, l.state.since, l.state.streak, l.state.lastRestock
+	l.state.mu.Unlock()
 	return st
 }
 
@@ -276,8 +284,9 @@ func (e *Engine) emit(l *loop, tr transition, now time.Time) {
 	}
 	m := l.site.m
 	if tr.kind == Restock {
-		if err := e.opts.Rules.Validate(&ping); err != nil {
-			fixed, ok := dropBadDetails(e.opts.Rules, ping, err)
+		rules := e.Rules()
+		if err := rules.Validate(&ping); err != nil {
+			fixed, ok := dropBadDetails(rules, ping, err)
 			if !ok {
 				m.invalid.Inc()
 				e.log.Warn("engine: invalid ping not emitted", "target", l.id, "site", l.t.Site, "sku", ping.SKU,
@@ -296,6 +305,7 @@ func (e *Engine) emit(l *loop, tr transition, now time.Time) {
 			return
 		}
 		m.pings.Inc()
+		l.restocked(now)
 		e.log.Info("engine: restock", "target", l.id, "site", ping.Site, "region", ping.Region, "sku", ping.SKU, "offer", ping.OfferID)
 	} else {
 		m.soldOut.Inc()

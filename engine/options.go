@@ -70,6 +70,14 @@ type Options struct {
 	// ReloadInterval coalesces bursts of ApplyTargets: the first is applied
 	// at once, later ones at most once per ReloadInterval. Default 1s.
 	ReloadInterval time.Duration
+	// BlockReportInterval is how often blocked checks are summarised at
+	// info level, per site and proxy, and a site's blocked share is
+	// compared with BlockedShareWarn. Default 1m; negative turns it off.
+	BlockReportInterval time.Duration
+	// BlockedShareWarn: a site with at least this share of blocked checks
+	// in a report window (and 10 checks or more) gets a warning. In (0, 1];
+	// default 0.5.
+	BlockedShareWarn float64
 	// Dedupe tunes when a check becomes a ping.
 	Dedupe DedupeOptions
 	// Rules validate pings before they are emitted.
@@ -117,6 +125,13 @@ type DedupeOptions struct {
 	// does not burst pings for products that were already in stock.
 	// nil means true.
 	FirstRunSuppression *bool
+	// PingAfterBlockedStart decides for a brand-new target whose checks
+	// were all blocked or failing until its first successful one: false
+	// (the default) treats that check as its first run (it records, no
+	// ping); true pings what it finds in stock, since a restock may have
+	// happened behind the block. A target (or product) whose last known
+	// state is out of stock pings its restock either way.
+	PingAfterBlockedStart bool
 	// PingOnNewOffer pings a new offerId for a product already in stock.
 	// nil means true.
 	PingOnNewOffer *bool
@@ -134,10 +149,12 @@ type dedupeConfig struct {
 	firstRun bool
 	newOffer bool
 	recheck  bool
+	// afterBlockedStart: PingAfterBlockedStart.
+	afterBlockedStart bool
 }
 
 func (d DedupeOptions) resolve() dedupeConfig {
-	c := dedupeConfig{cooldown: d.Cooldown, firstRun: true, newOffer: true, recheck: d.Recheck}
+	c := dedupeConfig{cooldown: d.Cooldown, firstRun: true, newOffer: true, recheck: d.Recheck, afterBlockedStart: d.PingAfterBlockedStart}
 	if c.cooldown == 0 {
 		c.cooldown = DefaultCooldown
 	}
@@ -222,6 +239,15 @@ func (o Options) withDefaults() (Options, error) {
 		bad("reloadInterval", "must not be negative, got %s", o.ReloadInterval)
 	} else if o.ReloadInterval == 0 {
 		o.ReloadInterval = DefaultReloadInterval
+	}
+	if o.BlockReportInterval == 0 {
+		o.BlockReportInterval = DefaultBlockReportInterval
+	}
+	switch {
+	case o.BlockedShareWarn == 0:
+		o.BlockedShareWarn = DefaultBlockedShareWarn
+	case o.BlockedShareWarn < 0 || o.BlockedShareWarn > 1:
+		bad("blockedShareWarn", "must be a fraction in (0, 1], got %g", o.BlockedShareWarn)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

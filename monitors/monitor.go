@@ -13,9 +13,10 @@ type Monitor interface {
 	Check(ctx context.Context, t *Target, f Fetcher) Observation
 }
 
-// TargetValidator is implemented by monitors that can reject a target at
-// config-load time, naming the offending field (e.g. `region: "US" is not
-// one of USA, CA, ...`).
+// TargetValidator is implemented by monitors that own rules for their
+// targets (regions, SKU shapes, the fields they use). ValidateTarget
+// returns nil or a *TargetError naming each offending field, so config can
+// point at the line; use Validate, which adds the rules every site shares.
 type TargetValidator interface {
 	ValidateTarget(t *Target) error
 }

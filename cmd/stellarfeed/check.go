@@ -113,10 +113,8 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if tv, ok := m.(monitors.TargetValidator); ok {
-		if err := tv.ValidateTarget(&t); err != nil {
-			return fmt.Errorf("target: %w", err)
-		}
+	if err := monitors.Validate(m, &t); err != nil {
+		return fmt.Errorf("target: %w", err)
 	}
 
 	var f monitors.Fetcher

@@ -62,6 +62,8 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
+	case errors.Is(err, errPrinted):
+		return 1
 	default:
 		fmt.Fprintf(stderr, "stellarfeed %s: %v\n", args[0], err)
 		return 1
@@ -98,6 +100,6 @@ func cmdVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "stellarfeed", version)
+	fmt.Fprintln(stdout, "stellarfeed", buildVersion())
 	return nil
 }

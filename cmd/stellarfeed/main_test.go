@@ -284,6 +284,24 @@ func TestRunConfigHotReload(t *testing.T) {
 	waitLog(`config not reloaded; the previous one keeps running`)
 	waitLog(`targets[0].region: \"US\" is not one of USA`)
 
+	// A good edit after the broken one is the marker: by the time it is
+	// applied, the broken one has been reported as often as it ever will.
+	write(target("green-rain-coat"))
+	for i := 0; i < 1000 && strings.Count(errOut.String(), `msg="config reloaded"`) < 2; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(errOut.String(), "config not reloaded"); n != 1 {
+		t.Errorf("the broken edit was logged %d times, want once:\n%s", n, errOut.String())
+	}
+
+	// A key that needs a restart is named at reload; dedupe applies live.
+	write(strings.Replace(target("green-rain-coat"), "server: {", "engine: {dedupe: {cooldown: 1m}}\nserver: {logLevel: debug, ", 1))
+	waitLog(`msg="config: these changes take effect after a restart"`)
+	waitLog(`keys=server.logLevel`)
+	if o := out.String(); !strings.Contains(o, "ws://127.0.0.1:") || !strings.Contains(o, "/?key=") || !strings.Contains(o, "keys create") {
+		t.Errorf("run --config printed no Stellar URL or key hint on stdout:\n%s", o)
+	}
+
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("run exited %d:\n%s", code, errOut.String())

@@ -30,7 +30,10 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	c, err := config.Load(fs.Arg(0))
 	if err != nil {
-		return err
+		// Each issue already starts with file:line:col, which editors and
+		// CI annotations jump to: no command prefix in front of it.
+		fmt.Fprintln(stderr, err)
+		return errPrinted
 	}
 	fmt.Fprintf(stdout, "%s: ok, %d targets\n", fs.Arg(0), len(c.Targets()))
 	if *print {

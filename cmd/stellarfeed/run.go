@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -91,6 +92,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if useDemo {
 		printDemo(stdout, n)
+	} else {
+		printRunning(stdout, n, file, len(cfg.Targets), cfg.RunEngine)
 	}
 	if *cfgPath != "" && cfg.RunEngine {
 		go watchConfig(ctx, *cfgPath, n, log)
@@ -127,19 +130,32 @@ func newLogger(w io.Writer, s config.Server) (*slog.Logger, error) {
 	return nil, fmt.Errorf("log format %q: want text or json", s.LogFormat)
 }
 
-// watchConfig reloads targets when the file changes or on SIGHUP. A broken
-// file keeps the running targets and logs the exact error.
+// watchConfig reloads the config when the file changes or on SIGHUP. A
+// broken file keeps the running config and logs the exact error. Targets,
+// Stellar site names and dedupe apply live; every other changed key is
+// named in a warning: it takes a restart.
 func watchConfig(ctx context.Context, path string, n *node.Node, log *slog.Logger) {
+	// What the file said at start, before flags: what a restart-only
+	// change is measured against.
+	started, _ := config.Load(path)
+	var mu sync.Mutex // the file watch and SIGHUP may reload at once
 	apply := func(c *config.Config, err error) {
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
 			log.Error("config not reloaded; the previous one keeps running", "file", path, "err", err)
 			return
 		}
-		if err := n.Reload(node.Targets(c)); err != nil {
+		if err := n.ApplyConfig(c); err != nil {
 			log.Error("config not reloaded; the previous one keeps running", "file", path, "err", err)
 			return
 		}
 		log.Info("config reloaded", "file", path, "targets", len(c.Targets()))
+		if started != nil {
+			if keys := config.RestartNeeded(started, c); len(keys) > 0 {
+				log.Warn("config: these changes take effect after a restart", "file", path, "keys", strings.Join(keys, ", "))
+			}
+		}
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

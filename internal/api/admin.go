@@ -139,6 +139,10 @@ func (a *API) admin(ctx *fasthttp.RequestCtx, rest []byte) {
 			return
 		}
 	}
+	if parts[0] == "targets" {
+		a.targets(ctx, parts)
+		return
+	}
 	if parts[0] != "keys" || len(parts) > 3 {
 		writeError(ctx, fasthttp.StatusNotFound, "not found")
 		return

@@ -120,10 +120,15 @@ type Deps struct {
 	SSE StreamHub
 	// Conns backs /api/admin/connections; nil answers 404 there.
 	Conns ConnAdmin
+	// Targets backs /api/admin/targets; nil answers 404 there.
+	Targets TargetSource
 	// Metrics receives the API's metrics; nil gives the API a private set.
 	Metrics *metrics.Set
 	Logger  *slog.Logger
 	Rules   stellar.Rules
+	// LiveRules, when set, replaces Rules with the rules of the moment (a
+	// config reload renames Stellar sites); it must be cheap.
+	LiveRules func() stellar.Rules
 	// Ready backs /readyz: nil error = ready. Nil func = always ready.
 	Ready func() error
 	// Degraded, when set, names faults that leave the server ready but

@@ -237,7 +237,11 @@ func syntaxError(data []byte) string {
 
 // encode parses, validates and frames one ping, or lists what is wrong.
 func (a *API) encode(raw []byte) (*stellar.Message, []stellar.FieldError) {
-	m, err := a.deps.Rules.ParseMessage(raw)
+	rules := a.deps.Rules
+	if a.deps.LiveRules != nil {
+		rules = a.deps.LiveRules()
+	}
+	m, err := rules.ParseMessage(raw)
 	if err == nil {
 		return m, nil
 	}

@@ -16,29 +16,35 @@ import (
 func FromConfig(c *config.Config) Config {
 	e := c.Engine
 	opts := engine.Options{
-		Workers:         e.Workers,
-		DefaultInterval: e.Interval,
-		Jitter:          float64(e.Jitter),
-		Timeout:         e.Timeout,
-		MaxBackoff:      e.MaxBackoff,
-		MaxBodyBytes:    int(e.MaxBody),
-		Seed:            uint64(e.Seed),
-		UserAgents:      e.UserAgents,
-		Proxies:         e.Proxies,
-		ProxyCooldown:   e.ProxyCooldown,
-		ProxyLimit:      engine.Limit{RatePerSec: e.ProxyLimit.Rate, Burst: e.ProxyLimit.Burst},
+		Workers:             e.Workers,
+		DefaultInterval:     e.Interval,
+		Jitter:              float64(e.Jitter),
+		Timeout:             e.Timeout,
+		MaxBackoff:          e.MaxBackoff,
+		MaxBodyBytes:        int(e.MaxBody),
+		Seed:                uint64(e.Seed),
+		UserAgents:          e.UserAgents,
+		Proxies:             e.Proxies,
+		ProxyCooldown:       e.ProxyCooldown,
+		ProxyLimit:          engine.Limit{RatePerSec: e.ProxyLimit.Rate, Burst: e.ProxyLimit.Burst},
+		BlockReportInterval: e.BlockReport,
+		BlockedShareWarn:    float64(e.BlockedShareWarn),
 		Dedupe: engine.DedupeOptions{
-			Cooldown:            e.Dedupe.Cooldown,
-			FirstRunSuppression: engine.Bool(e.Dedupe.FirstRunSuppression),
-			PingOnNewOffer:      engine.Bool(e.Dedupe.PingOnNewOffer),
-			Recheck:             e.Dedupe.Recheck,
+			Cooldown:              e.Dedupe.Cooldown,
+			FirstRunSuppression:   engine.Bool(e.Dedupe.FirstRunSuppression),
+			PingOnNewOffer:        engine.Bool(e.Dedupe.PingOnNewOffer),
+			Recheck:               e.Dedupe.Recheck,
+			PingAfterBlockedStart: e.Dedupe.PingAfterBlockedStart,
 		},
-		Rules: c.Stellar.Rules(),
+		Rules: c.Rules(),
 	}
 	// The file's 0 means "no cooldown"; the engine reads 0 as its default
 	// and a negative value as off.
 	if opts.Dedupe.Cooldown == 0 {
 		opts.Dedupe.Cooldown = -1
+	}
+	if opts.BlockReportInterval == 0 {
+		opts.BlockReportInterval = -1 // the file's 0 turns the summary off
 	}
 	if len(e.Sites) > 0 {
 		opts.SiteLimits = make(map[string]engine.SiteLimit, len(e.Sites))
@@ -78,6 +84,7 @@ func FromConfig(c *config.Config) Config {
 		Rules:      opts.Rules,
 		Engine:     opts,
 		Targets:    Targets(c),
+		Monitors:   c.Monitors(nil),
 		Discord:    discord.Config{Webhooks: hooks},
 		EngineFeed: c.Engine.Feed,
 		GroupFeeds: groupFeeds(c),

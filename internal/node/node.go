@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -26,6 +27,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 	"github.com/stellarfeed/stellarfeed/internal/sse"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
 // Config is one process's setup. The zero value plus a DataDir is usable:
@@ -57,6 +59,9 @@ type Config struct {
 	// routes a target group's restocks to another feed (see feeds.go).
 	EngineFeed string
 	GroupFeeds map[string]string
+	// Monitors resolves a target's site to its monitor (nil: monitors.New);
+	// FromConfig sets it when the config has per-site options.
+	Monitors func(site string) (monitors.Monitor, error)
 	// Discord posts restocks (and sold-outs, if asked) to webhooks.
 	Discord discord.Config
 	// Sim starts the built-in retailer simulator on SimAddr (default
@@ -87,6 +92,8 @@ type Node struct {
 	metrics *metrics.Set
 
 	wsLn, apiLn net.Listener
+	targets     engineTargets // the engine's status, for the admin API
+	routes      atomic.Pointer[feedRoutes]
 	demo        DemoKeys
 	health      *storeHealth
 	clock       *steadyClock // key expiry, quotas, usage times: see steadyClock
@@ -165,8 +172,12 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, err
 		}
 	}
-	if err := n.checkEngineFeeds(); err != nil {
-		return nil, err
+	if cfg.RunEngine {
+		routes, err := n.checkFeedRoutes(cfg.EngineFeed, cfg.GroupFeeds)
+		if err != nil {
+			return nil, err
+		}
+		n.routes.Store(routes)
 	}
 	if cfg.Cluster.NATS != "" {
 		if err := n.startCluster(ctx); err != nil {
@@ -213,10 +224,12 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Publisher: n.publisher(),
 		SSE:       n.events,
 		Conns:     hubConns{n.hub},
+		Targets:   &n.targets,
 		Keys:      n.keys,
 		Metrics:   n.metrics,
 		Logger:    n.log.With("component", "api"),
 		Rules:     cfg.Rules,
+		LiveRules: n.targets.liveRules(cfg.Rules),
 		Ready:     n.ready,
 		Degraded:  n.health.degraded,
 		Now:       n.clock.Now,

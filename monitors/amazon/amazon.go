@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -71,37 +70,6 @@ func NewMonitor(cfg Config) (*Monitor, error) {
 func (m *Monitor) Region(code string) (RegionInfo, bool) {
 	r, ok := m.regions[code]
 	return r, ok
-}
-
-// ValidateTarget rejects a target at config-load time, naming the field.
-func (m *Monitor) ValidateTarget(t *monitors.Target) error {
-	if _, ok := m.regions[t.Region]; !ok {
-		return fmt.Errorf("region: %q is not one of %s", t.Region, regionCodes())
-	}
-	if !stellar.IsASIN(t.SKU) {
-		return fmt.Errorf("sku: %q is not an ASIN (10 upper-case letters or digits, e.g. B0DR8G428S)", t.SKU)
-	}
-	switch mer := t.Merchant; {
-	case mer == "" || mer == "any" || mer == "amazon":
-	case isMerchantID(mer):
-	default:
-		return fmt.Errorf("merchant: %q is not any, amazon or a merchant id (8-20 upper-case letters or digits)", mer)
-	}
-	if t.MaxPrice < 0 {
-		return fmt.Errorf("maxPrice: %v is negative (0 means no cap)", t.MaxPrice)
-	}
-	if err := monitors.ValidateConditions(t.Conditions); err != nil {
-		return err
-	}
-	if t.Fulfillment != "" {
-		return errors.New("fulfillment: a Walmart option, not used by amazon")
-	}
-	if t.BaseURL != "" {
-		if _, err := monitors.ParseBaseURL(t.BaseURL); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // maxAODPages bounds the offers pages one check reads (10 offers each)

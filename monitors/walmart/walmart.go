@@ -2,9 +2,7 @@ package walmart
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -44,64 +42,6 @@ type Monitor struct{}
 
 // New returns a Walmart monitor.
 func New() *Monitor { return &Monitor{} }
-
-// ValidateTarget rejects a target the monitor cannot check, naming the
-// field: region USA or CA; sku numeric (USA) or 12 letters/digits or 13
-// digits (CA); merchant any, walmart or a seller id; max price >= 0;
-// stellar site a valid Stellar site name; base URL absolute http(s); no
-// Shopify fields.
-func (m *Monitor) ValidateTarget(t *monitors.Target) error {
-	if t == nil {
-		return errors.New("walmart: nil target")
-	}
-	switch t.Region {
-	case RegionUSA:
-		if !isDigits(t.SKU) || len(t.SKU) > 20 {
-			return fmt.Errorf("sku: %q is not a Walmart USA item id (digits, e.g. 5113183757)", truncate(t.SKU))
-		}
-	case RegionCA:
-		if !isCAItemID(t.SKU) {
-			return fmt.Errorf("sku: %q is not a Walmart Canada item id (12 letters or digits, or 13 digits)", truncate(t.SKU))
-		}
-	case "":
-		return errors.New("region: required for walmart (USA or CA)")
-	default:
-		return fmt.Errorf("region: %q is not one of USA, CA", truncate(t.Region))
-	}
-	if err := validateMerchant(t.Merchant); err != nil {
-		return err
-	}
-	if t.MaxPrice < 0 || math.IsNaN(t.MaxPrice) || math.IsInf(t.MaxPrice, 0) {
-		return fmt.Errorf("maxPrice: %v must be a number >= 0 (0 means no cap)", t.MaxPrice)
-	}
-	switch {
-	case t.Store != "":
-		return errors.New("store: a Shopify field, not used by walmart")
-	case t.Handle != "":
-		return errors.New("handle: a Shopify field, not used by walmart")
-	case len(t.Keywords) > 0:
-		return errors.New("keywords: a Shopify field, not used by walmart (walmart watches one sku)")
-	}
-	switch t.Fulfillment {
-	case "", FulfillShipping, FulfillPickup, FulfillAny:
-	default:
-		return fmt.Errorf("fulfillment: %q is not one of shipping, pickup, any", truncate(t.Fulfillment))
-	}
-	if err := monitors.ValidateConditions(t.Conditions); err != nil {
-		return err
-	}
-	if t.StellarSite != "" {
-		if err := validateStellarSite(t.StellarSite); err != nil {
-			return err
-		}
-	}
-	if t.BaseURL != "" {
-		if _, err := monitors.ParseBaseURL(t.BaseURL); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // Check fetches the target's product page once and classifies it. It
 // never reports OutOfStock for a page it could not read: blocks are
@@ -352,37 +292,11 @@ func sameItem(region, page, want string) bool {
 	return page == want
 }
 
-func validateMerchant(m string) error {
-	switch {
-	case m == "" || strings.EqualFold(m, MerchantAny) || strings.EqualFold(m, MerchantWalmart):
-		return nil
-	case len(m) > 64 || !isAlnum(m):
-		return fmt.Errorf("merchant: %q is not any, walmart or a seller id (letters and digits)", truncate(m))
-	}
-	return nil
-}
-
-// validateStellarSite checks the name against Stellar's own rules, so the
-// two never disagree.
-func validateStellarSite(s string) error {
-	p := stellar.Ping{Site: s, SKU: "1", OfferID: strings.Repeat("0", 32)}
-	for _, fe := range stellar.FieldErrors(stellar.Rules{OfferIDSites: []string{s}}.Validate(&p)) {
-		if fe.Field == "site" {
-			return fmt.Errorf("stellarSite: %s", fe.Message)
-		}
-	}
-	return nil
-}
-
 func acceptLanguage(region string) string {
 	if region == RegionCA {
 		return "en-CA,en;q=0.9"
 	}
 	return "en-US,en;q=0.9"
-}
-
-func isCAItemID(s string) bool {
-	return (len(s) == 12 && isAlnum(s)) || (len(s) == 13 && isDigits(s))
 }
 
 func isDigits(s string) bool {
@@ -410,7 +324,4 @@ func isAlnum(s string) bool {
 	return true
 }
 
-var (
-	_ monitors.Monitor         = (*Monitor)(nil)
-	_ monitors.TargetValidator = (*Monitor)(nil)
-)
+var _ monitors.Monitor = (*Monitor)(nil)

@@ -213,16 +213,34 @@ func TestValidateTarget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := New().ValidateTarget(&tt.target)
+			err := monitors.Validate(New(), &tt.target)
 			if tt.field == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tt.field) {
-				t.Errorf("error %v does not name %q", err, tt.field)
+			fe := monitors.FieldErrors(err)
+			if len(fe) == 0 || fe[0].Path != tt.field {
+				t.Errorf("error %v (%+v) does not name %q", err, fe, tt.field)
 			}
 		})
+	}
+}
+
+// TestCAItemIDOneRule: the Canada sku rule reads the same through
+// ValidateTarget and IsItemID (config has no copy of its own any more).
+func TestCAItemIDOneRule(t *testing.T) {
+	for sku, want := range map[string]bool{
+		"6JW7MWS0LXB5": true, "6000203458791": true, "1SZQHN3LOSE0": true,
+		"6JW7MWS0LXB": false, "6JW7MWS0LXB55": false, "1szq": false, "6jw7mws0lxb5": true, "": false, "6JW7MWS0LXB5X2AB": false,
+	} {
+		if got := IsItemID(RegionCA, sku); got != want {
+			t.Errorf("IsItemID(CA, %q) = %v, want %v", sku, got, want)
+		}
+		err := monitors.Validate(New(), &monitors.Target{Region: RegionCA, SKU: sku})
+		if (err == nil) != want {
+			t.Errorf("Validate(CA, %q) = %v, want ok=%v", sku, err, want)
+		}
 	}
 }
