@@ -1,4 +1,4 @@
-package engine
+package fetch
 
 import (
 	"bufio"
@@ -91,12 +91,12 @@ func testServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func newTestFetcher(t *testing.T, o FetcherOptions) *Fetcher {
+func newTestFetcher(t *testing.T, o Options) *Fetcher {
 	t.Helper()
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second
 	}
-	f, err := NewFetcher(o)
+	f, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func newTestFetcher(t *testing.T, o FetcherOptions) *Fetcher {
 
 func TestFetcherDecodesAndRedirects(t *testing.T) {
 	srv := testServer(t)
-	f := newTestFetcher(t, FetcherOptions{})
+	f := newTestFetcher(t, Options{})
 	tests := []struct {
 		path, wantURL, wantBody string
 		wantStatus              int
@@ -142,7 +142,7 @@ func TestFetcherDecodesAndRedirects(t *testing.T) {
 func TestFetcherHeaders(t *testing.T) {
 	srv := testServer(t)
 	uas := []string{"UA-one", "UA-two", "UA-three"}
-	f := newTestFetcher(t, FetcherOptions{UserAgents: uas})
+	f := newTestFetcher(t, Options{UserAgents: uas, Client: ClientFastHTTP})
 	echo := func(req *monitors.Request) map[string]string {
 		t.Helper()
 		req.URL = srv.URL + "/echo"
@@ -178,12 +178,12 @@ func TestFetcherHeaders(t *testing.T) {
 
 func TestFetcherLimits(t *testing.T) {
 	srv := testServer(t)
-	f := newTestFetcher(t, FetcherOptions{Timeout: 200 * time.Millisecond})
+	f := newTestFetcher(t, Options{Timeout: 200 * time.Millisecond})
 	_, err := f.Fetch(context.Background(), &monitors.Request{URL: srv.URL + "/slow"})
 	if !errors.Is(err, fasthttp.ErrTimeout) {
 		t.Errorf("slow: %v, want a timeout", err)
 	}
-	capped := newTestFetcher(t, FetcherOptions{MaxBodyBytes: 32 << 10})
+	capped := newTestFetcher(t, Options{MaxBodyBytes: 32 << 10})
 	for _, path := range []string{"/big", "/bomb"} {
 		_, err = capped.Fetch(context.Background(), &monitors.Request{URL: srv.URL + path})
 		if !errors.Is(err, fasthttp.ErrBodyTooLarge) {
@@ -280,7 +280,7 @@ func TestFetcherThroughProxy(t *testing.T) {
 	srv := testServer(t)
 	px := startConnectProxy(t)
 	set := metrics.NewSet()
-	f := newTestFetcher(t, FetcherOptions{Proxies: []string{"user:s3cret@" + px.ln.Addr().String()}, Metrics: set})
+	f := newTestFetcher(t, Options{Proxies: []string{"user:s3cret@" + px.ln.Addr().String()}, Metrics: set})
 	for range 3 {
 		resp, err := f.Fetch(context.Background(), &monitors.Request{URL: srv.URL + "/gzip"})
 		if err != nil {
@@ -308,7 +308,7 @@ func TestFetcherThroughProxy(t *testing.T) {
 
 func TestFetcherProxyBench(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f, err := NewFetcher(FetcherOptions{Proxies: []string{"http://a:b@127.0.0.1:1", "127.0.0.1:2"}, ProxyCooldown: time.Minute})
+		f, err := New(Options{Proxies: []string{"http://a:b@127.0.0.1:1", "127.0.0.1:2"}, ProxyCooldown: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
