@@ -64,18 +64,26 @@ func newBrowserClient(proxy *url.URL, timeout time.Duration, o TLSOptions) *brow
 		IdleConnTimeout:     30 * time.Second,
 		// Accept-Encoding is always set: bodies are decoded by Do.
 		DisableCompression: true,
-		// x/net reads its connection and stream windows from here.
+	}
+	// x/net takes its connection and stream windows only from a net/http
+	// Transport's HTTP2 config; this one carries them and is never used
+	// (given to ConfigureTransports, h1 would route https to h2 itself).
+	carrier := &http.Transport{
+		IdleConnTimeout:    30 * time.Second,
+		DisableCompression: true,
 		HTTP2: &http.HTTP2Config{
 			MaxReceiveBufferPerConnection: h2ConnWindowIncrement,
 			MaxReceiveBufferPerStream:     h2StreamWindow,
 			MaxDecoderHeaderTableSize:     h2HeaderTableSize,
 		},
 	}
-	h2, err := http2.ConfigureTransports(b.h1)
+	h2, err := http2.ConfigureTransports(carrier)
 	if err != nil {
-		// Only when h1 already has an "h2" TLSNextProto: not ours.
-		panic(fmt.Sprintf("fetch: configure http2: %v", err))
+		panic(fmt.Sprintf("fetch: configure http2: %v", err)) // only if carrier had an h2 already
 	}
+	// ConfigureTransports expects the carrier to hand it connections
+	// (TLSNextProto); ours are dialled by h2 itself: its default pool does.
+	h2.ConnPool = nil
 	h2.MaxHeaderListSize = h2MaxHeaderListSize
 	h2.DialTLSContext = func(ctx context.Context, _, addr string, _ *tls.Config) (net.Conn, error) {
 		c, err := b.conn(ctx, addr, "h2")

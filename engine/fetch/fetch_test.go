@@ -209,15 +209,24 @@ type connectProxy struct {
 	tunnels atomic.Int64
 	mu      sync.Mutex
 	auth    []string
+	targets []string // CONNECT targets asked for
+	to      string   // when set, every tunnel goes here
 }
 
 func startConnectProxy(t *testing.T) *connectProxy {
+	t.Helper()
+	return startConnectProxyTo(t, "")
+}
+
+// startConnectProxyTo starts a proxy that tunnels every CONNECT to addr
+// ("" = the host asked for), so tests can use real host names.
+func startConnectProxyTo(t *testing.T, addr string) *connectProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &connectProxy{ln: ln}
+	p := &connectProxy{ln: ln, to: addr}
 	var mu sync.Mutex
 	var conns []net.Conn
 	p.wg.Go(func() {
@@ -253,8 +262,13 @@ func (p *connectProxy) serve(c net.Conn, mu *sync.Mutex, conns *[]net.Conn) {
 	}
 	p.mu.Lock()
 	p.auth = append(p.auth, req.Header.Get("Proxy-Authorization"))
+	p.targets = append(p.targets, req.Host)
 	p.mu.Unlock()
-	up, err := net.Dial("tcp", req.Host)
+	dst := req.Host
+	if p.to != "" {
+		dst = p.to
+	}
+	up, err := net.Dial("tcp", dst)
 	if err != nil {
 		io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
 		return

@@ -12,15 +12,12 @@ import (
 // fingerprints in browser_test.go together.
 const (
 	// ProfileChromeVersion is the Chrome major version the user agents and
-	// client hints claim. Chrome 133 to 143 send the same ClientHello (the
-	// JA4 below) and the same HTTP/2 preface, so utls' HelloChrome_133
-	// stands for all of them.
+	// client hints claim. Chrome 133 to 143 send the same ClientHello (JA4
+	// t13d1516h2_8daaf6152771_d8a2da3f94cd) and the same HTTP/2 preface
+	// (Akamai 1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p), so utls'
+	// HelloChrome_133 stands for all of them; browser_test.go checks both
+	// against the published capture in internal/fingerprint.
 	ProfileChromeVersion = "143"
-	// ProfileJA4 and ProfileAkamaiH2 are the published fingerprints of that
-	// Chrome (a capture of Chrome 143 on Windows); the tests assert the
-	// client produces them.
-	ProfileJA4      = "t13d1516h2_8daaf6152771_d8a2da3f94cd"
-	ProfileAkamaiH2 = "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p"
 )
 
 // profileHello is the utls ClientHello: Chrome's cipher suites, extensions
