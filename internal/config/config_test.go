@@ -52,6 +52,11 @@ func TestParseErrors(t *testing.T) {
 				`m.yaml:5:11: engine.jitter: must be a fraction in [0, 1) such as 0.1 or 10%, got 1.5`,
 		},
 		{
+			name: "unknown client",
+			src:  "engine:\n  client: chrome\n",
+			want: `m.yaml:2:11: engine.client: "chrome" is not one of browser, fasthttp`,
+		},
+		{
 			name: "interval too small",
 			src:  "targets:\n  - {site: amazon, region: DE, sku: B0CHX1W1XY, interval: 5ms}\n",
 			want: "m.yaml:2:59: targets[0].interval: must be at least 100ms, got 5ms",
@@ -607,5 +612,14 @@ func TestClusterSection(t *testing.T) {
 	want := "m.yaml:1:18: cluster.roles: needs cluster.nats\nm.yaml:1:30: cluster.roles[1]: \"cook\" is not one of broadcast, engine, ingest"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Parse(bad roles) = %v\nwant %s", err, want)
+	}
+}
+
+func TestEngineClient(t *testing.T) {
+	for _, c := range []string{"browser", "fasthttp"} {
+		cfg, err := testLoader.Parse("m.yaml", []byte("engine:\n  client: "+c+"\n"))
+		if err != nil || cfg.Engine.Client != c {
+			t.Errorf("client %s: %+v, %v", c, cfg, err)
+		}
 	}
 }
