@@ -193,10 +193,14 @@ func (b *browserClient) roundTrip(req *http.Request) (*http.Response, error) {
 	if proto == "h2" {
 		return b.h2.RoundTrip(req)
 	}
-	// HTTP/1.1 writes header names as given: Chrome's are canonical there.
+	// HTTP/1.1 writes header names as given: Chrome's are canonical there,
+	// except the client hints it sends in lower case.
 	h := make(http.Header, len(req.Header))
 	for k, v := range req.Header {
-		h[http.CanonicalHeaderKey(k)] = v
+		if !strings.HasPrefix(k, "sec-ch-") {
+			k = http.CanonicalHeaderKey(k)
+		}
+		h[k] = v
 	}
 	req.Header = h
 	return b.h1.RoundTrip(req)

@@ -204,7 +204,7 @@ func (c *recordConn) bytes() []byte {
 	return bytes.Clone(c.buf.Bytes())
 }
 
-func selfSigned(t *testing.T, host string) (tls.Certificate, *x509.CertPool) {
+func selfSigned(t testing.TB, host string) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
