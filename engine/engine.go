@@ -70,7 +70,7 @@ func New(opts Options, monitorsByName func(string) (monitors.Monitor, error), st
 		UserAgents:    o.UserAgents,
 		Proxies:       o.Proxies,
 		ProxyCooldown: o.ProxyCooldown,
-		ProxyLimit:    fetch.Limit(o.ProxyLimit),
+		ProxyLimit:    o.ProxyLimit,
 		MaxBodyBytes:  o.MaxBodyBytes,
 		Metrics:       o.Metrics,
 		TLS:           o.TLS,

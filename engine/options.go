@@ -107,10 +107,7 @@ type SiteLimit struct {
 
 // Limit is a token-bucket rate: RatePerSec 0 means unlimited, Burst 0
 // means 1.
-type Limit struct {
-	RatePerSec float64
-	Burst      int
-}
+type Limit = fetch.Limit
 
 // DedupeOptions tune the dedupe stage. The zero value means the defaults:
 // the two switches that default to true are pointers so that "unset" and
@@ -203,7 +200,7 @@ func (o Options) withDefaults() (Options, error) {
 	} else if o.ProxyCooldown == 0 {
 		o.ProxyCooldown = DefaultProxyCooldown
 	}
-	if err := o.ProxyLimit.check(); err != nil {
+	if err := o.ProxyLimit.Check(); err != nil {
 		bad("proxyLimit", "%v", err)
 	}
 	for _, site := range slices.Sorted(maps.Keys(o.SiteLimits)) {
@@ -211,7 +208,7 @@ func (o Options) withDefaults() (Options, error) {
 		if l.Concurrency < 0 {
 			bad("sites."+site+".concurrency", "must not be negative, got %d", l.Concurrency)
 		}
-		if err := (Limit{l.RatePerSec, l.Burst}).check(); err != nil {
+		if err := (Limit{RatePerSec: l.RatePerSec, Burst: l.Burst}).Check(); err != nil {
 			bad("sites."+site, "%v", err)
 		}
 	}
@@ -232,16 +229,6 @@ func (o Options) withDefaults() (Options, error) {
 		o.Metrics = metrics.NewSet()
 	}
 	return o, errors.Join(errs...)
-}
-
-func (l Limit) check() error {
-	if l.RatePerSec < 0 {
-		return fmt.Errorf("rate must not be negative, got %g", l.RatePerSec)
-	}
-	if l.Burst < 0 {
-		return fmt.Errorf("burst must not be negative, got %d", l.Burst)
-	}
-	return nil
 }
 
 func hasCtl(s string) bool {

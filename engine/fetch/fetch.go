@@ -69,7 +69,8 @@ type Limit struct {
 	Burst      int
 }
 
-func (l Limit) check() error {
+// Check reports a negative rate or burst.
+func (l Limit) Check() error {
 	if l.RatePerSec < 0 {
 		return fmt.Errorf("rate must not be negative, got %g", l.RatePerSec)
 	}
@@ -190,7 +191,7 @@ func New(o Options) (*Fetcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	if err := o.ProxyLimit.check(); err != nil {
+	if err := o.ProxyLimit.Check(); err != nil {
 		return nil, fmt.Errorf("proxyLimit: %w", err)
 	}
 	f := &Fetcher{

@@ -33,8 +33,7 @@ type h2Conn struct {
 	net.Conn
 
 	mu          sync.Mutex
-	prefaceLeft int    // client preface bytes still to forward
-	passLeft    int    // payload bytes of the current frame to forward
+	passLeft    int    // bytes to forward as they are: the preface, a frame's payload
 	buf         []byte // the frame being collected (header, then payload)
 	out         []byte // what this Write sends
 	settingsOut bool   // the first SETTINGS went out
@@ -48,7 +47,7 @@ type h2Conn struct {
 }
 
 func newH2Conn(c net.Conn) *h2Conn {
-	h := &h2Conn{Conn: c, prefaceLeft: len(http2.ClientPreface)}
+	h := &h2Conn{Conn: c, passLeft: len(http2.ClientPreface)}
 	// x/net's encoder never grows its table past 4096 bytes (its
 	// MaxEncoderHeaderTableSize default), so neither does the mirror.
 	h.dec = hpack.NewDecoder(4096, nil)
@@ -70,13 +69,6 @@ func (h *h2Conn) Write(p []byte) (int, error) {
 	n := len(p)
 	h.out = h.out[:0]
 	for len(p) > 0 {
-		if h.prefaceLeft > 0 {
-			k := min(h.prefaceLeft, len(p))
-			h.out = append(h.out, p[:k]...)
-			h.prefaceLeft -= k
-			p = p[k:]
-			continue
-		}
 		if h.passLeft > 0 {
 			k := min(h.passLeft, len(p))
 			h.out = append(h.out, p[:k]...)
