@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 x/net's http2.Transport is the HTTP/2 client that runs over a utls conn; net/http's own speaks h2 only over *tls.Conn.
+
 package fetch
 
 import (
@@ -243,6 +245,10 @@ func (b *browserClient) conn(ctx context.Context, addr, want string) (net.Conn, 
 // handshake dials addr and runs Chrome's TLS handshake; it records the
 // protocol the server chose.
 func (b *browserClient) handshake(ctx context.Context, addr string) (net.Conn, string, error) {
+	// x/net may dial on a context without the request's deadline: a
+	// silent proxy must not hold a dial (and its goroutine) for ever.
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
 	raw, err := b.dialTCP(ctx, addr)
 	if err != nil {
 		return nil, "", err

@@ -407,3 +407,14 @@ func FuzzParseProxy(f *testing.F) {
 		metrics.NewSet().GetOrCreateCounter(`x{proxy="` + labelValue(label) + `"}`)
 	})
 }
+
+func TestParseClient(t *testing.T) {
+	for in, want := range map[string]Client{"": ClientBrowser, "browser": ClientBrowser, "fasthttp": ClientFastHTTP} {
+		if got, err := ParseClient(in); got != want || err != nil {
+			t.Errorf("ParseClient(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := New(Options{Client: "chrome"}); err == nil || !strings.Contains(err.Error(), `client: "chrome" is not one of browser, fasthttp`) {
+		t.Errorf("bad client: %v", err)
+	}
+}
