@@ -32,7 +32,7 @@ type TLSOptions struct {
 }
 
 // browserClient sends https:// requests the way Chrome does: the utls
-// ClientHello of profileHello, then HTTP/2 (x/net's transport, configured
+// ClientHello of profileSpec, then HTTP/2 (x/net's transport, configured
 // with Chrome's values, behind a frame writer that puts SETTINGS,
 // pseudo-headers and headers in Chrome's order) when the site picks h2 by
 // ALPN, else HTTP/1.1 (net/http's transport over the same ClientHello).
@@ -254,7 +254,16 @@ func (b *browserClient) handshake(ctx context.Context, addr string) (net.Conn, s
 		return nil, "", err
 	}
 	host, _, _ := net.SplitHostPort(addr)
-	uc := utls.UClient(raw, &utls.Config{ServerName: host, RootCAs: b.roots}, profileHello)
+	spec, err := profileSpec()
+	if err != nil {
+		raw.Close()
+		return nil, "", err
+	}
+	uc := utls.UClient(raw, &utls.Config{ServerName: host, RootCAs: b.roots}, utls.HelloCustom)
+	if err := uc.ApplyPreset(spec); err != nil {
+		raw.Close()
+		return nil, "", fmt.Errorf("tls profile: %w", err)
+	}
 	if err := uc.HandshakeContext(ctx); err != nil {
 		raw.Close()
 		return nil, "", fmt.Errorf("tls handshake with %s: %w", addr, err)

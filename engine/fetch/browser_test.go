@@ -20,6 +20,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -252,7 +253,7 @@ func getJSON(t *testing.T, s Session) map[string]string {
 	return m
 }
 
-// chromeNavigationOrder is the header order of a Chrome 131–143 top-level
+// chromeNavigationOrder is the header order of a Chrome 131–151 top-level
 // navigation over HTTP/2 (DevTools and published captures agree), cookie
 // included once the site has set one.
 var chromeNavigationOrder = []string{
@@ -264,13 +265,15 @@ var chromeNavigationOrder = []string{
 // TestBrowserFingerprint is the proof that retailers see Chrome: through
 // an authenticated CONNECT proxy, the browser client's recorded
 // ClientHello and HTTP/2 preface give the fingerprints published for
-// Chrome 143 (fingerprint.Chrome143), and Go's own client does not.
+// Chrome 151 (fingerprint.Chrome151), and Go's own client does not.
 //
-// JA3 cannot be compared as a string: Chrome (and utls' HelloChrome_133)
-// shuffles the extension order on every connection, so JA3 and its hash
-// change per handshake. What must match is what does not depend on that
-// order: JA3N (JA3 with sorted extensions) and JA4 (sorted ciphers and
-// extensions, GREASE ignored), and JA4_r, its readable form.
+// JA3 cannot be compared as a string: Chrome (and the profile) shuffles the
+// extension order on every connection, so JA3 and its hash change per
+// handshake (the six published Chrome 151 handshakes have six JA3 hashes).
+// What must match is what does not depend on that order: JA3N (JA3 with
+// sorted extensions) and JA4 (sorted ciphers and extensions, GREASE
+// ignored), and JA4_r, its readable form, here against the published raw
+// ClientHello itself.
 func TestBrowserFingerprint(t *testing.T) {
 	srv := startFPServer(t, "h2", "http/1.1")
 	px := startConnectProxyTo(t, srv.ln.Addr().String())
@@ -303,13 +306,13 @@ func TestBrowserFingerprint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fingerprint.Chrome143
+	want := fingerprint.Chrome151
 	if hello.ServerName != shopHost {
 		t.Errorf("SNI %q", hello.ServerName)
 	}
 	for _, c := range []struct{ name, got, want string }{
 		{"JA4", hello.JA4(), want.JA4},
-		{"JA4_r", hello.JA4R(), want.JA4R},
+		{"JA4_r", hello.JA4R(), chrome151Hello(t).JA4R()},
 		{"JA3N", hello.JA3N(), want.JA3N},
 		{"JA3N hash", fingerprint.Hash(hello.JA3N()), want.JA3NHash},
 	} {
@@ -369,7 +372,7 @@ func TestGoFingerprintDiffers(t *testing.T) {
 	if len(hellos) != 2 || len(h2s) != 1 {
 		t.Fatalf("%d handshakes, %d HTTP/2 connections; want 2 and 1", len(hellos), len(h2s))
 	}
-	want := fingerprint.Chrome143
+	want := fingerprint.Chrome151
 	for i, who := range []string{"net/http", "fasthttp"} {
 		hello, err := fingerprint.ParseClientHello(hellos[i])
 		if err != nil {
@@ -445,7 +448,7 @@ func TestBrowserHTTP1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hello.JA4() != fingerprint.Chrome143.JA4 {
+	if hello.JA4() != fingerprint.Chrome151.JA4 {
 		t.Errorf("JA4 %s over HTTP/1.1", hello.JA4())
 	}
 	capped := newTestFetcher(t, Options{MaxBodyBytes: 100, TLS: &TLSOptions{RootCAs: srv.roots}})
@@ -519,4 +522,22 @@ func mustSession(t *testing.T, f *Fetcher) Session {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// chrome151Hello is the published raw Chrome 151 ClientHello, parsed.
+func chrome151Hello(t *testing.T) *fingerprint.ClientHello {
+	t.Helper()
+	b64, err := os.ReadFile("internal/fingerprint/testdata/chrome151-windows.clienthello.b64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := fingerprint.ParseClientHello(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

@@ -11,8 +11,8 @@
 // # Clients
 //
 // With ClientBrowser (the default) https:// requests go out the way
-// Chrome sends them (the profile in profile.go; how to update it in
-// docs/monitors-client.md): utls' Chrome ClientHello, HTTP/2 when the site
+// Chrome 151 sends them (the profile in profile.go; how to update it in
+// docs/monitors-client.md): its ClientHello (utls), HTTP/2 when the site
 // picks h2 by ALPN (x/net's transport, with Chrome's SETTINGS, window,
 // pseudo-header and header order put in place by h2Conn), HTTP/1.1
 // otherwise, Chrome's navigation headers and client hints, and cookies.

@@ -76,7 +76,7 @@ func TestH2ConnRewrites(t *testing.T) {
 		if err != nil {
 			t.Fatalf("chunk %d: %v", chunk, err)
 		}
-		if got, want := fp.Akamai(), fingerprint.Chrome143.Akamai; got != want {
+		if got, want := fp.Akamai(), fingerprint.Chrome151.Akamai; got != want {
 			t.Errorf("chunk %d: Akamai %s, want %s", chunk, got, want)
 		}
 		if got := fp.HeaderOrder(); !slices.Equal(got, []string{"sec-ch-ua", "user-agent", "accept", "x-monitor", "accept-language"}) {
@@ -132,6 +132,8 @@ func TestSecCHUA(t *testing.T) {
 		}
 	}
 	// Captured from the browsers.
+	f(118, `"Chromium";v="118", "Google Chrome";v="118", "Not=A?Brand";v="99"`)
+	f(151, `"Not=A?Brand";v="99", "Google Chrome";v="151", "Chromium";v="151"`)
 	f(122, `"Chromium";v="122", "Not(A:Brand";v="24", "Google Chrome";v="122"`)
 	f(131, `"Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"`)
 	if h := chromeHints(DefaultUserAgents[1]); h[2] != `"macOS"` || h[1] != "?0" || !strings.Contains(h[0], `"Chromium";v="`+ProfileChromeVersion+`"`) {

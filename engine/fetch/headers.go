@@ -111,9 +111,8 @@ func chromeHints(ua string) [3]string {
 // Chromium does (components/embedder_support/user_agent_utils.cc,
 // GenerateBrandVersionList with the major version as seed): a "GREASE"
 // brand with escaped characters and version chosen by the seed, and the
-// three brands in one of six orders. It reproduces Chrome 122's captured
-// header ("Chromium";v="122", "Not(A:Brand";v="24", "Google Chrome";v="122")
-// and Chrome 131's ("Google Chrome", "Chromium", "Not_A Brand";v="24").
+// three brands in one of six orders. It reproduces the headers captured
+// from Chrome 118, 122, 131 and 151 (TestSecCHUA).
 func secCHUA(major int) string {
 	const chars = ` (:-./);=?_`
 	versions := [...]string{"8", "99", "24"}
@@ -177,7 +176,7 @@ func chromeHeaders(r *monitors.Request, id *identity) http.Header {
 	return h
 }
 
-// chromeOrder is the order in which Chrome (131 to 143, HTTP/2, a
+// chromeOrder is the order in which Chrome (131 to 151, HTTP/2, a
 // navigation) sends the headers it sends; headers it would not send come
 // after sec-fetch-dest in the order given, where Chrome puts referer.
 var chromeOrder = []string{

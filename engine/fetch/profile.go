@@ -1,6 +1,10 @@
 package fetch
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+
 	utls "github.com/refraction-networking/utls"
 	"golang.org/x/net/http2"
 )
@@ -12,18 +16,37 @@ import (
 // fingerprints in browser_test.go together.
 const (
 	// ProfileChromeVersion is the Chrome major version the user agents and
-	// client hints claim. Chrome 133 to 143 send the same ClientHello (JA4
-	// t13d1516h2_8daaf6152771_d8a2da3f94cd) and the same HTTP/2 preface
-	// (Akamai 1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p), so utls'
-	// HelloChrome_133 stands for all of them; browser_test.go checks both
-	// against the published capture in internal/fingerprint.
-	ProfileChromeVersion = "143"
+	// client hints claim, and whose ClientHello and HTTP/2 preface the
+	// client sends: JA4 t13d1516h2_8daaf6152771_806a8c22fdea, Akamai
+	// 1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p (browser_test.go
+	// checks both against fingerprint.Chrome151, a published capture).
+	ProfileChromeVersion = "151"
 )
 
-// profileHello is the utls ClientHello: Chrome's cipher suites, extensions
-// (shuffled per connection, as Chrome has done since 106), X25519MLKEM768
-// key share, ALPS and GREASE ECH.
-var profileHello = utls.HelloChrome_133
+// mldsa are the ML-DSA signature schemes (draft-ietf-tls-mldsa) Chrome
+// offers first since 147; utls v1.8.2 knows them as numbers only. No
+// server picks them yet (no public CA issues ML-DSA certificates).
+var mldsa = []utls.SignatureScheme{0x0904, 0x0905, 0x0906}
+
+// profileSpec returns the ClientHello to send, built afresh per connection
+// because building it shuffles the extensions (as Chrome does since 106):
+// utls v1.8.2's newest Chrome preset, HelloChrome_133 (cipher suites,
+// extensions, X25519MLKEM768 key share, ALPS, GREASE ECH, brotli
+// certificate compression), with Chrome 147's signature algorithms. A
+// capture of Chrome 151 differs from HelloChrome_133 in that list alone.
+func profileSpec() (*utls.ClientHelloSpec, error) {
+	spec, err := utls.UTLSIdToSpec(utls.HelloChrome_133)
+	if err != nil {
+		return nil, fmt.Errorf("utls preset: %w", err)
+	}
+	for _, ext := range spec.Extensions {
+		if sa, ok := ext.(*utls.SignatureAlgorithmsExtension); ok {
+			sa.SupportedSignatureAlgorithms = append(slices.Clone(mldsa), sa.SupportedSignatureAlgorithms...)
+			return &spec, nil
+		}
+	}
+	return nil, errors.New("utls preset has no signature_algorithms extension")
+}
 
 // h2Settings are Chrome's SETTINGS, in Chrome's order (ascending id).
 // x/net's transport sends the same values once configured (see

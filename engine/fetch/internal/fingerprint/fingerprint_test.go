@@ -2,7 +2,10 @@ package fingerprint
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -208,4 +211,32 @@ func FuzzParseClientHello(f *testing.F) {
 		}
 		_ = h.JA3()
 	})
+}
+
+// TestChrome151Capture: the raw ClientHello of a real Chrome 151, as
+// published, gives the published JA4, and its JA3 is one of the six
+// published for that browser's handshakes.
+func TestChrome151Capture(t *testing.T) {
+	b64, err := os.ReadFile("testdata/chrome151-windows.clienthello.b64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ParseClientHello(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Chrome151
+	if h.JA4() != want.JA4 || h.JA3N() != want.JA3N || Hash(h.JA3N()) != want.JA3NHash {
+		t.Errorf("JA4 %s, JA3N %s; want %s, %s", h.JA4(), h.JA3N(), want.JA4, want.JA3N)
+	}
+	if !slices.Contains(Chrome151JA3Hashes, Hash(h.JA3())) {
+		t.Errorf("JA3 %s (%s) is none of the published %q", Hash(h.JA3()), h.JA3(), Chrome151JA3Hashes)
+	}
+	if h.ServerName != "localhost" || !slices.Equal(h.SignatureAlgorithms[:3], []uint16{0x0904, 0x0905, 0x0906}) {
+		t.Errorf("SNI %q, signature algorithms %04x", h.ServerName, h.SignatureAlgorithms)
+	}
 }
