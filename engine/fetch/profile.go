@@ -10,10 +10,9 @@ import (
 )
 
 // The browser profile: what the browser client sends, in one place. To
-// move to a newer Chrome, see docs/monitors-client.md: bump utls, pick its
-// newest HelloChrome_N, compare the fingerprints the tests measure with a
-// capture of that Chrome, and update the values below and the expected
-// fingerprints in browser_test.go together.
+// move to a newer Chrome, see docs/monitors-client.md: take a capture of
+// that Chrome, make profileSpec and the values below produce it, and put
+// the capture's fingerprints in internal/fingerprint for the tests.
 const (
 	// ProfileChromeVersion is the Chrome major version the user agents and
 	// client hints claim, and whose ClientHello and HTTP/2 preface the
