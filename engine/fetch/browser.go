@@ -237,7 +237,7 @@ func (b *browserClient) conn(ctx context.Context, addr, want string) (net.Conn, 
 	}
 	if got != want {
 		c.Close()
-		return nil, fmt.Errorf("%s switched from %s to %s; retrying with %s", addr, want, got, got)
+		return nil, fmt.Errorf("%s switched from %s to %s (the next request uses %s)", addr, want, got, got)
 	}
 	return c, nil
 }

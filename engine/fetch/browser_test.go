@@ -20,7 +20,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -527,14 +526,7 @@ func mustSession(t *testing.T, f *Fetcher) Session {
 // chrome151Hello is the published raw Chrome 151 ClientHello, parsed.
 func chrome151Hello(t *testing.T) *fingerprint.ClientHello {
 	t.Helper()
-	b64, err := os.ReadFile("internal/fingerprint/testdata/chrome151-windows.clienthello.b64")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b64)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := fingerprint.Chrome151ClientHello()
 	h, err := fingerprint.ParseClientHello(raw)
 	if err != nil {
 		t.Fatal(err)

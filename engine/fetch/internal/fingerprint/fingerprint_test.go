@@ -2,9 +2,7 @@ package fingerprint
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/binary"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -217,14 +215,7 @@ func FuzzParseClientHello(f *testing.F) {
 // published, gives the published JA4, and its JA3 is one of the six
 // published for that browser's handshakes.
 func TestChrome151Capture(t *testing.T) {
-	b64, err := os.ReadFile("testdata/chrome151-windows.clienthello.b64")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b64)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := Chrome151ClientHello()
 	h, err := ParseClientHello(raw)
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,11 @@
 package fingerprint
 
+import (
+	_ "embed"
+	"encoding/base64"
+	"strings"
+)
+
 // Published fingerprints of a real browser, to compare a client with.
 type Published struct {
 	Browser    string
@@ -50,4 +56,17 @@ var Chrome143 = Published{
 	JA4R:       "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,fe0d,ff01_0403,0804,0401,0503,0805,0501,0806,0601",
 	Akamai:     "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p",
 	AkamaiHash: "52d84b11737d980aef856699f885ca86",
+}
+
+//go:embed testdata/chrome151-windows.clienthello.b64
+var chrome151Raw string
+
+// Chrome151ClientHello returns the published raw ClientHello record of
+// Chrome 151 (Chrome151's capture).
+func Chrome151ClientHello() []byte {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(chrome151Raw))
+	if err != nil {
+		panic("fingerprint: bad embedded capture: " + err.Error())
+	}
+	return b
 }
