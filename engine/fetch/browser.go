@@ -35,7 +35,8 @@ type TLSOptions struct {
 // ClientHello of profileSpec, then HTTP/2 (x/net's transport, configured
 // with Chrome's values, behind a frame writer that puts SETTINGS,
 // pseudo-headers and headers in Chrome's order) when the site picks h2 by
-// ALPN, else HTTP/1.1 (net/http's transport over the same ClientHello).
+// ALPN, else HTTP/1.1 (net/http's transport over the same ClientHello,
+// behind h1Conn, which puts the header lines in Chrome's order).
 //
 // Which protocol a site speaks is learnt from the first handshake and
 // remembered per host:port; that first connection is kept for the
@@ -60,7 +61,11 @@ func newBrowserClient(proxy *url.URL, timeout time.Duration, o TLSOptions) *brow
 	b.dialTCP = b.dialDirectOrProxy
 	b.h1 = &http.Transport{
 		DialTLSContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return b.conn(ctx, addr, "http/1.1")
+			c, err := b.conn(ctx, addr, "http/1.1")
+			if err != nil {
+				return nil, err
+			}
+			return newH1Conn(c), nil
 		},
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
@@ -196,8 +201,9 @@ func (b *browserClient) roundTrip(req *http.Request) (*http.Response, error) {
 		return b.h2.RoundTrip(req)
 	}
 	// HTTP/1.1 writes header names as given: Chrome's are canonical there,
-	// except the client hints it sends in lower case.
-	h := make(http.Header, len(req.Header))
+	// except the client hints it sends in lower case. h1Conn orders them.
+	h := make(http.Header, len(req.Header)+1)
+	h["Connection"] = []string{"keep-alive"}
 	for k, v := range req.Header {
 		if !strings.HasPrefix(k, "sec-ch-") {
 			k = http.CanonicalHeaderKey(k)

@@ -48,6 +48,7 @@ type fpServer struct {
 	mu     sync.Mutex
 	hellos [][]byte
 	h2     []*recordConn
+	h1     []*recordConn
 	conns  []net.Conn
 }
 
@@ -111,7 +112,11 @@ func (s *fpServer) serve(c net.Conn, cfg *tls.Config) {
 		(&http2.Server{}).ServeConn(rc, &http2.ServeConnOpts{Handler: shopHandler()})
 		return
 	}
-	br := bufio.NewReader(tc)
+	rc := &recordConn{Conn: tc}
+	s.mu.Lock()
+	s.h1 = append(s.h1, rc)
+	s.mu.Unlock()
+	br := bufio.NewReader(rc)
 	for {
 		req, err := http.ReadRequest(br)
 		if err != nil {
@@ -125,6 +130,21 @@ func (s *fpServer) serve(c net.Conn, cfg *tls.Config) {
 			return
 		}
 	}
+}
+
+// h1Heads returns the HTTP/1.1 request heads received, in order.
+func (s *fpServer) h1Heads() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var heads []string
+	for _, rc := range s.h1 {
+		for _, part := range strings.Split(string(rc.bytes()), "\r\n\r\n") {
+			if part != "" {
+				heads = append(heads, part)
+			}
+		}
+	}
+	return heads
 }
 
 func (s *fpServer) recorded() (hellos [][]byte, h2 [][]byte) {
@@ -441,6 +461,20 @@ func TestBrowserHTTP1(t *testing.T) {
 	}
 	if string(resp.Body) != page || resp.URL != "https://"+shopHost+"/gzip" {
 		t.Errorf("redirect to gzip: %q at %s", resp.Body, resp.URL)
+	}
+	heads := srv.h1Heads()
+	if len(heads) == 0 {
+		t.Fatal("no HTTP/1.1 request recorded")
+	}
+	var names []string
+	for _, line := range strings.Split(heads[0], "\r\n")[1:] {
+		name, _, _ := strings.Cut(line, ":")
+		names = append(names, name)
+	}
+	wantNames := []string{"Host", "Connection", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform", "Upgrade-Insecure-Requests",
+		"User-Agent", "Accept", "Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-User", "Sec-Fetch-Dest", "Accept-Encoding", "Accept-Language", "Priority"}
+	if !slices.Equal(names, wantNames) {
+		t.Errorf("HTTP/1.1 header order\n got %q\nwant %q", names, wantNames)
 	}
 	hellos, _ := srv.recorded()
 	hello, err := fingerprint.ParseClientHello(hellos[0])
