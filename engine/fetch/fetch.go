@@ -324,7 +324,7 @@ func (f *Fetcher) report(x *exit, o monitors.Outcome) {
 
 // Session is one check's way out: an exit (proxy or direct) and the
 // browser identity it had when the check began. It is a small value; the
-// zero Session is not usable.
+// zero Session only answers Proxy ("").
 type Session struct {
 	f  *Fetcher
 	x  *exit
@@ -345,8 +345,14 @@ func (f *Fetcher) Session(now time.Time) (Session, error) {
 	return Session{f: f, x: x, id: x.identity.Load()}, nil
 }
 
-// Proxy is the session's proxy label (host:port) or "direct".
-func (s Session) Proxy() string { return s.x.label }
+// Proxy is the session's proxy label (host:port) or "direct"; "" for the
+// zero Session (no proxy was usable).
+func (s Session) Proxy() string {
+	if s.x == nil {
+		return ""
+	}
+	return s.x.label
+}
 
 // UserAgent is the session's user agent.
 func (s Session) UserAgent() string { return s.id.userAgent }

@@ -418,3 +418,9 @@ func TestParseClient(t *testing.T) {
 		t.Errorf("bad client: %v", err)
 	}
 }
+
+func TestZeroSession(t *testing.T) {
+	if got := (Session{}).Proxy(); got != "" {
+		t.Errorf("zero Session proxy %q", got)
+	}
+}
