@@ -129,10 +129,10 @@ type exit struct {
 	label        string // host:port, never credentials; "direct"
 	proxyURL     *url.URL
 	fast         *fasthttp.Client
-	browser      *browserClient // nil unless Client is browser
-	identity     atomic.Pointer[identity]
-	limiter      *rate.Limiter // nil: unlimited
-	benchedUntil atomic.Int64  // unix nanos
+	browser      *browserClient           // nil unless Client is browser
+	identity     atomic.Pointer[identity] // ClientBrowser only
+	limiter      *rate.Limiter            // nil: unlimited
+	benchedUntil atomic.Int64             // unix nanos
 	requests     *metrics.Counter
 	errors       *metrics.Counter
 	benched      *metrics.Counter
@@ -262,8 +262,6 @@ func (f *Fetcher) newExit(o Options, label string, proxyURL *url.URL, dial fasth
 	}
 	if f.client == ClientBrowser {
 		x.browser = newBrowserClient(proxyURL, o.Timeout, f.tls)
-	}
-	if f.client == ClientBrowser {
 		x.identity.Store(f.newIdentity())
 	}
 	if o.ProxyLimit.RatePerSec > 0 {
