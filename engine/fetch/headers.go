@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
@@ -69,9 +70,9 @@ func (f *Fetcher) newIdentity() *identity {
 	ua := f.userAgents[(f.nextUA.Add(1)-1)%uint64(len(f.userAgents))]
 	id := &identity{userAgent: ua, hints: chromeHints(ua)}
 	if f.client == ClientBrowser {
-		// No public suffix list: a jar never spans sites here (one exit,
-		// cookies scoped by host), so the list would only widen domains.
-		id.jar, _ = cookiejar.New(nil)
+		// The public suffix list scopes Domain cookies as a browser does
+		// (amazon.co.uk may set .amazon.co.uk, not .co.uk).
+		id.jar, _ = cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
 	}
 	return id
 }
