@@ -1,5 +1,6 @@
 // Package engine runs the monitors: it schedules one check per target per
-// interval, fetches through rotating proxies, dedupes what the checks see
+// interval, fetches through rotating proxies (engine/fetch, which looks
+// like Chrome to retailers), dedupes what the checks see
 // into restock and sold-out events, and hands the events to outputs (the
 // Stellar hub through HubOutput, Discord).
 //
@@ -18,7 +19,7 @@
 // is skipped and counted. Per-site concurrency and per-site and per-proxy
 // rate limits apply. Blocked or Error doubles the target's delay (up to
 // MaxBackoff × interval), a good check halves it back; a Blocked check
-// benches its proxy for ProxyCooldown.
+// benches its proxy for ProxyCooldown and drops its cookies.
 //
 // # Dedupe
 //

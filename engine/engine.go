@@ -16,6 +16,7 @@ import (
 	"github.com/panjf2000/ants/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/stellarfeed/stellarfeed/engine/fetch"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
@@ -25,7 +26,7 @@ import (
 type Engine struct {
 	opts    Options
 	lookup  func(string) (monitors.Monitor, error)
-	fetcher *Fetcher
+	fetcher *fetch.Fetcher
 	dedupe  *dedupe
 	blocks  *blockStats
 	outputs []Output
@@ -66,7 +67,8 @@ func New(opts Options, monitorsByName func(string) (monitors.Monitor, error), st
 	if monitorsByName == nil {
 		monitorsByName = monitors.New
 	}
-	f, err := NewFetcher(FetcherOptions{
+	f, err := fetch.New(fetch.Options{
+		Client:        o.Client,
 		Timeout:       o.Timeout,
 		UserAgents:    o.UserAgents,
 		Proxies:       o.Proxies,
@@ -74,6 +76,7 @@ func New(opts Options, monitorsByName func(string) (monitors.Monitor, error), st
 		ProxyLimit:    o.ProxyLimit,
 		MaxBodyBytes:  o.MaxBodyBytes,
 		Metrics:       o.Metrics,
+		TLS:           o.TLS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine options: %w", err)
@@ -120,7 +123,7 @@ func (e *Engine) SetRules(r stellar.Rules) { e.rules.Store(&r) }
 func (e *Engine) SetDedupe(o DedupeOptions) { e.dedupe.setConfig(o.resolve()) }
 
 // Fetcher returns the engine's fetcher.
-func (e *Engine) Fetcher() *Fetcher { return e.fetcher }
+func (e *Engine) Fetcher() *fetch.Fetcher { return e.fetcher }
 
 // CheckNow checks t once, at once, through the engine's proxies and limits,
 // without touching the schedule, the dedupe state or the outputs: for

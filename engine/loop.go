@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stellarfeed/stellarfeed/engine/fetch"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
@@ -56,7 +57,7 @@ func (e *Engine) newLoop(parent context.Context, t Target, id TargetID, s *siteS
 		ctx: ctx, cancel: cancel,
 		stopped: make(chan struct{}),
 		done:    make(chan struct{}, 1),
-		sess:    session{f: e.fetcher, site: s},
+		sess:    session{site: s},
 	}
 	l.delay.Store(int64(iv))
 	l.lastOutcome.Store(-1)
@@ -168,7 +169,7 @@ func (l *loop) check() {
 	now := time.Now()
 	m.duration.Update(now.Sub(start).Seconds())
 	l.backoff(obs.Outcome)
-	proxy := proxyLabel(l.sess.proxy)
+	proxy := l.sess.fs.Proxy()
 	l.record(obs.Outcome, obs.Reason, proxy, now)
 	e.blocks.add(l.t.Site, proxy, obs.Outcome)
 	switch obs.Outcome {
@@ -191,13 +192,12 @@ func (l *loop) check() {
 // observe calls the monitor once through a fresh session (one proxy and
 // user agent for the whole check), turning a panic into an Error.
 func (l *loop) observe(ctx context.Context) (obs monitors.Observation) {
-	p, err := l.e.fetcher.pick(time.Now())
+	fs, err := l.e.fetcher.Session(time.Now())
 	if err != nil {
-		l.sess.proxy = nil // every proxy benched: none was used
+		l.sess.fs = fetch.Session{} // every proxy benched: none was used
 		return monitors.Observation{Outcome: monitors.Error, Reason: err.Error()}
 	}
-	l.sess.proxy = p
-	l.sess.ua = l.e.fetcher.userAgent()
+	l.sess.fs = fs
 	defer func() {
 		if r := recover(); r != nil {
 			l.site.m.panics.Inc()
@@ -207,7 +207,7 @@ func (l *loop) observe(ctx context.Context) (obs monitors.Observation) {
 	}()
 	obs = l.site.mon.Check(ctx, &l.t.Target, &l.sess)
 	if obs.Outcome == monitors.Blocked {
-		l.e.fetcher.report(p, monitors.Blocked)
+		fs.Report(monitors.Blocked)
 	}
 	return obs
 }
@@ -243,15 +243,13 @@ func (l *loop) status() TargetStatus {
 	return st
 }
 
-// session is the monitors.Fetcher a check sees: the engine's fetcher bound
-// to one proxy and user agent, behind the site's and the proxy's rate
-// limits. Its fields are set before the monitor runs and only read during
-// the check, so a monitor may fetch concurrently.
+// session is the monitors.Fetcher a check sees: a fetch.Session (one proxy
+// and browser identity) behind the site's and the proxy's rate limits. Its
+// fields are set before the monitor runs and only read during the check,
+// so a monitor may fetch concurrently.
 type session struct {
-	f     *Fetcher
-	site  *siteState
-	proxy *proxy
-	ua    string
+	site *siteState
+	fs   fetch.Session
 }
 
 func (s *session) Fetch(ctx context.Context, req *monitors.Request) (*monitors.Response, error) {
@@ -260,15 +258,10 @@ func (s *session) Fetch(ctx context.Context, req *monitors.Request) (*monitors.R
 			return nil, fmt.Errorf("site %s rate limit: %w", s.site.name, err)
 		}
 	}
-	if lim := s.proxy.limiter; lim != nil {
-		if err := lim.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("proxy %s rate limit: %w", s.proxy.label, err)
-		}
+	if err := s.fs.Wait(ctx); err != nil {
+		return nil, err
 	}
-	if s.f.doFn != nil {
-		return s.f.doFn(ctx, req, s.proxy, s.ua, s.site.m.requests)
-	}
-	return s.f.do(ctx, req, s.proxy, s.ua, s.site.m.requests)
+	return s.fs.Do(ctx, req, s.site.m.requests)
 }
 
 // emit turns a transition into an Event for every output. A Restock whose

@@ -10,6 +10,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/stellarfeed/stellarfeed/engine/fetch"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
 
@@ -57,6 +58,12 @@ type Options struct {
 	// "user:pass@host:port" or "host:port"), rotated across checks. Empty
 	// means direct connections.
 	Proxies []string
+	// Client picks what sends the checks: fetch.ClientBrowser (the
+	// default: Chrome's TLS, HTTP/2 and headers for https://, fasthttp for
+	// plain http://) or fetch.ClientFastHTTP (fasthttp for everything).
+	Client fetch.Client
+	// TLS adjusts the browser client's TLS (trusted roots); nil: system.
+	TLS *fetch.TLSOptions
 	// ProxyCooldown benches a proxy that got a Blocked outcome. Default 2m.
 	ProxyCooldown time.Duration
 	// ProxyLimit rate-limits each proxy across all sites. Zero: unlimited.
@@ -108,10 +115,7 @@ type SiteLimit struct {
 
 // Limit is a token-bucket rate: RatePerSec 0 means unlimited, Burst 0
 // means 1.
-type Limit struct {
-	RatePerSec float64
-	Burst      int
-}
+type Limit = fetch.Limit
 
 // DedupeOptions tune the dedupe stage. The zero value means the defaults:
 // the two switches that default to true are pointers so that "unset" and
@@ -167,14 +171,9 @@ func (d DedupeOptions) resolve() dedupeConfig {
 	return c
 }
 
-// DefaultUserAgents rotate when Options.UserAgents is empty.
-var DefaultUserAgents = []string{
-	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-	"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-	"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
-	"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
-	"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-}
+// DefaultUserAgents are used when Options.UserAgents is empty: Chrome's,
+// matching the browser client's TLS and HTTP/2 profile (fetch.Profile*).
+var DefaultUserAgents = fetch.DefaultUserAgents
 
 // withDefaults validates o and fills zero fields. Errors name the field.
 func (o Options) withDefaults() (Options, error) {
@@ -218,7 +217,7 @@ func (o Options) withDefaults() (Options, error) {
 	} else if o.ProxyCooldown == 0 {
 		o.ProxyCooldown = DefaultProxyCooldown
 	}
-	if err := o.ProxyLimit.check(); err != nil {
+	if err := o.ProxyLimit.Check(); err != nil {
 		bad("proxyLimit", "%v", err)
 	}
 	for _, site := range slices.Sorted(maps.Keys(o.SiteLimits)) {
@@ -226,7 +225,7 @@ func (o Options) withDefaults() (Options, error) {
 		if l.Concurrency < 0 {
 			bad("sites."+site+".concurrency", "must not be negative, got %d", l.Concurrency)
 		}
-		if err := (Limit{l.RatePerSec, l.Burst}).check(); err != nil {
+		if err := (Limit{RatePerSec: l.RatePerSec, Burst: l.Burst}).Check(); err != nil {
 			bad("sites."+site, "%v", err)
 		}
 	}
@@ -256,16 +255,6 @@ func (o Options) withDefaults() (Options, error) {
 		o.Metrics = metrics.NewSet()
 	}
 	return o, errors.Join(errs...)
-}
-
-func (l Limit) check() error {
-	if l.RatePerSec < 0 {
-		return fmt.Errorf("rate must not be negative, got %g", l.RatePerSec)
-	}
-	if l.Burst < 0 {
-		return fmt.Errorf("burst must not be negative, got %d", l.Burst)
-	}
-	return nil
 }
 
 func hasCtl(s string) bool {

@@ -55,14 +55,6 @@ func (l *loop) restocked(now time.Time) {
 	l.state.mu.Unlock()
 }
 
-// proxyLabel names the way a check went out: host:port or "direct".
-func proxyLabel(p *proxy) string {
-	if p == nil {
-		return ""
-	}
-	return p.label
-}
-
 // targetMetricNames are one target's gauges; registered while its loop
 // runs, so /metrics lists running targets only.
 func (l *loop) targetMetricNames() []string {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stellarfeed/stellarfeed/engine"
+	"github.com/stellarfeed/stellarfeed/engine/fetch"
 	"github.com/stellarfeed/stellarfeed/internal/config"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
@@ -86,18 +86,18 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var (
 		rules stellar.Rules
-		fopts engine.FetcherOptions
+		fopts fetch.Options
 	)
 	if *cfgPath != "" {
 		c, err := config.Load(*cfgPath)
 		if err != nil {
 			return err
 		}
-		rules = c.Stellar.Rules()
+		rules = c.Rules()
 		e := c.Engine
-		fopts = engine.FetcherOptions{
-			Timeout: e.Timeout, UserAgents: e.UserAgents, Proxies: e.Proxies, MaxBodyBytes: int(e.MaxBody),
-			ProxyLimit: engine.Limit{RatePerSec: e.ProxyLimit.Rate, Burst: e.ProxyLimit.Burst},
+		fopts = fetch.Options{
+			Client: fetch.Client(e.Client), Timeout: e.Timeout, UserAgents: e.UserAgents, Proxies: e.Proxies,
+			MaxBodyBytes: int(e.MaxBody), ProxyLimit: fetch.Limit{RatePerSec: e.ProxyLimit.Rate, Burst: e.ProxyLimit.Burst},
 		}
 		// A configured target brings its own filters, site name and
 		// origin; flags given on the command line still win.
@@ -130,7 +130,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		f = saved
 	} else {
-		ef, err := engine.NewFetcher(fopts)
+		ef, err := fetch.New(fopts)
 		if err != nil {
 			return fmt.Errorf("fetcher: %w", err)
 		}

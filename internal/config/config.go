@@ -162,6 +162,10 @@ type Engine struct {
 	Seed int64 `yaml:"seed"`
 	// UserAgents rotate per request; empty means the engine's built-ins.
 	UserAgents []string `yaml:"userAgents"`
+	// Client is what sends the checks: "browser" (the default: Chrome's
+	// TLS, HTTP/2, headers and cookies for https://; fasthttp for http://)
+	// or "fasthttp" (everything over fasthttp). See engine/fetch.
+	Client string `yaml:"client"`
 	// Proxies rotate per request. After Parse it holds every proxy from
 	// both `proxies:` and ProxyFile, normalised to scheme://[user:pass@]host:port.
 	Proxies []string `yaml:"proxies"`

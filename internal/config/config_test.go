@@ -59,6 +59,11 @@ func TestParseErrors(t *testing.T) {
 				`m.yaml:6:21: groups[0].feed: "Cook-Group" must be 1-64 lower-case letters, digits, '-' or '_' (a feed name)`,
 		},
 		{
+			name: "unknown client",
+			src:  "engine:\n  client: chrome\n",
+			want: `m.yaml:2:11: engine.client: "chrome" is not one of browser, fasthttp`,
+		},
+		{
 			name: "interval too small",
 			src:  "targets:\n  - {site: amazon, region: DE, sku: B0CHX1W1XY, interval: 5ms}\n",
 			want: "m.yaml:2:59: targets[0].interval: must be at least 100ms, got 5ms",
@@ -615,5 +620,14 @@ func TestClusterSection(t *testing.T) {
 	want := "m.yaml:1:18: cluster.roles: needs cluster.nats\nm.yaml:1:30: cluster.roles[1]: \"cook\" is not one of broadcast, engine, ingest"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Parse(bad roles) = %v\nwant %s", err, want)
+	}
+}
+
+func TestEngineClient(t *testing.T) {
+	for _, c := range []string{"browser", "fasthttp"} {
+		cfg, err := testLoader.Parse("m.yaml", []byte("engine:\n  client: "+c+"\n"))
+		if err != nil || cfg.Engine.Client != c {
+			t.Errorf("client %s: %+v, %v", c, cfg, err)
+		}
 	}
 }

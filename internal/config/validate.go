@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stellarfeed/stellarfeed/engine/fetch"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
@@ -257,6 +258,9 @@ func (v *validator) engine(e *Engine) {
 		if strings.TrimSpace(ua) == "" || hasControl(ua) {
 			v.errf(fmt.Sprintf("engine.userAgents[%d]", i), "must be a non-empty single line")
 		}
+	}
+	if _, err := fetch.ParseClient(e.Client); err != nil {
+		v.errf("engine.client", "%v", err)
 	}
 	var proxies []string
 	for i, raw := range e.Proxies {

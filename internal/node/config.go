@@ -5,6 +5,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/broadcast"
 	"github.com/stellarfeed/stellarfeed/engine"
+	"github.com/stellarfeed/stellarfeed/engine/fetch"
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/cluster"
 	"github.com/stellarfeed/stellarfeed/internal/config"
@@ -24,6 +25,7 @@ func FromConfig(c *config.Config) Config {
 		MaxBodyBytes:        int(e.MaxBody),
 		Seed:                uint64(e.Seed),
 		UserAgents:          e.UserAgents,
+		Client:              fetch.Client(e.Client),
 		Proxies:             e.Proxies,
 		ProxyCooldown:       e.ProxyCooldown,
 		ProxyLimit:          engine.Limit{RatePerSec: e.ProxyLimit.Rate, Burst: e.ProxyLimit.Burst},
