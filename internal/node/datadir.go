@@ -107,8 +107,12 @@ func demoKeys(dir string, st *keys.Store) (DemoKeys, error) {
 		_, errSub := st.Check(dk.Subscriber, keys.KindSubscriber, now)
 		_, errIn := st.Check(dk.Ingest, keys.KindIngest, now)
 		if errSub == nil && errIn == nil {
+			before := dk
 			if err := demoWebhook(st, &dk); err != nil {
 				return dk, err
+			}
+			if dk == before {
+				return dk, nil // nothing to save: a read-only data directory still starts
 			}
 			b, _ := json.Marshal(dk)
 			return dk, writeSecretFile(path, string(b))
