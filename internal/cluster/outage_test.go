@@ -37,7 +37,9 @@ func runNATSChild() int {
 		return 1
 	}
 	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
+	// Generous: a race-instrumented server on one CPU recovering its
+	// JetStream store on a loaded machine was seen to take over 10 s.
+	if !srv.ReadyForConnections(60 * time.Second) {
 		fmt.Println("FAIL not ready")
 		return 1
 	}
