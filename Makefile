@@ -1,6 +1,7 @@
 # stellarfeed: the two commands are `make run` and `make test`.
 GO       ?= go
 BIN      := bin/stellarfeed
+BENCHBIN := bin/stellarbench
 PKGS     := ./...
 # The bench suite's end-to-end tests start thousands of sockets; they are
 # run without -race (the race detector's 8,128-goroutine cap and slowdown
@@ -10,21 +11,29 @@ NORACE_PKGS := $(shell $(GO) list ./... 2>/dev/null | grep -e /bench)
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build run test vet fmt lint bench bench-cluster fuzz check clean
+.PHONY: all build build-bench run test vet fmt lint bench bench-cluster fuzz check clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stellarfeed
 
+# The bench suite is a program of its own: the server links none of it.
+build-bench: build
+	$(GO) build -o $(BENCHBIN) ./cmd/stellarbench
+
 ## run: the whole system on the embedded default (simulator, demo SKUs, demo keys printed).
 run: build
 	./$(BIN) run
 
-## test: vet, then every test (race detector where affordable). CI runs exactly this.
+## test: vet, then every test (race detector where affordable), then the
+## allocation budgets without the race detector (it allocates, so those
+## tests skip under -race: this step is what makes `make test` fail when
+## fan-out allocates). CI runs `make lint test`.
 test: vet
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 	$(if $(NORACE_PKGS),$(GO) test -count=1 -timeout 15m $(NORACE_PKGS))
+	$(GO) test -count=1 -run 'Alloc' $(RACE_PKGS)
 
 vet:
 	$(GO) vet $(PKGS)
@@ -37,13 +46,13 @@ lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 ## bench: micro-benchmarks, then the fan-out bench suite (N x regimes x servers).
-bench: build
+bench: build-bench
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./internal/... ./broadcast/... ./monitors/... ./engine/...
-	./$(BIN) bench --matrix --out bench-out
+	./$(BENCHBIN) --matrix --out bench-out
 
 ## bench-cluster: 51,000 connections over 3 processes joined by an embedded NATS.
-bench-cluster: build
-	./$(BIN) bench -servers ours-cluster -nodes 3 -n 51000 -m 50 -floor=false -overload-interval 100ms -out bench-out/cluster
+bench-cluster: build-bench
+	./$(BENCHBIN) -servers ours-cluster -nodes 3 -n 51000 -m 50 -floor=false -overload-interval 100ms -out bench-out/cluster
 
 ## fuzz: each fuzz target for FUZZTIME.
 FUZZTIME ?= 20s

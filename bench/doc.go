@@ -1,4 +1,4 @@
-// Package bench is `stellarfeed bench`: it measures a WebSocket ping
+// Package bench is the `stellarbench` command (cmd/stellarbench): it measures a WebSocket ping
 // broadcaster end to end, the way Stellar subscribers see it, against two
 // baselines and the physical floor.
 //
@@ -38,9 +38,7 @@
 //		if bench.IsClientProcess() { // first thing: client processes
 //			os.Exit(bench.ClientMain())
 //		}
-//		...
-//		case "bench":
-//			os.Exit(bench.Main(ctx, os.Args[2:]))
+//		os.Exit(bench.Main(ctx, os.Args[1:]))
 //	}
 //
 // or programmatically: rep, err := bench.Run(ctx, bench.Options{...}).

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
 
-// Main is `stellarfeed bench ARGS`. In a client process (ClientEnv set) it
+// Main is `stellarbench ARGS`. In a client process (ClientEnv set) it
 // runs the client instead, whatever args say, which is how the harness
 // re-executes the binary. It returns the process exit code: 0 when every
 // run delivered everything exactly once, 1 when a run lost or duplicated
@@ -29,10 +30,7 @@ func Main(ctx context.Context, args []string) int {
 		return 2
 	}
 	if o.OursBin == "" && (containsStr(o.Servers, KindOurs) || containsStr(o.Servers, KindCluster)) {
-		// Run as `stellarfeed bench`: this very binary is ours.
-		if exe, err := os.Executable(); err == nil && !strings.HasSuffix(exe, ".test") {
-			o.OursBin = exe
-		}
+		o.OursBin = siblingServer()
 	}
 	rep, err := Run(ctx, o)
 	if rep != nil {
@@ -51,6 +49,21 @@ func Main(ctx context.Context, args []string) int {
 		}
 	}
 	return 0
+}
+
+// siblingServer returns the stellarfeed binary installed beside this one
+// (make bench builds bin/stellarbench next to bin/stellarfeed), or "" so
+// that Run builds it from ./cmd/stellarfeed.
+func siblingServer() string {
+	exe, err := os.Executable()
+	if err != nil || strings.HasSuffix(exe, ".test") {
+		return ""
+	}
+	bin := filepath.Join(filepath.Dir(exe), "stellarfeed")
+	if st, err := os.Stat(bin); err != nil || st.IsDir() {
+		return ""
+	}
+	return bin
 }
 
 // ParseFlags turns bench command-line flags into Options.
@@ -77,7 +90,7 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.IntVar(&o.ReadersPerProc, "readers", 0, "epoll readers per client process (default 2)")
 	srcIPs := fs.String("src-ips", "", "client source addresses (default 127.0.0.2-127.0.0.9)")
 	fs.IntVar(&o.Keys, "keys", 0, "subscriber keys per server (default 1)")
-	fs.StringVar(&o.OursBin, "ours-bin", "", "stellarfeed binary (default: this binary, or built from ./cmd/stellarfeed)")
+	fs.StringVar(&o.OursBin, "ours-bin", "", "stellarfeed binary (default: stellarfeed beside this binary, or built from ./cmd/stellarfeed)")
 	fs.StringVar(&o.BaselinesDir, "baselines", "", "bench/baselines module directory (default: found from the working directory)")
 	fs.StringVar(&o.OutDir, "out", "", "write runs/*.json, report.json, summary.md and report.html here")
 	fs.StringVar(&o.WorkDir, "work", "", "keep logs, data and binaries here (default: a temp dir, removed)")

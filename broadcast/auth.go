@@ -18,6 +18,12 @@ type Identity struct {
 	// Scopes, when non-empty, limit what the connection receives:
 	// "amazon" allows every amazon region, "amazon:USA" one region.
 	Scopes []string
+	// Feed is the routing number of the key's feed: the connection
+	// receives only messages whose stellar.Message.Feed equals it (0, the
+	// default feed, for keys that predate feeds). Webhook says the feed
+	// carries webhook events, whose /ws channels are free-form names.
+	Feed    uint32
+	Webhook bool
 }
 
 // Authenticator checks a key before the WebSocket upgrade. It runs on a
@@ -75,14 +81,40 @@ func rejection(err error) (int, string) {
 type filter struct {
 	stellar.Filter // query filters and key scopes, as on every endpoint
 
+	// feed is the connection's feed (Identity.Feed): messages of any
+	// other feed never match, on every endpoint. An integer compare, so
+	// isolation costs nothing on the fan-out path.
+	feed    uint32
+	webhook bool // the feed carries webhook events (Identity.Webhook)
+
 	// Realtime (/ws) connections receive only what they subscribed to,
 	// within the scopes and query filters above; nothing until then.
 	realtime bool
+	unixMs   bool            // envelope timestamps in unix ms (?timestamp=unix)
 	subAll   bool            // subscribed to "*"
 	subs     []stellar.Scope // subscribed channels; Region "" = every region
 }
 
+// newFilter is the filter of a connection admitted as id with req.
+func newFilter(id Identity, req request) filter {
+	return filter{
+		Filter:   stellar.Filter{Sites: req.sites, Regions: req.regions, Scopes: stellar.ParseScopes(id.Scopes)},
+		feed:     id.Feed,
+		webhook:  id.Webhook,
+		realtime: req.realtime,
+		unixMs:   req.unixMs,
+	}
+}
+
 func (f *filter) match(m *stellar.Message) bool {
+	if m.Feed != f.feed {
+		return false
+	}
+	if m.Webhook {
+		// Site is the event's channel; site and region filters are
+		// Stellar's and do not apply.
+		return !f.realtime || f.subAll || stellar.MatchesAny(f.subs, m.Site, "")
+	}
 	if !f.Match(m.Site, m.Region) {
 		return false
 	}

@@ -62,8 +62,8 @@ type conn struct {
 	off          int              // bytes of partial already written
 	ctrl         []byte           // queued control frames, written at a frame boundary
 	ctrlOff      int              // bytes of ctrl already written
-	blockedSince int64            // unix nanos of the first EAGAIN in a row
-	closeBy      int64            // unix nanos: finalize a closing conn by then
+	blockedSince int64            // msgLog.now() of the first EAGAIN in a row
+	closeBy      int64            // msgLog.now(): finalize a closing conn by then
 	delivered    uint64
 	rbuf         []byte // part of a client frame carried between reads
 	why          closeReason
@@ -129,7 +129,7 @@ func (c *conn) closeLocked(code ws.StatusCode, reason string, why closeReason, n
 // Kick, Shutdown, sweeper).
 func (c *conn) close(code ws.StatusCode, reason string, why closeReason) bool {
 	c.mu.Lock()
-	ok := c.closeLocked(code, reason, why, time.Now().UnixNano())
+	ok := c.closeLocked(code, reason, why, c.srv.mlog.now())
 	c.mu.Unlock()
 	if ok {
 		c.sh.schedule()
@@ -224,7 +224,7 @@ func (c *conn) readOnce(buf []byte) (more bool) {
 		for len(data) > 0 && c.state == stateOpen {
 			f, used, perr := parseFrame(data, limit)
 			if perr != nil {
-				c.closeLocked(perr.code, perr.reason, reasonProtocol, time.Now().UnixNano())
+				c.closeLocked(perr.code, perr.reason, reasonProtocol, c.srv.mlog.now())
 				schedule = true
 				break
 			}
@@ -262,9 +262,9 @@ func (c *conn) handle(f clientFrame) bool {
 	case ws.OpClose:
 		code, perr := closeCode(f.payload)
 		if perr != nil {
-			return c.closeLocked(perr.code, perr.reason, reasonProtocol, time.Now().UnixNano())
+			return c.closeLocked(perr.code, perr.reason, reasonProtocol, c.srv.mlog.now())
 		}
-		return c.closeLocked(code, "", reasonPeer, time.Now().UnixNano())
+		return c.closeLocked(code, "", reasonPeer, c.srv.mlog.now())
 	case ws.OpText:
 		if c.filt.realtime {
 			return c.handleRealtime(f)
@@ -289,7 +289,7 @@ func (c *conn) handleRealtime(f clientFrame) bool {
 	if !f.fin {
 		return c.reply(replyError("fragmented messages are not supported"))
 	}
-	m, err := parseClientMessage(f.payload)
+	m, err := c.filt.parseClientMessage(f.payload)
 	if err != nil {
 		return c.reply(replyError(err.Error()))
 	}
@@ -324,5 +324,5 @@ func (c *conn) reply(payload []byte) bool {
 	}) {
 		return true
 	}
-	return c.closeLocked(ws.StatusPolicyViolation, "too many unanswered messages", reasonProtocol, time.Now().UnixNano())
+	return c.closeLocked(ws.StatusPolicyViolation, "too many unanswered messages", reasonProtocol, c.srv.mlog.now())
 }

@@ -4,7 +4,8 @@
 //
 // # Endpoints
 //
-// One listener serves two endpoints; both take the key as ?key=KEY.
+// One listener serves two endpoints; both take the key as ?key=KEY (or
+// ?token=KEY).
 //
 // Stellar (/ and /stellar): pings only. Bots may narrow what they receive
 // with &site=amazon,walmart and &region=USA,CA. The key is checked by an
@@ -46,9 +47,20 @@
 //     {"type":"error","message":"..."} and the connection stays open.
 //     Unknown fields in client messages are ignored.
 //   - Each ping arrives as {"event":"ping","data":<ping JSON>,"timestamp":
-//     <unix ms of Publish>}. This envelope frame is built once per ping,
-//     lazily, by the first shard pass that has a /ws connection to write
-//     it to: no /ws subscriber, no envelope (Stats.Envelopes counts them).
+//     "2026-01-25T10:30:00.000Z"} (ISO-8601 UTC with milliseconds, the
+//     Publish time; a number of unix ms with ?timestamp=unix), a webhook
+//     event as {"event":"webhook","channel":…,"data":…,"timestamp":…}.
+//     This envelope frame is built once per message and format, lazily, by
+//     the first shard pass that has a /ws connection to write it to: no /ws
+//     subscriber, no envelope (Stats.Envelopes counts them).
+//   - On a webhook feed (Identity.Webhook) a channel is an event name,
+//     matched exactly against the posted "event" or "type".
+//   - Without ?key= (or ?token=), an Authenticator that implements
+//     SessionAuthenticator admits /ws by the sf_session cookie.
+//
+// Every connection receives only its key's feed (Identity.Feed compared
+// with stellar.Message.Feed, an integer compare). docs/api.md documents
+// the protocol for clients.
 //   - Replies (connected, acks, errors, pongs) go through the connection's
 //     control queue, written between data frames, never inside one. A
 //     client that sends faster than it reads, until 8 KiB of replies are

@@ -127,7 +127,8 @@ func Example_realtime() {
 	}
 	srv.Publish(msg)
 	ev := read()
-	fmt.Println(ev["event"], ev["data"], ev["timestamp"].(float64) > 0)
+	_, terr := time.Parse(time.RFC3339Nano, ev["timestamp"].(string))
+	fmt.Println(ev["event"], ev["data"], terr == nil)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -35,8 +35,9 @@ type slot struct {
 	// envMu makes that build happen once per message even when several
 	// shards want it at the same moment; env.seq tells a stale envelope
 	// (left by an earlier lap of the ring) from the current one.
-	envMu sync.Mutex
-	env   atomic.Pointer[envelope]
+	envMu   sync.Mutex
+	env     atomic.Pointer[envelope]
+	envUnix atomic.Pointer[envelope] // ?timestamp=unix clients' variant
 }
 
 // envelope is the /ws event frame of the message with sequence seq.
@@ -101,14 +102,18 @@ func (l *msgLog) publishedAt(seq uint64) (int64, bool) {
 // seq, building it on first use: once per message, and only for messages
 // a /ws connection actually receives. built reports whether this call
 // built it. It returns nil when seq has left the ring meanwhile.
-func (l *msgLog) envelope(seq uint64, m *stellar.Message) (env *stellar.Message, built bool) {
+func (l *msgLog) envelope(seq uint64, m *stellar.Message, unix bool) (env *stellar.Message, built bool) {
 	sl := &l.slots[seq&l.mask]
-	if e := sl.env.Load(); e != nil && e.seq == seq {
+	p := &sl.env
+	if unix {
+		p = &sl.envUnix
+	}
+	if e := p.Load(); e != nil && e.seq == seq {
 		return &e.msg, false
 	}
 	sl.envMu.Lock()
 	defer sl.envMu.Unlock()
-	if e := sl.env.Load(); e != nil && e.seq == seq {
+	if e := p.Load(); e != nil && e.seq == seq {
 		return &e.msg, false
 	}
 	at := sl.at.Load()
@@ -118,8 +123,8 @@ func (l *msgLog) envelope(seq uint64, m *stellar.Message) (env *stellar.Message,
 	// If the slot is reused after the check above, the envelope stored
 	// below carries the old seq and is ignored by readers of the new one.
 	e := &envelope{seq: seq}
-	e.msg = newEnvelope(m, l.epoch.Add(time.Duration(at)).UnixMilli())
-	sl.env.Store(e)
+	e.msg = newEnvelope(m, l.epoch.Add(time.Duration(at)), unix)
+	p.Store(e)
 	return &e.msg, true
 }
 

@@ -6,11 +6,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/webhook"
 )
 
 // The realtime endpoint (/ws) speaks a small JSON protocol on top of the
@@ -34,7 +36,7 @@ const (
 
 // connectedMessage tells a new /ws client what to do next: nothing is
 // sent until it subscribes.
-const connectedMessage = `connected; send {"type":"subscribe","channel":"amazon:USA"} (or "amazon", "walmart", "*") to receive pings: nothing is sent until you subscribe`
+const connectedMessage = `connected; send {"type":"subscribe","channel":"amazon:USA"} (or "amazon", "walmart", "*"; on a webhook feed an event name such as "user.signup") to receive pings: nothing is sent until you subscribe`
 
 // clientOp is the type of a realtime client message.
 type clientOp uint8
@@ -84,6 +86,10 @@ func (e clientError) Error() string { return string(e) }
 // Unknown fields are ignored (clients add ids and the like). It is a pure
 // function of the bytes; every error is a clientError naming the field.
 func parseClientMessage(p []byte) (clientMsg, error) {
+	return parseClientMessageAs(p, parseChannel)
+}
+
+func parseClientMessageAs(p []byte, parseChannel func(string) (channel, error)) (clientMsg, error) {
 	var raw struct {
 		Type    *string `json:"type"`
 		Channel *string `json:"channel"`
@@ -122,6 +128,27 @@ func parseClientMessage(p []byte) (clientMsg, error) {
 	}
 	m.ch = ch
 	return m, nil
+}
+
+// parseClientMessage parses a client message for this connection: on a
+// webhook feed a channel is an event name, taken as it is.
+func (f *filter) parseClientMessage(p []byte) (clientMsg, error) {
+	if !f.webhook {
+		return parseClientMessage(p)
+	}
+	return parseClientMessageAs(p, parseEventChannel)
+}
+
+// parseEventChannel reads a webhook feed's channel: "*" or an event name
+// ("user.signup"), matched exactly against the posted "event" or "type".
+func parseEventChannel(s string) (channel, error) {
+	switch {
+	case s == "*":
+		return channel{all: true}, nil
+	case s == "" || len(s) > webhook.MaxChannelLen || !utf8.ValidString(s):
+		return channel{}, clientError("channel: " + quoteEcho(s) + " must be \"*\" or an event name of 1-128 bytes")
+	}
+	return channel{site: s}, nil
 }
 
 // parseChannel reads "*", "site" or "amazon:REGION". Sites are
@@ -286,21 +313,41 @@ func textFrameSize(n int) int {
 	return 10 + n
 }
 
-// newEnvelope builds the /ws event frame of m, published at unixMs:
-// {"event":"ping","data":<m.Payload>,"timestamp":<unixMs>}. The payload
-// is already valid JSON (encoded once by package stellar), so it is
-// spliced in unchanged, in one allocation for the whole frame.
-func newEnvelope(m *stellar.Message, unixMs int64) stellar.Message {
-	const pre, mid = `{"event":"ping","data":`, `,"timestamp":`
-	var ts [20]byte
-	tsb := strconv.AppendInt(ts[:0], unixMs, 10)
-	n := len(pre) + len(m.Payload) + len(mid) + len(tsb) + 1
+// newEnvelope builds the /ws event frame of m, published at at:
+// {"event":"ping","data":<m.Payload>,"timestamp":"2026-12-04T14:03:07.123Z"}
+// (ISO-8601 UTC with milliseconds, as the realtime API documents; unix
+// milliseconds as a number when unix is set). A webhook event is
+// {"event":"webhook","channel":"user.signup","data":<event>,...}, the
+// channel only when it has one. The payload is already valid JSON
+// (encoded once), so it is spliced in unchanged, in one allocation for
+// the whole frame.
+func newEnvelope(m *stellar.Message, at time.Time, unix bool) stellar.Message {
+	var ts [32]byte
+	var tsb []byte
+	if unix {
+		tsb = strconv.AppendInt(ts[:0], at.UnixMilli(), 10)
+	} else {
+		tsb = append(webhook.AppendTimestamp(append(ts[:0], '"'), at), '"')
+	}
+	pre := `{"event":"ping","data":`
+	var ch []byte
+	if m.Webhook {
+		pre = `{"event":"webhook","data":`
+		if m.Site != "" {
+			pre = `{"event":"webhook","channel":`
+			ch = appendJSONString(make([]byte, 0, len(m.Site)+8), m.Site)
+			ch = append(ch, `,"data":`...)
+		}
+	}
+	const mid = `,"timestamp":`
+	n := len(pre) + len(ch) + len(m.Payload) + len(mid) + len(tsb) + 1
 	frame := appendTextHeader(make([]byte, 0, textFrameSize(n)), n)
 	hs := len(frame)
 	frame = append(frame, pre...)
+	frame = append(frame, ch...)
 	frame = append(frame, m.Payload...)
 	frame = append(frame, mid...)
 	frame = append(frame, tsb...)
 	frame = append(frame, '}')
-	return stellar.Message{Site: m.Site, Region: m.Region, Payload: frame[hs:], Frame: frame}
+	return stellar.Message{Site: m.Site, Region: m.Region, Payload: frame[hs:], Frame: frame, Feed: m.Feed, Webhook: m.Webhook}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
@@ -266,7 +267,8 @@ func TestReplies(t *testing.T) {
 func TestNewEnvelope(t *testing.T) {
 	for _, size := range []int{10, 200, 70000} {
 		m := stellar.MessageFromPayload("amazon", "USA", []byte(`{"site":"amazon","sku":"`+strings.Repeat("x", size)+`"}`))
-		env := newEnvelope(m, 1764057600123)
+		at := time.UnixMilli(1764057600123)
+		env := newEnvelope(m, at, true)
 		var got struct {
 			Event     string          `json:"event"`
 			Data      json.RawMessage `json:"data"`
@@ -278,11 +280,64 @@ func TestNewEnvelope(t *testing.T) {
 		if got.Event != "ping" || string(got.Data) != string(m.Payload) || got.Timestamp != 1764057600123 {
 			t.Errorf("size %d: %+v", size, got)
 		}
+		iso := newEnvelope(m, at, false)
+		if want := `,"timestamp":"2025-11-25T08:00:00.123Z"}`; !strings.HasSuffix(string(iso.Payload), want) || !json.Valid(iso.Payload) {
+			t.Errorf("size %d: ISO envelope ends %q, want %q", size, iso.Payload[max(0, len(iso.Payload)-50):], want)
+		}
 		if want := appendTextFrame(nil, env.Payload); string(want) != string(env.Frame) {
 			t.Errorf("size %d: bad frame header", size)
 		}
 		if env.Site != "amazon" || env.Region != "USA" {
 			t.Errorf("envelope routing %q %q", env.Site, env.Region)
 		}
+	}
+}
+
+func TestNewEnvelopeWebhook(t *testing.T) {
+	at := time.Date(2026, 1, 25, 10, 30, 0, 0, time.UTC)
+	for _, tt := range []struct{ channel, want string }{
+		{"user.signup", `{"event":"webhook","channel":"user.signup","data":{"type":"webhook"},"timestamp":"2026-01-25T10:30:00.000Z"}`},
+		{"", `{"event":"webhook","data":{"type":"webhook"},"timestamp":"2026-01-25T10:30:00.000Z"}`},
+		{"a\"b", `{"event":"webhook","channel":"a\"b","data":{"type":"webhook"},"timestamp":"2026-01-25T10:30:00.000Z"}`},
+	} {
+		m := stellar.MessageFromPayload(tt.channel, "", []byte(`{"type":"webhook"}`))
+		m.Feed, m.Webhook = 3, true
+		env := newEnvelope(m, at, false)
+		if string(env.Payload) != tt.want || env.Feed != 3 || !env.Webhook {
+			t.Errorf("channel %q:\ngot  %s\nwant %s", tt.channel, env.Payload, tt.want)
+		}
+	}
+}
+
+func TestWebhookChannels(t *testing.T) {
+	f := filter{realtime: true, webhook: true, feed: 2}
+	m, err := f.parseClientMessage([]byte(`{"type":"subscribe","channel":"User.Signup:EU"}`))
+	if err != nil || m.ch.String() != "User.Signup:EU" {
+		t.Fatalf("webhook channel taken as %q, %v", m.ch.String(), err)
+	}
+	if _, err := f.parseClientMessage([]byte(`{"type":"subscribe","channel":""}`)); err == nil {
+		t.Fatal("empty channel accepted")
+	}
+	if _, err := (&filter{}).parseClientMessage([]byte(`{"type":"subscribe","channel":"User.Signup:EU"}`)); err == nil {
+		t.Fatal("a Stellar connection accepted an event-name channel")
+	}
+	ev := func(feed uint32, ch string) *stellar.Message {
+		m := stellar.MessageFromPayload(ch, "", []byte(`{}`))
+		m.Feed, m.Webhook = feed, true
+		return m
+	}
+	if f.match(ev(2, "User.Signup:EU")) {
+		t.Fatal("matched before subscribing")
+	}
+	f.subscribe(m.ch)
+	if !f.match(ev(2, "User.Signup:EU")) || f.match(ev(2, "user.signup:eu")) || f.match(ev(2, "")) {
+		t.Fatal("channel match is not exact")
+	}
+	if f.match(ev(3, "User.Signup:EU")) {
+		t.Fatal("another feed's event matched")
+	}
+	f.subscribe(channel{all: true})
+	if !f.match(ev(2, "")) || f.match(ev(0, "")) {
+		t.Fatal("* must take every event of the feed and none of another")
 	}
 }

@@ -22,7 +22,7 @@ type rtMsg struct {
 	Channel   string          `json:"channel"`
 	Event     string          `json:"event"`
 	Data      json.RawMessage `json:"data"`
-	Timestamp int64           `json:"timestamp"`
+	Timestamp string          `json:"timestamp"`
 }
 
 // readJSON reads the next data frame and decodes it.
@@ -120,15 +120,16 @@ func TestRealtimeLifecycle(t *testing.T) {
 	if m := rt.call(t, `{"type":"subscribe","channel":"amazon:usa"}`, "subscribed"); m.Channel != "amazon:USA" {
 		t.Fatalf("ack channel %q", m.Channel)
 	}
-	before := time.Now().UnixMilli()
+	before := time.Now().Truncate(time.Millisecond)
 	for i, sr := range [][2]string{{"amazon", "USA"}, {"amazon", "UK"}, {"walmart", ""}, {"amazon", "USA"}} {
 		s.Publish(testMessage(t, sr[0], sr[1], i+1))
 	}
-	after := time.Now().UnixMilli()
+	after := time.Now()
 	for _, want := range []int{1, 4} {
 		ev := rt.expectEvent(t, want)
-		if ev.Timestamp < before || ev.Timestamp > after {
-			t.Errorf("timestamp %d outside [%d, %d]", ev.Timestamp, before, after)
+		ts, err := time.Parse("2006-01-02T15:04:05.000Z", ev.Timestamp)
+		if err != nil || ts.Before(before) || ts.After(after) {
+			t.Errorf("timestamp %q (%v) outside [%v, %v]", ev.Timestamp, err, before, after)
 		}
 		var data map[string]any
 		if err := json.Unmarshal(ev.Data, &data); err != nil || data["site"] != "amazon" || data["region"] != "USA" {
@@ -433,7 +434,7 @@ func TestFanoutLatency(t *testing.T) {
 }
 
 func TestReplyQueueLimit(t *testing.T) {
-	c := &conn{filt: filter{realtime: true}}
+	c := &conn{srv: &Server{mlog: &msgLog{epoch: time.Now()}}, filt: filter{realtime: true}}
 	ack := replyAck("subscribed", channel{site: "amazon", region: "USA"})
 	n := 0
 	for c.state == stateOpen {

@@ -13,6 +13,7 @@ import (
 // key and the optional site/region filters.
 type request struct {
 	realtime bool // path /ws: the realtime lifecycle endpoint
+	unixMs   bool // ?timestamp=unix: /ws envelope timestamps in unix ms
 	key      string
 	sites    []string
 	regions  []string
@@ -45,7 +46,15 @@ func parseRequestURI(uri []byte) (request, error) {
 		pair, query, _ = bytes.Cut(query, []byte{'&'})
 		k, v, _ := bytes.Cut(pair, []byte{'='})
 		switch string(k) { // no allocation: the compiler compares in place
-		case "key":
+		case "timestamp":
+			switch string(v) {
+			case "unix":
+				req.unixMs = true
+			case "iso":
+			default:
+				return req, &AuthError{Status: http.StatusBadRequest, Reason: "timestamp: want iso or unix"}
+			}
+		case "key", "token": // ?token= as the webhook relay's clients send it
 			if len(v) > maxKeyLen {
 				return req, &AuthError{Status: http.StatusBadRequest, Reason: "key: too long"}
 			}

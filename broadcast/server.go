@@ -332,18 +332,40 @@ func (s *Server) handshake(nc net.Conn) {
 		counted  bool        // a rejection counter was bumped
 		refused  *protoError // /ws refusal, sent as a close frame after the upgrade
 	)
+	var (
+		r       request
+		session *sessionAuth // a /ws request without ?key=: its cookie decides, after the headers
+	)
+	deny := func(counter *atomic.Uint64, code ws.StatusCode, httpErr error) error {
+		counter.Add(1)
+		counted = true
+		if r.realtime {
+			_, reason := rejection(httpErr)
+			refused = &protoError{code: code, reason: reason}
+			return nil
+		}
+		return httpErr
+	}
+	admit := func(authenticate func() (Identity, error)) error {
+		if !s.reserve() {
+			return deny(&s.stats.rejFull, statusTryAgainLater, errFull)
+		}
+		reserved = true
+		var err error
+		id, err = authenticate()
+		if err != nil {
+			status, reason := rejection(err)
+			return deny(&s.stats.rejAuth, ws.StatusPolicyViolation, reject(status, reason))
+		}
+		req = r
+		return nil
+	}
 	u := ws.Upgrader{
 		OnRequest: func(uri []byte) error {
-			r, err := parseRequestURI(uri)
-			deny := func(counter *atomic.Uint64, code ws.StatusCode, httpErr error) error {
-				counter.Add(1)
-				counted = true
-				if r.realtime {
-					_, reason := rejection(httpErr)
-					refused = &protoError{code: code, reason: reason}
-					return nil
-				}
-				return httpErr
+			var err error
+			r, err = parseRequestURI(uri)
+			if session = s.sessionFor(r, err); session != nil {
+				return nil
 			}
 			if err != nil {
 				status, reason := rejection(err)
@@ -353,17 +375,19 @@ func (s *Server) handshake(nc net.Conn) {
 				}
 				return deny(counter, ws.StatusPolicyViolation, reject(status, reason))
 			}
-			if !s.reserve() {
-				return deny(&s.stats.rejFull, statusTryAgainLater, errFull)
+			return admit(func() (Identity, error) { return s.auth.Authenticate(r.key, remote) })
+		},
+		OnHeader: func(key, value []byte) error {
+			if session != nil {
+				session.header(key, value)
 			}
-			reserved = true
-			id, err = s.auth.Authenticate(r.key, remote)
-			if err != nil {
-				status, reason := rejection(err)
-				return deny(&s.stats.rejAuth, ws.StatusPolicyViolation, reject(status, reason))
-			}
-			req = r
 			return nil
+		},
+		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
+			if session == nil {
+				return nil, nil
+			}
+			return nil, admit(func() (Identity, error) { return session.authenticate(remote) })
 		},
 	}
 	_, err := u.Upgrade(nc)
@@ -455,7 +479,7 @@ func (s *Server) register(nc net.Conn, id Identity, req request, remote netip.Ad
 		fd:     fd,
 		srv:    s,
 		ident:  id,
-		filt:   filter{Filter: stellar.Filter{Sites: req.sites, Regions: req.regions, Scopes: stellar.ParseScopes(id.Scopes)}, realtime: req.realtime},
+		filt:   newFilter(id, req),
 		remote: remote,
 		since:  time.Now(),
 	}
@@ -569,7 +593,7 @@ func (s *Server) sweeper() {
 }
 
 func (s *Server) sweep(now time.Time, ping bool) {
-	nano := now.UnixNano()
+	nano := s.mlog.now()
 	if s.rate != nil {
 		s.rate.prune(s.mlog.now())
 	}

@@ -118,7 +118,9 @@ func (sh *shard) add(c *conn) {
 func (sh *shard) pass() (more bool) {
 	s := sh.srv
 	start := time.Now()
-	now := start.UnixNano()
+	// Monotonic, like every deadline of a conn: a step of the wall clock
+	// must neither drop blocked clients at once nor keep them forever.
+	now := s.mlog.now()
 	head := s.mlog.head.Load()
 	var delivered, writes uint64
 
@@ -228,7 +230,7 @@ func (sh *shard) flush(c *conn, head uint64, now int64) (delivered, writes uint6
 				continue
 			}
 			if c.filt.realtime {
-				env, built := s.mlog.envelope(seq, m)
+				env, built := s.mlog.envelope(seq, m, c.filt.unixMs)
 				if env == nil {
 					sh.slow(c) // lagged beyond the log
 					return 0, 0, false

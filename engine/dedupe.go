@@ -51,6 +51,15 @@ type State struct {
 	Views map[string][]string `json:"views,omitempty"`
 	// LastPing is when each offer id was last pinged, for the cooldown.
 	LastPing map[string]time.Time `json:"lastPing,omitempty"`
+	// LastSeen is when each offer id was last in or left a view, for
+	// PingOnNewOffer: an offer seen within the cooldown is not new (a
+	// rotating buy box is not a stream of new offers). Entries older than
+	// the cooldown are dropped.
+	LastSeen map[string]time.Time `json:"lastSeen,omitempty"`
+	// OutOfStock is the product's state as last observed. It outlives the
+	// views (a target that leaves the config takes its view along), so a
+	// new target on a product last seen out of stock pings its restock.
+	OutOfStock bool `json:"outOfStock,omitempty"`
 	// Title, Image, Price and URL are the last seen details, for SoldOut
 	// events.
 	Title   string    `json:"title,omitempty"`
@@ -75,6 +84,8 @@ type keyState struct {
 	site, region, sku        string
 	views                    map[TargetID][]string
 	lastPing                 map[string]time.Time
+	lastSeen                 map[string]time.Time
+	out                      bool // last observed out of stock
 	title, image, price, url string
 	updated                  time.Time
 }
@@ -98,9 +109,55 @@ func (ks *keyState) othersHave(id TargetID, oid string) bool {
 	return false
 }
 
+// coolingDown reports whether oid was pinged less than cooldown ago. A
+// lastPing in the future means the wall clock went back (lastPing from a
+// previous run, read from the store, has no monotonic reading): it counts
+// only while it is less than cooldown ahead, so a clock that went back
+// by hours suppresses the offer for at most twice the cooldown, not for
+// hours.
 func (ks *keyState) coolingDown(oid string, cooldown time.Duration, now time.Time) bool {
 	t, ok := ks.lastPing[oid]
-	return ok && cooldown > 0 && now.Sub(t) < cooldown
+	return ok && within(t, now, cooldown)
+}
+
+// within reports whether t lies less than cooldown before now. A t in the
+// future counts only while it is less than cooldown ahead (see
+// coolingDown).
+func within(t, now time.Time, cooldown time.Duration) bool {
+	if cooldown <= 0 {
+		return false
+	}
+	d := now.Sub(t)
+	return d < cooldown && d > -cooldown
+}
+
+// seenRecently reports whether oid was in some view within the cooldown.
+func (ks *keyState) seenRecently(oid string, cooldown time.Duration, now time.Time) bool {
+	t, ok := ks.lastSeen[oid]
+	return ok && within(t, now, cooldown)
+}
+
+// see records that the offers in old and ids were in a view until now,
+// and forgets what is older than the cooldown. Called on view changes
+// only, so a steady view costs no write.
+func (ks *keyState) see(old, ids []string, cooldown time.Duration, now time.Time) {
+	if cooldown <= 0 {
+		return
+	}
+	if ks.lastSeen == nil {
+		ks.lastSeen = map[string]time.Time{}
+	}
+	for oid, t := range ks.lastSeen {
+		if !within(t, now, cooldown) {
+			delete(ks.lastSeen, oid)
+		}
+	}
+	for _, oid := range old {
+		ks.lastSeen[oid] = now
+	}
+	for _, oid := range ids {
+		ks.lastSeen[oid] = now
+	}
 }
 
 // transition is one event the dedupe stage decided on.
@@ -125,11 +182,23 @@ type dedupe struct {
 	keys     map[string]*keyState
 	byTarget map[TargetID]map[string]struct{} // keys each target has a view on
 	known    map[TargetID]time.Time           // targets past their first check
-	dirty    map[string]bool                  // key → delete (true) or save
-	changes  uint64                           // bumped by every markDirty
+	// failedStart holds new targets whose checks so far were all blocked,
+	// failed or unreadable (for dedupeConfig.afterBlockedStart).
+	failedStart map[TargetID]struct{}
+	dirty       map[string]bool // key → delete (true) or save
+	changes     uint64          // bumped by every markDirty
+	// unsaved is set while entries wait after a failed save (disk full):
+	// a check retries them at most every saveRetry, even without a change.
+	unsaved   bool
+	lastRetry time.Time
 
-	saveMu sync.Mutex
+	saveMu  sync.Mutex
+	failing bool // the last save failed (logged once per run of failures); saveMu held
 }
+
+// saveRetry is how often entries left by a failed save are retried when
+// nothing else changes.
+const saveRetry = 5 * time.Second
 
 func newDedupe(cfg dedupeConfig, store StateStore, log *slog.Logger, set *metrics.Set) *dedupe {
 	return &dedupe{
@@ -141,6 +210,8 @@ func newDedupe(cfg dedupeConfig, store StateStore, log *slog.Logger, set *metric
 		byTarget:   map[TargetID]map[string]struct{}{},
 		known:      map[TargetID]time.Time{},
 		dirty:      map[string]bool{},
+
+		failedStart: map[TargetID]struct{}{},
 	}
 }
 
@@ -172,6 +243,8 @@ func (d *dedupe) load(ctx context.Context) error {
 			site: st.Site, region: st.Region, sku: st.SKU,
 			views:    make(map[TargetID][]string, len(st.Views)),
 			lastPing: make(map[string]time.Time, len(st.LastPing)),
+			lastSeen: maps.Clone(st.LastSeen),
+			out:      st.OutOfStock,
 			title:    st.Title, image: st.Image, price: st.Price, url: st.URL,
 			updated: st.Updated,
 		}
@@ -184,6 +257,9 @@ func (d *dedupe) load(ctx context.Context) error {
 			}
 			ks.views[id] = slices.Clone(offers)
 			d.index(id, k)
+		}
+		if len(ks.views) > 0 && !ks.inStock() {
+			ks.out = true // saved before OutOfStock existed
 		}
 		d.keys[k] = ks
 	}
@@ -270,29 +346,57 @@ func pingSite(site string, obs *monitors.Observation) string {
 // causes. Blocked and Error observations change nothing, and neither does
 // an InStock one without offers (a monitor bug, not a stock change).
 func (d *dedupe) observe(id TargetID, site string, obs *monitors.Observation, now time.Time) []transition {
+	return d.observeSKU(id, site, "", obs, now)
+}
+
+// observeSKU is observe for a target that watches one product, sku: an
+// out-of-stock check then records that product's state too (the
+// observation itself names no product), so whoever watches it next knows
+// it was last seen out of stock.
+func (d *dedupe) observeSKU(id TargetID, site, sku string, obs *monitors.Observation, now time.Time) []transition {
+	if obs.Outcome == monitors.Blocked || obs.Outcome == monitors.Error || obs.Outcome == monitors.UnknownLayout {
+		d.mu.Lock()
+		if _, known := d.known[id]; !known {
+			d.failedStart[id] = struct{}{}
+		}
+		d.mu.Unlock()
+		return nil
+	}
 	if obs.Outcome != monitors.InStock && obs.Outcome != monitors.OutOfStock ||
 		obs.Outcome == monitors.InStock && len(obs.Offers) == 0 {
 		return nil
 	}
 	ps := pingSite(site, obs)
 	groups := group(ps, obs)
+	if obs.Outcome == monitors.OutOfStock && sku != "" {
+		groups = []keyGroup{{key: productKey(ps, obs.Region, sku), ids: []string{}}}
+	}
 
 	d.mu.Lock()
 	changes := d.changes
 	var out []transition
-	_, known := d.known[id]
-	suppress := d.cfg.firstRun && !known
-	if !known {
+	suppress := d.firstRun(id)
+	if _, known := d.known[id]; !known {
 		d.known[id] = now
+		delete(d.failedStart, id)
 		d.markDirty(targetKey(id), false)
 	}
 	for i := range groups {
 		g := &groups[i]
 		ks := d.keys[g.key]
 		if ks == nil {
-			o := g.offers[0]
-			ks = &keyState{site: ps, region: obs.Region, sku: o.SKU, views: map[TargetID][]string{}, lastPing: map[string]time.Time{}}
+			ksku := sku
+			if len(g.offers) > 0 {
+				ksku = g.offers[0].SKU
+			}
+			ks = &keyState{site: ps, region: obs.Region, sku: ksku, views: map[TargetID][]string{}, lastPing: map[string]time.Time{}}
 			d.keys[g.key] = ks
+		} else if suppress && ks.out {
+			// The product's last known state is out of stock (seen by
+			// another target, or by this one under an earlier identity):
+			// in stock now is a restock, first run or not.
+			out = d.apply(out, ks, g.key, id, g.ids, g.offers, false, now)
+			continue
 		}
 		out = d.apply(out, ks, g.key, id, g.ids, g.offers, suppress, now)
 	}
@@ -311,6 +415,9 @@ func (d *dedupe) observe(id TargetID, site string, obs *monitors.Observation, no
 	// Flush only when this check changed something: entries left dirty by
 	// a failed save go out with the next change, not on every check.
 	changed := d.changes != changes
+	if !changed && d.unsaved && now.Sub(d.lastRetry) >= saveRetry {
+		changed, d.lastRetry = true, now
+	}
 	d.mu.Unlock()
 	if changed {
 		d.flush()
@@ -334,6 +441,9 @@ func (d *dedupe) apply(out []transition, ks *keyState, key string, id TargetID, 
 			if slices.Contains(old, oid) || ks.othersHave(id, oid) || ks.coolingDown(oid, d.cfg.cooldown, now) {
 				continue
 			}
+			if wasInStock && ks.seenRecently(oid, d.cfg.cooldown, now) {
+				continue // back in a rotating buy box: not a new offer
+			}
 			// oid joins the product's in-stock set. The out→in transition
 			// pings once, with the monitor's preferred offer; a new offer
 			// for a product already in stock pings when enabled.
@@ -345,6 +455,8 @@ func (d *dedupe) apply(out []transition, ks *keyState, key string, id TargetID, 
 			out = append(out, transition{kind: Restock, offer: *offerByID(offers, oid, j), site: ks.site, region: ks.region})
 		}
 	}
+	ks.see(old, ids, d.cfg.cooldown, now)
+	ks.out = !ks.inStock()
 	if len(offers) > 0 {
 		o := offers[0]
 		ks.title, ks.image, ks.price, ks.url = o.Title, o.Image, o.Price, o.URL
@@ -397,18 +509,25 @@ func (d *dedupe) wouldRestock(id TargetID, site string, obs *monitors.Observatio
 	groups := group(ps, obs)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, known := d.known[id]; d.cfg.firstRun && !known {
-		return false
-	}
+	suppress := d.firstRun(id)
 	for _, g := range groups {
 		ks := d.keys[g.key]
 		if ks == nil {
+			if suppress {
+				continue
+			}
 			return true
+		}
+		if suppress && !ks.out {
+			continue
 		}
 		old := ks.views[id]
 		wasInStock := ks.inStock()
 		for _, oid := range g.ids {
 			if slices.Contains(old, oid) || ks.othersHave(id, oid) || ks.coolingDown(oid, d.cfg.cooldown, now) {
+				continue
+			}
+			if wasInStock && ks.seenRecently(oid, d.cfg.cooldown, now) {
 				continue
 			}
 			if !wasInStock || d.cfg.newOffer {
@@ -417,6 +536,52 @@ func (d *dedupe) wouldRestock(id TargetID, site string, obs *monitors.Observatio
 		}
 	}
 	return false
+}
+
+// lastPinged is the latest ping of any product target id has a view on:
+// its last restock as the state remembers it (across restarts too).
+func (d *dedupe) lastPinged(id TargetID) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var last time.Time
+	for k := range d.byTarget[id] {
+		if ks := d.keys[k]; ks != nil {
+			for _, t := range ks.lastPing {
+				if t.After(last) {
+					last = t
+				}
+			}
+		}
+	}
+	return last
+}
+
+// setConfig replaces the options; the state is kept.
+func (d *dedupe) setConfig(c dedupeConfig) {
+	d.mu.Lock()
+	d.cfg = c
+	d.mu.Unlock()
+}
+
+// recheck reports whether a would-be restock is checked once more.
+func (d *dedupe) recheck() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg.recheck
+}
+
+// firstRun reports whether the next successful check of id only records
+// what it sees: first-run suppression is on, id has never finished a
+// check, and, with afterBlockedStart, it was not blocked or failing until
+// now (a restock may have happened behind the block). d.mu must be held.
+func (d *dedupe) firstRun(id TargetID) bool {
+	if _, known := d.known[id]; known || !d.cfg.firstRun {
+		return false
+	}
+	if _, failed := d.failedStart[id]; failed && d.cfg.afterBlockedStart {
+		return false
+	}
+	return true
 }
 
 // retain forgets every target not in ids: their views no longer hold a
@@ -441,6 +606,11 @@ func (d *dedupe) retain(ids map[TargetID]struct{}) {
 			d.markDirty(targetKey(id), true)
 		}
 	}
+	for id := range d.failedStart {
+		if _, ok := ids[id]; !ok {
+			delete(d.failedStart, id)
+		}
+	}
 	dirty := len(d.dirty) > 0
 	d.mu.Unlock()
 	if dirty {
@@ -461,9 +631,11 @@ func (d *dedupe) snapshot(key string) (State, bool) {
 	}
 	st := State{
 		Site: ks.site, Region: ks.region, SKU: ks.sku,
-		Views:    make(map[string][]string, len(ks.views)),
-		LastPing: maps.Clone(ks.lastPing),
-		Title:    ks.title, Image: ks.image, Price: ks.price, URL: ks.url,
+		Views:      make(map[string][]string, len(ks.views)),
+		LastPing:   maps.Clone(ks.lastPing),
+		LastSeen:   maps.Clone(ks.lastSeen),
+		OutOfStock: ks.out,
+		Title:      ks.title, Image: ks.image, Price: ks.price, URL: ks.url,
 		Updated: ks.updated,
 	}
 	for id, v := range ks.views {
@@ -497,15 +669,22 @@ func (d *dedupe) flush() {
 	d.mu.Unlock()
 
 	var failed []string
+	var firstErr error
+	fail := func(err error, n int) {
+		d.saveErrors.Add(n)
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
 	if bs, ok := d.store.(stateBatchSaver); ok && len(batch) > 0 {
 		if err := bs.SaveAll(batch); err != nil {
-			d.saveFailed(err, len(batch))
+			fail(err, len(batch))
 			failed = slices.Collect(maps.Keys(batch))
 		}
 	} else {
 		for k, st := range batch {
 			if err := d.store.Save(k, st); err != nil {
-				d.saveFailed(err, 1)
+				fail(err, 1)
 				failed = append(failed, k)
 			}
 		}
@@ -513,23 +692,26 @@ func (d *dedupe) flush() {
 	if del, ok := d.store.(stateDeleter); ok {
 		for _, k := range dels {
 			if err := del.Delete(k); err != nil {
-				d.saveFailed(err, 1)
+				fail(err, 1)
 			}
 		}
 	}
-	if len(failed) > 0 {
-		// Retry with the next change rather than lose the entries.
-		d.mu.Lock()
-		for _, k := range failed {
-			if _, marked := d.dirty[k]; !marked {
-				d.dirty[k] = false
-			}
+	d.mu.Lock()
+	d.unsaved = len(failed) > 0
+	// Retry with the next change (or after saveRetry) rather than lose
+	// the entries.
+	for _, k := range failed {
+		if _, marked := d.dirty[k]; !marked {
+			d.dirty[k] = false
 		}
-		d.mu.Unlock()
 	}
-}
-
-func (d *dedupe) saveFailed(err error, n int) {
-	d.saveErrors.Add(n)
-	d.log.Error("dedupe state: save failed; kept in memory, retried on the next change", "entries", n, "err", err)
+	d.mu.Unlock()
+	switch {
+	case firstErr != nil && !d.failing:
+		d.failing = true
+		d.log.Error("dedupe state: save failed; kept in memory and retried (logged once until a save succeeds)", "entries", len(failed), "err", firstErr)
+	case firstErr == nil && d.failing:
+		d.failing = false
+		d.log.Info("dedupe state: saved again")
+	}
 }

@@ -3,8 +3,11 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -123,6 +126,14 @@ func TestDedupeTransitions(t *testing.T) {
 			{1, oos, time.Minute, []string{"sold_out amazon/DE/B0000000AA:O2"}},
 			{1, in(a1), 10 * time.Minute, []string{restockA1}},
 		}},
+		{"a clock gone back holds the cooldown at most twice its length", DedupeOptions{}, []step{
+			{1, oos, 0, nil},
+			{1, in(a1), time.Second, []string{restockA1}},
+			{1, oos, time.Minute, []string{soldA}},
+			{1, in(a1), -2 * time.Minute, nil}, // the ping is 1m ahead: cooling down
+			{1, oos, time.Second, []string{soldA}},
+			{1, in(a1), -3 * time.Hour, []string{restockA1}}, // 3h ahead: not believed
+		}},
 		{"negative cooldown disables it", DedupeOptions{Cooldown: -1}, []step{
 			{1, oos, 0, nil},
 			{1, in(a1), time.Second, []string{restockA1}},
@@ -195,11 +206,17 @@ func TestDedupeRetain(t *testing.T) {
 	})
 	d.retain(map[TargetID]struct{}{2: {}})
 	// Target 1 left: its view no longer holds the product in stock, and if
-	// it comes back it starts a new first run.
+	// it comes back it starts a new first run. That first run still pings
+	// a product whose last known state is out of stock (target 2 saw it
+	// so): in stock now is a restock.
 	runSteps(t, d, []step{
 		{2, in(a1), time.Second, []string{"restock amazon/DE/B0000000AA:O1"}},
 		{2, oos, time.Second, []string{"sold_out amazon/DE/B0000000AA:O1"}},
-		{1, in(a1), time.Second, nil},
+		{1, in(a1), time.Second, []string{"restock amazon/DE/B0000000AA:O1"}},
+	})
+	// A newcomer on a product last seen in stock records it silently.
+	runSteps(t, d, []step{
+		{3, in(a1), time.Second, nil},
 	})
 }
 
@@ -351,5 +368,107 @@ func TestDedupeExactlyOnceRacing(t *testing.T) {
 	}
 	if counts[Restock] != rounds || counts[SoldOut] != rounds {
 		t.Errorf("one target racing itself: %d restocks, %d sold outs over %d rounds", counts[Restock], counts[SoldOut], rounds)
+	}
+}
+
+// fullDisk is a StateStore whose saves fail while full is set.
+type fullDisk struct {
+	mu       sync.Mutex
+	full     bool
+	attempts int
+	saved    map[string]State
+}
+
+func (s *fullDisk) Load(context.Context) (map[string]State, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.saved), nil
+}
+
+func (s *fullDisk) Save(k string, st State) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempts++
+	if s.full {
+		return fmt.Errorf("write state.db: no space left on device")
+	}
+	s.saved[k] = st
+	return nil
+}
+
+// countingHandler counts log records by message.
+type countingHandler struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.n[r.Message]++
+	h.mu.Unlock()
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+
+func (h *countingHandler) count(prefix string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for m, k := range h.n {
+		if strings.HasPrefix(m, prefix) {
+			n += k
+		}
+	}
+	return n
+}
+
+// TestDedupeSaveRetried: on a full disk the state stays in memory, the
+// failure is logged once, unchanged checks retry at most every saveRetry,
+// and once space returns the state reaches the store without another
+// stock change, so a restart pings nothing again.
+func TestDedupeSaveRetried(t *testing.T) {
+	store := &fullDisk{full: true, saved: map[string]State{}}
+	logs := &countingHandler{n: map[string]int{}}
+	d := newDedupe(DedupeOptions{}.resolve(), store, slog.New(logs), metrics.NewSet())
+	a1 := offer("B0000000AA", "O1")
+	const restockA1 = "restock amazon/DE/B0000000AA:O1"
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	check := func(after time.Duration, obs monitors.Observation) []string {
+		now = now.Add(after)
+		return fmtTransitions(d.observe(1, "amazon", &obs, now))
+	}
+	check(0, oos)
+	if got := check(time.Second, in(a1)); !slices.Equal(got, []string{restockA1}) {
+		t.Fatalf("restock on a full disk: %q", got)
+	}
+	attempts := store.attempts
+	for range 4 { // unchanged checks within saveRetry: one retry at most
+		check(time.Second, in(a1))
+	}
+	if n := store.attempts - attempts; n > 2 { // one batch of ≤ 2 entries
+		t.Errorf("%d save attempts in 4 s of unchanged checks, want one retry", n)
+	}
+	if n := logs.count("dedupe state: save failed"); n != 1 {
+		t.Errorf("save failure logged %d times, want once", n)
+	}
+
+	store.mu.Lock()
+	store.full = false
+	store.mu.Unlock()
+	check(saveRetry, in(a1)) // unchanged, but due for a retry
+	if n := logs.count("dedupe state: saved again"); n != 1 {
+		t.Errorf("recovery logged %d times, want once", n)
+	}
+	// Without first-run suppression, so only the saved state can keep it
+	// quiet.
+	restarted := newDedupe(DedupeOptions{FirstRunSuppression: Bool(false)}.resolve(), store, quiet, metrics.NewSet())
+	if err := restarted.load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	obs := in(a1)
+	if got := restarted.observe(1, "amazon", &obs, now.Add(time.Second)); len(got) != 0 {
+		t.Errorf("restart after the disk recovered re-pinged: %q", fmtTransitions(got))
 	}
 }

@@ -1,5 +1,6 @@
 // Package engine runs the monitors: it schedules one check per target per
-// interval, fetches through rotating proxies, dedupes what the checks see
+// interval, fetches through rotating proxies (engine/fetch, which looks
+// like Chrome to retailers), dedupes what the checks see
 // into restock and sold-out events, and hands the events to outputs (the
 // Stellar hub through HubOutput, Discord).
 //
@@ -18,7 +19,7 @@
 // is skipped and counted. Per-site concurrency and per-site and per-proxy
 // rate limits apply. Blocked or Error doubles the target's delay (up to
 // MaxBackoff × interval), a good check halves it back; a Blocked check
-// benches its proxy for ProxyCooldown.
+// benches its proxy for ProxyCooldown and drops its cookies.
 //
 // # Dedupe
 //
@@ -31,8 +32,22 @@
 // change state. A target's first successful check only records
 // (FirstRunSuppression): adding targets or starting on an empty state file
 // does not burst; products that appear later in an already-checked
-// catalog (Shopify keywords) do ping. The state lives in a StateStore
-// (NewBoltState), so a restart re-pings nothing.
+// catalog (Shopify keywords) do ping. A product whose last known state is
+// out of stock pings its restock regardless (whoever saw it so, however
+// many blocked checks lie between); a brand-new target blocked at start
+// pings its first success only with PingAfterBlockedStart. An offer seen
+// in some view within Cooldown is not a new offer (a rotating buy box).
+// The state lives in a StateStore (NewBoltState), so a restart re-pings
+// nothing. SetRules and SetDedupe apply a config reload.
+//
+// # Status
+//
+// Status lists every running target: last check, outcome and the
+// monitor's reason, since when (and how many checks) that outcome holds,
+// the proxy used, the delay after backoff and the last restock. Blocked
+// checks are summarised at info level per site and proxy every
+// BlockReportInterval, with a warning when a site's blocked share reaches
+// BlockedShareWarn: a captcha storm never looks like silence.
 //
 // # Metrics (VictoriaMetrics, on Options.Metrics)
 //
@@ -47,6 +62,11 @@
 //	stellarfeed_proxy_benched_total{proxy}        proxy is host:port or "direct"
 //	stellarfeed_targets, stellarfeed_checks_inflight, stellarfeed_target_reloads_total
 //	stellarfeed_state_save_errors_total
+//	stellarfeed_proxy_checks_total{site,proxy,outcome}
+//	stellarfeed_site_blocked_ratio{site}          blocked share of the last report window
+//	stellarfeed_target_outcome{site,target}       -1 none, 0 error, 1 blocked, 2 out, 3 in, 4 unknown layout
+//	stellarfeed_target_outcome_streak{site,target}, stellarfeed_target_delay_seconds{site,target}
+//	stellarfeed_target_last_check_timestamp_seconds{site,target}
 //
 // The site label is the monitor name ("amazon", "walmart", "shopify").
 //

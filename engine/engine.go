@@ -16,6 +16,8 @@ import (
 	"github.com/panjf2000/ants/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/stellarfeed/stellarfeed/engine/fetch"
+	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -24,8 +26,9 @@ import (
 type Engine struct {
 	opts    Options
 	lookup  func(string) (monitors.Monitor, error)
-	fetcher *Fetcher
+	fetcher *fetch.Fetcher
 	dedupe  *dedupe
+	blocks  *blockStats
 	outputs []Output
 	log     *slog.Logger
 
@@ -33,7 +36,8 @@ type Engine struct {
 	inflight atomic.Int64
 	reloads  *metrics.Counter
 	reload   chan struct{} // capacity 1: "a new target set is pending"
-	pool     *ants.Pool    // set by Run before any loop starts
+	rules    atomic.Pointer[stellar.Rules]
+	pool     *ants.Pool // set by Run before any loop starts
 
 	mu         sync.Mutex
 	pending    []Target
@@ -63,7 +67,8 @@ func New(opts Options, monitorsByName func(string) (monitors.Monitor, error), st
 	if monitorsByName == nil {
 		monitorsByName = monitors.New
 	}
-	f, err := NewFetcher(FetcherOptions{
+	f, err := fetch.New(fetch.Options{
+		Client:        o.Client,
 		Timeout:       o.Timeout,
 		UserAgents:    o.UserAgents,
 		Proxies:       o.Proxies,
@@ -71,6 +76,7 @@ func New(opts Options, monitorsByName func(string) (monitors.Monitor, error), st
 		ProxyLimit:    o.ProxyLimit,
 		MaxBodyBytes:  o.MaxBodyBytes,
 		Metrics:       o.Metrics,
+		TLS:           o.TLS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine options: %w", err)
@@ -85,6 +91,7 @@ func New(opts Options, monitorsByName func(string) (monitors.Monitor, error), st
 		lookup:  monitorsByName,
 		fetcher: f,
 		dedupe:  newDedupe(o.Dedupe.resolve(), store, o.Logger, o.Metrics),
+		blocks:  newBlockStats(o.Metrics),
 		outputs: outputs,
 		log:     o.Logger,
 		reload:  make(chan struct{}, 1),
@@ -92,6 +99,7 @@ func New(opts Options, monitorsByName func(string) (monitors.Monitor, error), st
 		loops:   map[TargetID]*loop{},
 		reloads: o.Metrics.GetOrCreateCounter("stellarfeed_target_reloads_total"),
 	}
+	e.rules.Store(&o.Rules)
 	o.Metrics.GetOrCreateGauge("stellarfeed_targets", func() float64 {
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -103,8 +111,19 @@ func New(opts Options, monitorsByName func(string) (monitors.Monitor, error), st
 	return e, nil
 }
 
+// Rules returns the rules restocks are validated with.
+func (e *Engine) Rules() stellar.Rules { return *e.rules.Load() }
+
+// SetRules replaces the rules restocks are validated with, for a config
+// reload that renames Stellar sites; checks in flight use either.
+func (e *Engine) SetRules(r stellar.Rules) { e.rules.Store(&r) }
+
+// SetDedupe replaces the dedupe options (cooldown, first-run suppression,
+// new offers, re-check) for a config reload; the dedupe state is kept.
+func (e *Engine) SetDedupe(o DedupeOptions) { e.dedupe.setConfig(o.resolve()) }
+
 // Fetcher returns the engine's fetcher.
-func (e *Engine) Fetcher() *Fetcher { return e.fetcher }
+func (e *Engine) Fetcher() *fetch.Fetcher { return e.fetcher }
 
 // CheckNow checks t once, at once, through the engine's proxies and limits,
 // without touching the schedule, the dedupe state or the outputs: for
@@ -120,10 +139,8 @@ func (e *Engine) CheckNow(ctx context.Context, t Target) (monitors.Observation, 
 	if err != nil {
 		return monitors.Observation{}, fmt.Errorf("site: %w", err)
 	}
-	if v, ok := s.mon.(monitors.TargetValidator); ok {
-		if err := v.ValidateTarget(&t.Target); err != nil {
-			return monitors.Observation{}, err
-		}
+	if err := monitors.Validate(s.mon, &t.Target); err != nil {
+		return monitors.Observation{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*e.opts.Timeout)
 	defer cancel()
@@ -184,10 +201,8 @@ func (e *Engine) ApplyTargets(ts []Target) error {
 		if t.Interval < 0 {
 			errs = append(errs, fmt.Errorf("targets[%d].interval: must not be negative, got %s", i, t.Interval))
 		}
-		if v, ok := s.mon.(monitors.TargetValidator); ok {
-			if err := v.ValidateTarget(&t.Target); err != nil {
-				errs = append(errs, fmt.Errorf("targets[%d]: %w", i, err))
-			}
+		if err := monitors.Validate(s.mon, &t.Target); err != nil {
+			errs = append(errs, fmt.Errorf("targets[%d]: %w", i, err))
 		}
 		id := t.ID()
 		if j, dup := seen[id]; dup {
@@ -247,8 +262,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	var throttle *time.Timer
 	var throttleC <-chan time.Time
 	again := false
+	var reportC <-chan time.Time
+	if every := e.opts.BlockReportInterval; every > 0 {
+		report := time.NewTicker(every)
+		defer report.Stop()
+		reportC = report.C
+	}
 	for {
 		select {
+		case <-reportC:
+			e.blocks.report(e.log, e.opts.BlockReportInterval, e.opts.BlockedShareWarn)
 		case <-ctx.Done():
 			if throttle != nil {
 				throttle.Stop()
@@ -372,6 +395,21 @@ type TargetStatus struct {
 	LastCheck   time.Time
 	Checks      uint64
 	Skipped     uint64 // ticks skipped because the previous check still ran
+	// Interval is the configured one: Delay/Interval is the backoff factor.
+	Interval time.Duration
+	// Reason is the monitor's reason or evidence for LastOutcome ("captcha
+	// page", "out of stock: Currently unavailable."); empty for in stock.
+	Reason string
+	// Since is when LastOutcome's streak began; Streak counts its checks.
+	Since  time.Time
+	Streak uint64
+	// Proxy is how the last check went out: host:port, "direct", or ""
+	// when every proxy was benched.
+	Proxy string
+	// LastRestock is the last restock this target pinged; before its
+	// first one since the loop started, the last ping the dedupe state
+	// remembers for its products (so it survives restarts). Zero if none.
+	LastRestock time.Time
 }
 
 // Status lists the running targets, sorted by ID.
@@ -382,6 +420,11 @@ func (e *Engine) Status() []TargetStatus {
 		out = append(out, l.status())
 	}
 	e.mu.Unlock()
+	for i := range out {
+		if out[i].LastRestock.IsZero() {
+			out[i].LastRestock = e.dedupe.lastPinged(out[i].ID) // from before a restart
+		}
+	}
 	slices.SortFunc(out, func(a, b TargetStatus) int {
 		switch {
 		case a.ID < b.ID:

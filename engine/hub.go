@@ -18,6 +18,11 @@ type HubOutput struct {
 	Publisher Publisher
 	Rules     stellar.Rules
 	Logger    *slog.Logger // nil: slog.Default()
+	// Feed, when set, names the feed routing number of an event's ping
+	// (by its group); false drops the ping (a feed that does not exist
+	// must not fall back to another feed's subscribers). Nil: the default
+	// feed.
+	Feed func(ev *Event) (uint32, bool)
 }
 
 // Emit implements Output. Publish must not block (the broadcaster queues).
@@ -33,6 +38,13 @@ func (h HubOutput) Emit(ev Event) {
 		}
 		log.Warn("hub output: ping not published", "site", ev.Ping.Site, "sku", ev.Ping.SKU, "errors", stellar.FieldErrors(err), "err", err)
 		return
+	}
+	if h.Feed != nil {
+		feed, ok := h.Feed(&ev)
+		if !ok {
+			return // the router logged it
+		}
+		msg.Feed = feed
 	}
 	h.Publisher.Publish(msg)
 }

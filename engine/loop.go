@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stellarfeed/stellarfeed/engine/fetch"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
@@ -39,6 +40,10 @@ type loop struct {
 	skipped     atomic.Uint64
 	lastOutcome atomic.Int32 // -1 before the first check
 	lastCheck   atomic.Int64 // unix nanos
+	state       checkState   // reason, proxy, streak: for Status
+	// unknownLogged: this target's unknown layout was logged; re-armed by
+	// a check that reads the page again.
+	unknownLogged atomic.Bool
 }
 
 func (e *Engine) newLoop(parent context.Context, t Target, id TargetID, s *siteState) *loop {
@@ -52,7 +57,7 @@ func (e *Engine) newLoop(parent context.Context, t Target, id TargetID, s *siteS
 		ctx: ctx, cancel: cancel,
 		stopped: make(chan struct{}),
 		done:    make(chan struct{}, 1),
-		sess:    session{f: e.fetcher, site: s},
+		sess:    session{site: s},
 	}
 	l.delay.Store(int64(iv))
 	l.lastOutcome.Store(-1)
@@ -64,6 +69,8 @@ func (e *Engine) newLoop(parent context.Context, t Target, id TargetID, s *siteS
 func (l *loop) run() {
 	defer close(l.stopped)
 	defer l.inflight.Wait()
+	l.registerMetrics(l.e.opts.Metrics)
+	defer l.unregisterMetrics(l.e.opts.Metrics)
 	timer := time.NewTimer(offset(l.id, l.e.opts.Seed, l.interval, time.Now()))
 	defer timer.Stop()
 	var tickAt time.Time
@@ -151,7 +158,7 @@ func (l *loop) check() {
 		return // stopped mid-check: the result says nothing
 	}
 	m.check(obs.Outcome).Inc()
-	if obs.Outcome == monitors.InStock && e.dedupe.cfg.recheck && e.dedupe.wouldRestock(l.id, l.t.Site, &obs, time.Now()) {
+	if obs.Outcome == monitors.InStock && e.dedupe.recheck() && e.dedupe.wouldRestock(l.id, l.t.Site, &obs, time.Now()) {
 		m.rechecks.Inc()
 		obs = l.observe(ctx)
 		if l.ctx.Err() != nil {
@@ -162,15 +169,22 @@ func (l *loop) check() {
 	now := time.Now()
 	m.duration.Update(now.Sub(start).Seconds())
 	l.backoff(obs.Outcome)
-	l.checks.Add(1)
-	l.lastOutcome.Store(int32(obs.Outcome))
-	l.lastCheck.Store(now.UnixNano())
+	proxy := l.sess.fs.Proxy()
+	l.record(obs.Outcome, obs.Reason, proxy, now)
+	e.blocks.add(l.t.Site, proxy, obs.Outcome)
 	switch obs.Outcome {
 	case monitors.Blocked, monitors.Error:
 		e.log.Debug("engine: check failed", "target", l.id, "site", l.t.Site, "outcome", obs.Outcome, "reason", obs.Reason,
 			"next", time.Duration(l.delay.Load()))
+	case monitors.UnknownLayout:
+		if !l.unknownLogged.Swap(true) {
+			e.log.Warn("engine: page layout not recognised; the target reports neither stock nor a block until the parser knows it",
+				"target", l.id, "site", l.t.Site, "reason", obs.Reason)
+		}
+	case monitors.InStock, monitors.OutOfStock:
+		l.unknownLogged.Store(false)
 	}
-	for _, tr := range e.dedupe.observe(l.id, l.t.Site, &obs, now) {
+	for _, tr := range e.dedupe.observeSKU(l.id, l.t.Site, l.t.SKU, &obs, now) {
 		e.emit(l, tr, now)
 	}
 }
@@ -178,12 +192,12 @@ func (l *loop) check() {
 // observe calls the monitor once through a fresh session (one proxy and
 // user agent for the whole check), turning a panic into an Error.
 func (l *loop) observe(ctx context.Context) (obs monitors.Observation) {
-	p, err := l.e.fetcher.pick(time.Now())
+	fs, err := l.e.fetcher.Session(time.Now())
 	if err != nil {
+		l.sess.fs = fetch.Session{} // every proxy benched: none was used
 		return monitors.Observation{Outcome: monitors.Error, Reason: err.Error()}
 	}
-	l.sess.proxy = p
-	l.sess.ua = l.e.fetcher.userAgent()
+	l.sess.fs = fs
 	defer func() {
 		if r := recover(); r != nil {
 			l.site.m.panics.Inc()
@@ -193,7 +207,7 @@ func (l *loop) observe(ctx context.Context) (obs monitors.Observation) {
 	}()
 	obs = l.site.mon.Check(ctx, &l.t.Target, &l.sess)
 	if obs.Outcome == monitors.Blocked {
-		l.e.fetcher.report(p, monitors.Blocked)
+		fs.Report(monitors.Blocked)
 	}
 	return obs
 }
@@ -222,18 +236,20 @@ func (l *loop) status() TargetStatus {
 		st.LastOutcome = monitors.Outcome(o).String()
 		st.LastCheck = time.Unix(0, l.lastCheck.Load())
 	}
+	st.Interval = l.interval
+	l.state.mu.Lock()
+	st.Reason, st.Proxy, st.Since, st.Streak, st.LastRestock = l.state.reason, l.state.proxy, l.state.since, l.state.streak, l.state.lastRestock
+	l.state.mu.Unlock()
 	return st
 }
 
-// session is the monitors.Fetcher a check sees: the engine's fetcher bound
-// to one proxy and user agent, behind the site's and the proxy's rate
-// limits. Its fields are set before the monitor runs and only read during
-// the check, so a monitor may fetch concurrently.
+// session is the monitors.Fetcher a check sees: a fetch.Session (one proxy
+// and browser identity) behind the site's and the proxy's rate limits. Its
+// fields are set before the monitor runs and only read during the check,
+// so a monitor may fetch concurrently.
 type session struct {
-	f     *Fetcher
-	site  *siteState
-	proxy *proxy
-	ua    string
+	site *siteState
+	fs   fetch.Session
 }
 
 func (s *session) Fetch(ctx context.Context, req *monitors.Request) (*monitors.Response, error) {
@@ -242,15 +258,10 @@ func (s *session) Fetch(ctx context.Context, req *monitors.Request) (*monitors.R
 			return nil, fmt.Errorf("site %s rate limit: %w", s.site.name, err)
 		}
 	}
-	if lim := s.proxy.limiter; lim != nil {
-		if err := lim.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("proxy %s rate limit: %w", s.proxy.label, err)
-		}
+	if err := s.fs.Wait(ctx); err != nil {
+		return nil, err
 	}
-	if s.f.doFn != nil {
-		return s.f.doFn(ctx, req, s.proxy, s.ua, s.site.m.requests)
-	}
-	return s.f.do(ctx, req, s.proxy, s.ua, s.site.m.requests)
+	return s.fs.Do(ctx, req, s.site.m.requests)
 }
 
 // emit turns a transition into an Event for every output. A Restock whose
@@ -266,8 +277,9 @@ func (e *Engine) emit(l *loop, tr transition, now time.Time) {
 	}
 	m := l.site.m
 	if tr.kind == Restock {
-		if err := e.opts.Rules.Validate(&ping); err != nil {
-			fixed, ok := dropBadDetails(e.opts.Rules, ping, err)
+		rules := e.Rules()
+		if err := rules.Validate(&ping); err != nil {
+			fixed, ok := dropBadDetails(rules, ping, err)
 			if !ok {
 				m.invalid.Inc()
 				e.log.Warn("engine: invalid ping not emitted", "target", l.id, "site", l.t.Site, "sku", ping.SKU,
@@ -286,6 +298,7 @@ func (e *Engine) emit(l *loop, tr transition, now time.Time) {
 			return
 		}
 		m.pings.Inc()
+		l.restocked(now)
 		e.log.Info("engine: restock", "target", l.id, "site", ping.Site, "region", ping.Region, "sku", ping.SKU, "offer", ping.OfferID)
 	} else {
 		m.soldOut.Inc()

@@ -21,7 +21,7 @@ func labelValue(s string) string {
 // siteMetrics are one site's metrics, created once per site so that the
 // check path only increments pointers (no name formatting, no map lookup).
 type siteMetrics struct {
-	checks   [monitors.InStock + 1]*metrics.Counter // by Outcome
+	checks   [monitors.NumOutcomes]*metrics.Counter // by Outcome
 	duration *metrics.PrometheusHistogram
 	pings    *metrics.Counter
 	invalid  *metrics.Counter

@@ -10,6 +10,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/stellarfeed/stellarfeed/engine/fetch"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
 
@@ -57,6 +58,12 @@ type Options struct {
 	// "user:pass@host:port" or "host:port"), rotated across checks. Empty
 	// means direct connections.
 	Proxies []string
+	// Client picks what sends the checks: fetch.ClientBrowser (the
+	// default: Chrome's TLS, HTTP/2 and headers for https://, fasthttp for
+	// plain http://) or fetch.ClientFastHTTP (fasthttp for everything).
+	Client fetch.Client
+	// TLS adjusts the browser client's TLS (trusted roots); nil: system.
+	TLS *fetch.TLSOptions
 	// ProxyCooldown benches a proxy that got a Blocked outcome. Default 2m.
 	ProxyCooldown time.Duration
 	// ProxyLimit rate-limits each proxy across all sites. Zero: unlimited.
@@ -70,6 +77,14 @@ type Options struct {
 	// ReloadInterval coalesces bursts of ApplyTargets: the first is applied
 	// at once, later ones at most once per ReloadInterval. Default 1s.
 	ReloadInterval time.Duration
+	// BlockReportInterval is how often blocked checks are summarised at
+	// info level, per site and proxy, and a site's blocked share is
+	// compared with BlockedShareWarn. Default 1m; negative turns it off.
+	BlockReportInterval time.Duration
+	// BlockedShareWarn: a site with at least this share of blocked checks
+	// in a report window (and 10 checks or more) gets a warning. In (0, 1];
+	// default 0.5.
+	BlockedShareWarn float64
 	// Dedupe tunes when a check becomes a ping.
 	Dedupe DedupeOptions
 	// Rules validate pings before they are emitted.
@@ -100,10 +115,7 @@ type SiteLimit struct {
 
 // Limit is a token-bucket rate: RatePerSec 0 means unlimited, Burst 0
 // means 1.
-type Limit struct {
-	RatePerSec float64
-	Burst      int
-}
+type Limit = fetch.Limit
 
 // DedupeOptions tune the dedupe stage. The zero value means the defaults:
 // the two switches that default to true are pointers so that "unset" and
@@ -117,6 +129,13 @@ type DedupeOptions struct {
 	// does not burst pings for products that were already in stock.
 	// nil means true.
 	FirstRunSuppression *bool
+	// PingAfterBlockedStart decides for a brand-new target whose checks
+	// were all blocked or failing until its first successful one: false
+	// (the default) treats that check as its first run (it records, no
+	// ping); true pings what it finds in stock, since a restock may have
+	// happened behind the block. A target (or product) whose last known
+	// state is out of stock pings its restock either way.
+	PingAfterBlockedStart bool
 	// PingOnNewOffer pings a new offerId for a product already in stock.
 	// nil means true.
 	PingOnNewOffer *bool
@@ -134,10 +153,12 @@ type dedupeConfig struct {
 	firstRun bool
 	newOffer bool
 	recheck  bool
+	// afterBlockedStart: PingAfterBlockedStart.
+	afterBlockedStart bool
 }
 
 func (d DedupeOptions) resolve() dedupeConfig {
-	c := dedupeConfig{cooldown: d.Cooldown, firstRun: true, newOffer: true, recheck: d.Recheck}
+	c := dedupeConfig{cooldown: d.Cooldown, firstRun: true, newOffer: true, recheck: d.Recheck, afterBlockedStart: d.PingAfterBlockedStart}
 	if c.cooldown == 0 {
 		c.cooldown = DefaultCooldown
 	}
@@ -150,14 +171,9 @@ func (d DedupeOptions) resolve() dedupeConfig {
 	return c
 }
 
-// DefaultUserAgents rotate when Options.UserAgents is empty.
-var DefaultUserAgents = []string{
-	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-	"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-	"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
-	"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
-	"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-}
+// DefaultUserAgents are used when Options.UserAgents is empty: Chrome's,
+// matching the browser client's TLS and HTTP/2 profile (fetch.Profile*).
+var DefaultUserAgents = fetch.DefaultUserAgents
 
 // withDefaults validates o and fills zero fields. Errors name the field.
 func (o Options) withDefaults() (Options, error) {
@@ -201,7 +217,7 @@ func (o Options) withDefaults() (Options, error) {
 	} else if o.ProxyCooldown == 0 {
 		o.ProxyCooldown = DefaultProxyCooldown
 	}
-	if err := o.ProxyLimit.check(); err != nil {
+	if err := o.ProxyLimit.Check(); err != nil {
 		bad("proxyLimit", "%v", err)
 	}
 	for _, site := range slices.Sorted(maps.Keys(o.SiteLimits)) {
@@ -209,7 +225,7 @@ func (o Options) withDefaults() (Options, error) {
 		if l.Concurrency < 0 {
 			bad("sites."+site+".concurrency", "must not be negative, got %d", l.Concurrency)
 		}
-		if err := (Limit{l.RatePerSec, l.Burst}).check(); err != nil {
+		if err := (Limit{RatePerSec: l.RatePerSec, Burst: l.Burst}).Check(); err != nil {
 			bad("sites."+site, "%v", err)
 		}
 	}
@@ -223,6 +239,15 @@ func (o Options) withDefaults() (Options, error) {
 	} else if o.ReloadInterval == 0 {
 		o.ReloadInterval = DefaultReloadInterval
 	}
+	if o.BlockReportInterval == 0 {
+		o.BlockReportInterval = DefaultBlockReportInterval
+	}
+	switch {
+	case o.BlockedShareWarn == 0:
+		o.BlockedShareWarn = DefaultBlockedShareWarn
+	case o.BlockedShareWarn < 0 || o.BlockedShareWarn > 1:
+		bad("blockedShareWarn", "must be a fraction in (0, 1], got %g", o.BlockedShareWarn)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -230,16 +255,6 @@ func (o Options) withDefaults() (Options, error) {
 		o.Metrics = metrics.NewSet()
 	}
 	return o, errors.Join(errs...)
-}
-
-func (l Limit) check() error {
-	if l.RatePerSec < 0 {
-		return fmt.Errorf("rate must not be negative, got %g", l.RatePerSec)
-	}
-	if l.Burst < 0 {
-		return fmt.Errorf("burst must not be negative, got %d", l.Burst)
-	}
-	return nil
 }
 
 func hasCtl(s string) bool {

@@ -8,8 +8,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
-
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -419,11 +417,9 @@ func TestOptionsErrors(t *testing.T) {
 
 // fakeTransport answers every request at once, without a network.
 func fakeTransport(e *Engine) {
-	e.fetcher.doFn = func(ctx context.Context, r *monitors.Request, p *proxy, ua string, site *metrics.Counter) (*monitors.Response, error) {
-		p.requests.Inc()
-		site.Inc()
+	e.fetcher.SetRoundTrip(func(ctx context.Context, r *monitors.Request) (*monitors.Response, error) {
 		return &monitors.Response{Status: 200, URL: r.URL, Body: []byte("ok")}, nil
-	}
+	})
 }
 
 // TestSiteLimits: per-site concurrency and per-site and per-proxy rates.

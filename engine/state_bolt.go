@@ -18,10 +18,15 @@ type BoltState struct {
 	db *bolt.DB
 }
 
-// NewBoltState creates the bucket if needed.
+// NewBoltState creates the bucket if needed (unless db is read-only).
 func NewBoltState(db *bolt.DB) (*BoltState, error) {
 	if db == nil {
 		return nil, errors.New("bolt state: nil db")
+	}
+	if db.IsReadOnly() {
+		// A node serving a read-only data directory: state is loaded, and
+		// saves fail (kept in memory, counted, logged once).
+		return &BoltState{db: db}, nil
 	}
 	err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists([]byte(BoltBucket))

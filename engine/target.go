@@ -68,6 +68,15 @@ func (t *Target) ID() TargetID {
 	putU(math.Float64bits(mt.MaxPrice))
 	putS(mt.StellarSite)
 	putS(mt.BaseURL)
+	// Hashed only when set, so that the IDs of targets without them (every
+	// target before they existed) stay as they were.
+	if len(mt.Conditions) > 0 || mt.Fulfillment != "" {
+		putU(uint64(len(mt.Conditions)))
+		for _, c := range mt.Conditions {
+			putS(c)
+		}
+		putS(mt.Fulfillment)
+	}
 	return TargetID(h.Sum64())
 }
 

@@ -13,4 +13,12 @@
 //
 // Blocked and Error outcomes are never "out of stock": the engine's dedupe
 // only fires on a real out-of-stock → in-stock transition.
+//
+// Each monitor owns its targets' rules, the way a Caddy module validates
+// its own config: ValidateTarget (TargetValidator) returns a *TargetError
+// naming each offending field as data (FieldError{Path: "sku", ...}), and
+// Validate adds the rules every site shares. Regions (Regioner) and the
+// shape of its pings (PingShaper) let config check region keys and
+// Stellar's rules without knowing the site. Adding a site means one
+// package and its Register call.
 package monitors

@@ -2,6 +2,7 @@ package monitors
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 )
 
@@ -12,9 +13,10 @@ type Monitor interface {
 	Check(ctx context.Context, t *Target, f Fetcher) Observation
 }
 
-// TargetValidator is implemented by monitors that can reject a target at
-// config-load time, naming the offending field (e.g. `region: "US" is not
-// one of USA, CA, ...`).
+// TargetValidator is implemented by monitors that own rules for their
+// targets (regions, SKU shapes, the fields they use). ValidateTarget
+// returns nil or a *TargetError naming each offending field, so config can
+// point at the line; use Validate, which adds the rules every site shares.
 type TargetValidator interface {
 	ValidateTarget(t *Target) error
 }
@@ -44,6 +46,54 @@ type Target struct {
 	// BaseURL replaces the retailer's origin (scheme://host), so the same
 	// code can poll the built-in simulator or a test server.
 	BaseURL string
+	// Conditions lists the offer conditions that may ping: "new", "used",
+	// "renewed", or "any". Empty means new only: a "Used - Like New" offer
+	// is not what a restock ping promises.
+	Conditions []string
+	// Fulfillment is how a Walmart item must be buyable: "shipping" (the
+	// default: online shipping is what a Stellar task buys), "pickup" or
+	// "any".
+	Fulfillment string
+}
+
+// Offer conditions (Target.Conditions, Offer.Condition).
+const (
+	ConditionNew     = "new"
+	ConditionUsed    = "used"
+	ConditionRenewed = "renewed"
+	ConditionAny     = "any"
+)
+
+// AllowsCondition reports whether an offer in condition c may ping for t.
+// An offer whose condition could not be read ("") counts as new only when
+// the page has no condition to show (product-page buy boxes); monitors
+// pass "unknown" for a condition text they did not recognise, which only
+// "any" accepts.
+func (t *Target) AllowsCondition(c string) bool {
+	if c == "" {
+		c = ConditionNew
+	}
+	if len(t.Conditions) == 0 {
+		return c == ConditionNew
+	}
+	for _, want := range t.Conditions {
+		if want == ConditionAny || want == c {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateConditions checks a Conditions list, naming the bad entry.
+func ValidateConditions(cs []string) error {
+	for i, c := range cs {
+		switch c {
+		case ConditionNew, ConditionUsed, ConditionRenewed, ConditionAny:
+		default:
+			return fmt.Errorf("condition: entry %d, %q, is not one of new, used, renewed, any", i+1, c)
+		}
+	}
+	return nil
 }
 
 // Request is one HTTP request a monitor wants made.
@@ -84,9 +134,18 @@ const (
 	OutOfStock
 	// InStock: at least one offer is buyable and passed the filters.
 	InStock
+	// UnknownLayout: the page came back (not a bot wall) but the parser
+	// does not recognise its layout, or found offers it cannot read. It is
+	// neither a block (no proxy backs off) nor out of stock (no sold-out
+	// transition): the operator must look, so the engine logs it once per
+	// target and counts it.
+	UnknownLayout
+
+	// NumOutcomes is the number of outcomes, for tables indexed by Outcome.
+	NumOutcomes = int(UnknownLayout) + 1
 )
 
-var outcomeNames = [...]string{Error: "error", Blocked: "blocked", OutOfStock: "out_of_stock", InStock: "in_stock"}
+var outcomeNames = [...]string{Error: "error", Blocked: "blocked", OutOfStock: "out_of_stock", InStock: "in_stock", UnknownLayout: "unknown_layout"}
 
 func (o Outcome) String() string {
 	if o >= 0 && int(o) < len(outcomeNames) {
@@ -114,6 +173,9 @@ type Offer struct {
 	SoldByRetailer bool
 	// URL links to the product or its add-to-cart page.
 	URL string
+	// Condition is the offer's condition (ConditionNew, ConditionUsed,
+	// ConditionRenewed, "unknown"); "" where the page shows none.
+	Condition string
 }
 
 // Observation is the result of one check.
@@ -127,4 +189,11 @@ type Observation struct {
 	Region      string
 	// Reason explains Blocked, Error and filtered-out results for logs.
 	Reason string
+	// Evidence names what decided Outcome (the element, field or marker),
+	// for logs and `stellarfeed check`.
+	Evidence string
+	// Seen is what the page said about the product whatever the outcome
+	// (title, image, the featured offer even when filtered out), for
+	// `stellarfeed check`; the engine does not read it.
+	Seen Offer
 }

@@ -14,18 +14,18 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
-	"github.com/stellarfeed/stellarfeed/internal/node"
 )
 
 const keysUsage = `Usage: stellarfeed keys <create|list|show|update|rotate|revoke> [flags] [KEY]
 
-  create  [--ingest|--admin] [--label L] [--expires 720h|2027-01-02T15:04:05Z] [limits]
+  create  [--ingest|--admin] [--feed NAME] [--label L] [--expires 720h|2027-01-02T15:04:05Z] [limits]
           prints the new secret alone on stdout's last line
   list    one line per key with its usage
   show    KEY|ID        everything about one key
   update  KEY|ID [flags] change label, expiry, limits; --enable / --disable
   rotate  KEY|ID        new secret, same settings; the old one stops working
   revoke  KEY|ID        live connections are closed with 1008
+  usage   --month 2026-12 [--feed NAME] [--csv]  billing lines per feed and key
 
 While a server runs, these go through its admin API (address and token are read
 from the data directory); otherwise they open the database directly.
@@ -40,17 +40,22 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	sub, args := args[0], args[1:]
+	if sub == "usage" {
+		return cmdKeysUsage(ctx, args, stdout, stderr)
+	}
 	fs := newFlagSet("keys "+sub, "", stderr)
 	dataDir := fs.String("data", "data", "data directory (env STELLARFEED_DATA)")
 	apiURL := fs.String("api", "", "admin API of a running server, e.g. http://127.0.0.1:8081 (env STELLARFEED_API)")
 	token := fs.String("admin-token", "", "admin token for --api (env STELLARFEED_ADMIN_TOKEN)")
 	var patch patchFlags
 	var ingest, adminKind *bool
+	var feed *string
 	switch sub {
 	case "create", "update":
 		if sub == "create" {
 			ingest = fs.Bool("ingest", false, "create an ingest token (for POST /api/pings) instead of a subscriber key")
 			adminKind = fs.Bool("admin", false, "create an admin token (for /api/admin/)")
+			feed = fs.String("feed", "", "the feed the key belongs to (default: the default feed; admin tokens: every feed)")
 		}
 		patch.register(fs)
 	case "list", "show", "rotate", "revoke":
@@ -78,7 +83,11 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer closeAdmin()
-	if err := runKeys(ctx, admin, sub, fs, &patch, ingest != nil && *ingest, adminKind != nil && *adminKind, stdout, stderr); err != nil {
+	kind := createKind{ingest: ingest != nil && *ingest, admin: adminKind != nil && *adminKind}
+	if feed != nil {
+		kind.feed = *feed
+	}
+	if err := runKeys(ctx, admin, sub, fs, &patch, kind, stdout, stderr); err != nil {
 		return explainKeyError(err)
 	}
 	return nil
@@ -99,18 +108,25 @@ func explainKeyError(err error) error {
 	return err
 }
 
-func runKeys(ctx context.Context, admin api.KeyService, sub string, fs *flag.FlagSet, patch *patchFlags, ingest, adminKind bool, stdout, stderr io.Writer) error {
+// createKind is what create's own flags ask for.
+type createKind struct {
+	ingest, admin bool
+	feed          string
+}
+
+func runKeys(ctx context.Context, admin api.KeyService, sub string, fs *flag.FlagSet, patch *patchFlags, kind createKind, stdout, stderr io.Writer) error {
 
 	switch sub {
 	case "create":
-		if ingest && adminKind {
+		if kind.ingest && kind.admin {
 			return errors.New("--ingest and --admin exclude each other")
 		}
 		req := patch.request()
+		req.Feed = kind.feed
 		req.Kind = string(keys.KindSubscriber)
-		if ingest {
+		if kind.ingest {
 			req.Kind = string(keys.KindIngest)
-		} else if adminKind {
+		} else if kind.admin {
 			req.Kind = string(keys.KindAdmin)
 		}
 		ck, err := admin.Create(ctx, req)
@@ -158,29 +174,14 @@ func runKeys(ctx context.Context, admin api.KeyService, sub string, fs *flag.Fla
 // openKeyAdmin prefers the database; when a running server holds it, the
 // server's admin API answers instead, so a revoke also kicks live clients.
 func openKeyAdmin(dataDir, apiURL, token string) (api.KeyService, func(), error) {
-	if apiURL != "" {
-		if token == "" {
-			return nil, nil, errors.New("--api needs --admin-token (or STELLARFEED_ADMIN_TOKEN)")
-		}
-		return api.NewClient(apiURL, token, nil), func() {}, nil
-	}
-	db, err := node.OpenDB(dataDir, false)
-	if errors.Is(err, node.ErrLocked) {
-		url, tok, lerr := node.LocalAPI(dataDir)
-		if lerr != nil {
-			return nil, nil, fmt.Errorf("%w, and its API cannot be found: %v", err, lerr)
-		}
-		return api.NewClient(url, tok, nil), func() {}, nil
-	}
-	if err != nil {
+	st, cl, closeFn, err := openStoreOrAPI(dataDir, apiURL, token)
+	switch {
+	case err != nil:
 		return nil, nil, err
+	case cl != nil:
+		return cl, closeFn, nil
 	}
-	st, err := keys.Open(db)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return api.StoreService{Keys: st}, func() { db.Close() }, nil
+	return api.StoreService{Keys: st}, closeFn, nil
 }
 
 // patchFlags are the settings shared by create and update.
@@ -304,6 +305,9 @@ func printKey(w io.Writer, info api.KeyInfo) {
 	row("kind", k.Kind)
 	row("state", api.KeyState(k, time.Now()))
 	row("label", k.Label)
+	if k.Feed != "" {
+		row("feed", k.Feed)
+	}
 	row("created", k.Created.Format(time.RFC3339))
 	if !k.Expires.IsZero() {
 		row("expires", k.Expires.Format(time.RFC3339))

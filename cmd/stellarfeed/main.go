@@ -27,11 +27,12 @@ func commands() map[string]command {
 	return map[string]command{
 		"run":         {"start the broadcaster, ingest API and monitor engine", cmdRun},
 		"keys":        {"create, list, show, update, rotate and revoke API keys", cmdKeys},
+		"feeds":       {"create, list, show, update and delete feeds (isolated streams)", cmdFeeds},
 		"watch":       {"connect to a feed like a Stellar bot and print each ping", cmdWatch},
 		"sim":         {"serve the built-in retailer simulator", cmdSim},
 		"config":      {"check a config file (config check FILE)", cmdConfig},
-		"bench":       {"measure fan-out latency against connection counts", cmdBench},
 		"version":     {"print the version", cmdVersion},
+		"check":       {"check one product once and explain what the monitor sees", cmdCheck},
 		"healthcheck": {"exit 0 if the server on --api-addr is ready (for container health checks)", cmdHealthcheck},
 	}
 }
@@ -62,6 +63,8 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
+	case errors.Is(err, errPrinted):
+		return 1
 	default:
 		fmt.Fprintf(stderr, "stellarfeed %s: %v\n", args[0], err)
 		return 1
@@ -98,6 +101,6 @@ func cmdVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "stellarfeed", version)
+	fmt.Fprintln(stdout, "stellarfeed", buildVersion())
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/stellarfeed/stellarfeed/bench"
 	"github.com/stellarfeed/stellarfeed/internal/config"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 )
@@ -31,7 +30,10 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	c, err := config.Load(fs.Arg(0))
 	if err != nil {
-		return err
+		// Each issue already starts with file:line:col, which editors and
+		// CI annotations jump to: no command prefix in front of it.
+		fmt.Fprintln(stderr, err)
+		return errPrinted
 	}
 	fmt.Fprintf(stdout, "%s: ok, %d targets\n", fs.Arg(0), len(c.Targets()))
 	if *print {
@@ -97,13 +99,6 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if err := <-errc; err != nil && err != http.ErrServerClosed {
 		return err
-	}
-	return nil
-}
-
-func cmdBench(ctx context.Context, args []string, _, _ io.Writer) error {
-	if code := bench.Main(ctx, args); code != 0 {
-		return fmt.Errorf("bench failed (exit %d)", code)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,6 +41,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	nodeID := fs.String("node-id", "", "unique name of this process in the cluster (default host-pid) (env STELLARFEED_NODE_ID)")
 	roles := fs.String("roles", "", "comma-separated roles in the cluster: broadcast,engine,ingest (default all) (env STELLARFEED_ROLES)")
 	reusePort := fs.Bool("reuseport", false, "SO_REUSEPORT on the WebSocket port, for several processes on one port (env STELLARFEED_REUSEPORT)")
+	usageFlush := fs.Duration("usage-flush", 0, "how often key usage is written to the data directory; a crash loses at most this much (default 30s) (env STELLARFEED_USAGE_FLUSH)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -78,6 +80,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if flagSet(fs, "reuseport") {
 		cfg.ReusePort = *reusePort
 	}
+	cfg.UsageFlush = *usageFlush
 	useDemo := *demo && (*cfgPath == "" || flagSet(fs, "demo"))
 	cfg.Demo = useDemo
 	cfg.Sim = (useDemo && *cfgPath == "") || *simOn
@@ -90,6 +93,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if useDemo {
 		printDemo(stdout, n)
+	} else {
+		printRunning(stdout, n, file, len(cfg.Targets), cfg.RunEngine)
 	}
 	printConsole(stdout, n, cfg.DataDir)
 	if *cfgPath != "" && cfg.RunEngine {
@@ -127,19 +132,32 @@ func newLogger(w io.Writer, s config.Server) (*slog.Logger, error) {
 	return nil, fmt.Errorf("log format %q: want text or json", s.LogFormat)
 }
 
-// watchConfig reloads targets when the file changes or on SIGHUP. A broken
-// file keeps the running targets and logs the exact error.
+// watchConfig reloads the config when the file changes or on SIGHUP. A
+// broken file keeps the running config and logs the exact error. Targets,
+// Stellar site names and dedupe apply live; every other changed key is
+// named in a warning: it takes a restart.
 func watchConfig(ctx context.Context, path string, n *node.Node, log *slog.Logger) {
+	// What the file said at start, before flags: what a restart-only
+	// change is measured against.
+	started, _ := config.Load(path)
+	var mu sync.Mutex // the file watch and SIGHUP may reload at once
 	apply := func(c *config.Config, err error) {
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
 			log.Error("config not reloaded; the previous one keeps running", "file", path, "err", err)
 			return
 		}
-		if err := n.Reload(node.Targets(c)); err != nil {
+		if err := n.ApplyConfig(c); err != nil {
 			log.Error("config not reloaded; the previous one keeps running", "file", path, "err", err)
 			return
 		}
 		log.Info("config reloaded", "file", path, "targets", len(c.Targets()))
+		if started != nil {
+			if keys := config.RestartNeeded(started, c); len(keys) > 0 {
+				log.Warn("config: these changes take effect after a restart", "file", path, "keys", strings.Join(keys, ", "))
+			}
+		}
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -179,6 +197,7 @@ Push a ping from your own monitor:
     -d '{"site":"amazon","region":"USA","sku":"B09MQ5L5N9","offerId":"OID","details":{"productTitle":"Amazon Test","productImage":"https://www.image.com/","productPrice":"199.99"}}'
 
 `, ws, api, d.Subscriber, d.Ingest)
+	printDemoWebhook(w, ws, api, d)
 	if sa := n.SimAddr(); sa != nil {
 		fmt.Fprintf(w, "Retailer simulator: http://%s/_sim/products (restocks every few seconds)\nMetrics: http://%s/metrics\n\n", sa, api)
 	}

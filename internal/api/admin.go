@@ -27,6 +27,9 @@ type KeyRequest struct {
 	MonthlyQuota int64    `json:"monthlyQuota,omitempty"`
 	RatePerSec   float64  `json:"ratePerSec,omitempty"`
 	Slug         string   `json:"slug,omitempty"`
+	// Feed the key belongs to (default: the default feed; for an admin
+	// token: every feed).
+	Feed string `json:"feed,omitempty"`
 }
 
 // KeyPatch is the body of PATCH /api/admin/keys/{id}: absent (or null)
@@ -90,7 +93,7 @@ func (r *KeyRequest) Options(now time.Time) (keys.Options, error) {
 	return keys.Options{
 		Kind: kind, Label: r.Label, Expires: exp, Disabled: r.Disabled, MaxConns: r.MaxConns,
 		Scopes: r.Scopes, MaxIPsPerDay: r.MaxIPsPerDay, MonthlyQuota: r.MonthlyQuota,
-		RatePerSec: r.RatePerSec, Slug: r.Slug,
+		RatePerSec: r.RatePerSec, Slug: r.Slug, Feed: strings.TrimSpace(r.Feed),
 	}, nil
 }
 
@@ -119,16 +122,26 @@ type LookupRequest struct {
 // admin serves /api/admin/...; rest is the path after that prefix.
 func (a *API) admin(ctx *fasthttp.RequestCtx, rest []byte) {
 	a.m.admin.Inc()
-	if _, err := a.deps.Keys.Check(bearer(ctx), keys.KindAdmin, a.now()); err != nil {
+	admin, err := a.deps.Keys.Check(bearer(ctx), keys.KindAdmin, a.now())
+	if err != nil {
 		writeAuthError(ctx, err)
 		return
 	}
+	// An admin token of a feed sees and changes that feed's keys only;
+	// other feeds' keys are "not found" to it.
+	scope := admin.Feed
 	parts := strings.Split(strings.Trim(string(rest), "/"), "/")
 	switch {
 	case parts[0] == "connections":
-		a.connections(ctx, parts)
+		a.connections(ctx, parts, scope)
+	case parts[0] == "feeds":
+		a.feeds(ctx, parts, scope)
+	case parts[0] == "usage" && len(parts) == 1:
+		a.usage(ctx, scope)
+	case parts[0] == "targets":
+		a.targets(ctx, parts)
 	case parts[0] == "keys" && len(parts) <= 3:
-		a.adminKeys(ctx, parts)
+		a.adminKeys(ctx, parts, scope)
 	default:
 		writeError(ctx, fasthttp.StatusNotFound, "not found")
 	}
@@ -136,8 +149,8 @@ func (a *API) admin(ctx *fasthttp.RequestCtx, rest []byte) {
 
 // adminKeys serves /api/admin/keys[/{id}[/rotate]] and /api/admin/keys/lookup.
 // Keys are named by ID in URLs; a secret goes through lookup.
-func (a *API) adminKeys(ctx *fasthttp.RequestCtx, parts []string) {
-	svc := StoreService{Keys: a.deps.Keys, Now: a.now}
+func (a *API) adminKeys(ctx *fasthttp.RequestCtx, parts []string, scope string) {
+	svc := StoreService{Keys: a.deps.Keys, Now: a.now, Feed: scope}
 	method := string(ctx.Method())
 	var (
 		out    any
@@ -151,6 +164,10 @@ func (a *API) adminKeys(ctx *fasthttp.RequestCtx, parts []string) {
 	case len(parts) == 1 && method == fasthttp.MethodPost:
 		var req KeyRequest
 		if !decodeBody(ctx, &req) {
+			return
+		}
+		if scope != "" && req.Feed != "" && req.Feed != scope {
+			writeJSON(ctx, fasthttp.StatusForbidden, errorBody{Error: "this admin token manages feed " + scope + " only", Field: "feed"})
 			return
 		}
 		out, err = svc.Create(ctx, req)
@@ -226,13 +243,6 @@ func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
 	writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed")
 }
 
-func nonNil(ks []keys.Key) []keys.Key {
-	if ks == nil {
-		return []keys.Key{}
-	}
-	return ks
-}
-
 // decodeBody reads a strict JSON body into v, answering 415 or 400 itself.
 func decodeBody(ctx *fasthttp.RequestCtx, v any) bool {
 	if !isJSON(ctx) {
@@ -253,16 +263,25 @@ func decodeBody(ctx *fasthttp.RequestCtx, v any) bool {
 }
 
 // storeError maps key store errors to statuses: invalid settings 400 with
-// the field, unknown ID 404, conflicts 409, anything else 500.
+// the field, unknown ID 404, conflicts 409, a data directory that cannot be
+// written (disk full, read-only) 507 with the cause, anything else 500.
 func (a *API) storeError(ctx *fasthttp.RequestCtx, err error) {
 	var ie *keys.InvalidError
 	switch {
 	case errors.As(err, &ie):
 		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: ie.Error(), Field: ie.Field})
 	case errors.Is(err, keys.ErrNotFound):
-		writeError(ctx, fasthttp.StatusNotFound, "key not found")
+		what := "key"
+		if bytes.HasPrefix(ctx.Path(), []byte("/api/admin/feeds")) {
+			what = "feed"
+		}
+		writeError(ctx, fasthttp.StatusNotFound, what+" not found")
 	case errors.Is(err, keys.ErrConflict):
 		writeError(ctx, fasthttp.StatusConflict, err.Error())
+	case errors.Is(err, keys.ErrUnwritable):
+		// The node logs the fault once when it starts; the operator
+		// reads the cause here, so no log line per refused request.
+		writeError(ctx, fasthttp.StatusInsufficientStorage, err.Error()+" (keys cannot change until the data directory is writable again; broadcasting continues)")
 	default:
 		a.log.Error("admin request failed", "path", string(ctx.Path()), "err", err)
 		writeError(ctx, fasthttp.StatusInternalServerError, "internal error")

@@ -52,6 +52,10 @@ type KeyStore interface {
 
 	// Administration, served through StoreService.
 	Keys
+	Get(id string) (keys.Key, error)
+
+	FeedStore
+	SessionStore
 }
 
 var _ KeyStore = (*keys.Store)(nil)
@@ -76,6 +80,13 @@ type Config struct {
 	// NoProcessMetrics leaves go_* and process_* out of /metrics, for a
 	// process that exposes them elsewhere.
 	NoProcessMetrics bool
+	// CORSOrigins may read the event stream and log in from a browser
+	// page of another origin ("https://dash.example.com"; "*" for any).
+	// Empty: same origin only.
+	CORSOrigins []string
+	// SessionTTL is how long a /api/login session lasts (default 24 h,
+	// never past the key's expiry).
+	SessionTTL time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -113,12 +124,21 @@ type Deps struct {
 	// dashboard, internal/console); nil answers 404 there. Shutdown
 	// closes it, ending its live streams.
 	Console Console
+	// Targets backs /api/admin/targets; nil answers 404 there.
+	Targets TargetSource
 	// Metrics receives the API's metrics; nil gives the API a private set.
 	Metrics *metrics.Set
 	Logger  *slog.Logger
 	Rules   stellar.Rules
+	// LiveRules, when set, replaces Rules with the rules of the moment (a
+	// config reload renames Stellar sites); it must be cheap.
+	LiveRules func() stellar.Rules
 	// Ready backs /readyz: nil error = ready. Nil func = always ready.
 	Ready func() error
+	// Degraded, when set, names faults that leave the server ready but
+	// impaired (e.g. "store: degraded (disk full)"), one per line in the
+	// /readyz body after "ok". Empty = none.
+	Degraded func() []string
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 }
@@ -189,6 +209,10 @@ func (a *API) route(ctx *fasthttp.RequestCtx) {
 	switch string(path) {
 	case "/api/pings":
 		a.ingest(ctx)
+	case "/api/login":
+		a.login(ctx)
+	case "/api/logout":
+		a.logout(ctx)
 	case streamPath:
 		a.stream(ctx)
 	case "/healthz":
@@ -241,6 +265,11 @@ func (a *API) ready(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	ctx.SetBodyString("ok\n")
+	if a.deps.Degraded != nil {
+		for _, d := range a.deps.Degraded() {
+			ctx.Response.AppendBodyString(d + "\n")
+		}
+	}
 }
 
 // readError answers requests fasthttp could not read; the one that matters

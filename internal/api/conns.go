@@ -34,9 +34,26 @@ type ConnList struct {
 	Connections []Conn         `json:"connections"`
 }
 
+func (a *API) connInScope(c Conn, scope string) bool {
+	if scope == "" {
+		return true
+	}
+	k, err := a.deps.Keys.Get(c.KeyID)
+	return err == nil && inScope(&k, scope)
+}
+
+func (a *API) connIDInScope(id uint64, scope string) bool {
+	for _, c := range a.deps.Conns.Conns() {
+		if c.ID == id {
+			return a.connInScope(c, scope)
+		}
+	}
+	return false
+}
+
 // connections serves /api/admin/connections[/{id}]; parts[0] is
 // "connections".
-func (a *API) connections(ctx *fasthttp.RequestCtx, parts []string) {
+func (a *API) connections(ctx *fasthttp.RequestCtx, parts []string, scope string) {
 	if a.deps.Conns == nil {
 		writeError(ctx, fasthttp.StatusNotFound, "connections are not served by this node")
 		return
@@ -47,6 +64,9 @@ func (a *API) connections(ctx *fasthttp.RequestCtx, parts []string) {
 		key := string(ctx.QueryArgs().Peek("key"))
 		list := ConnList{ByKey: map[string]int{}, Connections: []Conn{}}
 		for _, c := range a.deps.Conns.Conns() {
+			if !a.connInScope(c, scope) {
+				continue
+			}
 			list.Total++
 			list.ByKey[c.KeyID]++
 			if key == "" || key == c.KeyID {
@@ -64,7 +84,7 @@ func (a *API) connections(ctx *fasthttp.RequestCtx, parts []string) {
 			writeError(ctx, fasthttp.StatusBadRequest, "connection id must be a number")
 			return
 		}
-		if !a.deps.Conns.Kick(id) {
+		if scope != "" && !a.connIDInScope(id, scope) || !a.deps.Conns.Kick(id) {
 			writeError(ctx, fasthttp.StatusNotFound, "no such connection")
 			return
 		}

@@ -4,8 +4,11 @@
 // docs/api.md documents every endpoint, body and status.
 //
 //	POST   /api/pings                    Bearer <ingest token>; one ping or an array
-//	POST   /api/in/{slug}                webhook ingest: Bearer or ?token=; JSON or text/plain
-//	GET    /api/events/stream?key=K      SSE stream of pings; &site= &region= filters, Last-Event-ID resume
+//	POST   /api/in/{slug}                a feed's slug (alone, or with a token of the feed): any JSON
+//	                                     into a webhook feed, pings into a stellar feed; or a token's slug
+//	GET    /api/events/stream?key=K      SSE stream of the key's feed (?token=, Bearer or session
+//	                                     cookie too); &site= &region= filters, Last-Event-ID resume; CORS
+//	POST   /api/login  /api/logout       session cookie for a subscriber key (browsers, /ws)
 //	GET    /healthz  /readyz  /metrics
 //	POST   /api/admin/keys               Bearer <admin token>; create, 201 with the secret once
 //	GET    /api/admin/keys               list
@@ -16,6 +19,14 @@
 //	POST   /api/admin/keys/lookup        {"secret":...}: the key a secret names (secrets never go in URLs)
 //	GET    /api/admin/connections        live WebSocket and SSE clients; DELETE .../{id} kicks one
 //	GET    /admin/...                    the operator's console (Deps.Console, internal/console)
+//	*      /api/admin/feeds[/{name}]     feeds: list, create, read, change, delete
+//	GET    /api/admin/usage?month=       usage per feed and key (JSON or &format=csv)
+//
+// Every key belongs to a feed (keys.Feed); each request acts within it:
+// ingest publishes messages stamped with the feed's routing number, a
+// stream carries its key's feed only, and an admin token with a feed sees
+// and changes that feed's keys only. Webhook bodies become one
+// {"type":"webhook",...} event each (package webhook), encoded once.
 //
 // Every accepted ping is validated with stellar.Rules and encoded once into
 // a stellar.Message, which goes to the Publisher (the broadcaster or a bus).

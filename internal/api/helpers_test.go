@@ -122,17 +122,23 @@ func mustCreate(t testing.TB, st *keys.Store, o keys.Options) (string, keys.Key)
 }
 
 // newEnv serves a fresh API over an in-memory listener until the test ends.
-func newEnv(t testing.TB, cfg Config) *env {
+// newEnv serves an API over an in-memory listener; deps, if given, adjust
+// its Deps before it starts.
+func newEnv(t testing.TB, cfg Config, deps ...func(*Deps)) *env {
 	t.Helper()
 	e := &env{pub: &fakePub{}, st: openStore(t), set: metrics.NewSet(), ln: fasthttputil.NewInmemoryListener()}
 	e.ingest, _ = mustCreate(t, e.st, keys.Options{Kind: keys.KindIngest, Label: "provider"})
 	e.admin, _ = mustCreate(t, e.st, keys.Options{Kind: keys.KindAdmin, Label: "ops"})
 	e.sub, _ = mustCreate(t, e.st, keys.Options{Kind: keys.KindSubscriber, Label: "bot"})
 	e.setNow(t0)
-	e.api = New(cfg, Deps{
+	d := Deps{
 		Publisher: e.pub, Keys: e.st, Metrics: e.set, Now: func() time.Time { return time.Unix(0, e.clock.Load()).UTC() },
 		Ready: func() error { return e.ready },
-	})
+	}
+	for _, f := range deps {
+		f(&d)
+	}
+	e.api = New(cfg, d)
 	done := make(chan error, 1)
 	go func() { done <- e.api.Serve(e.ln) }()
 	e.hc = &fasthttp.HostClient{Addr: "stellarfeed.test", Dial: func(string) (net.Conn, error) { return e.ln.Dial() }}

@@ -55,13 +55,26 @@ func (a *API) ingestStatus(ctx *fasthttp.RequestCtx) int {
 		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return fasthttp.StatusUnsupportedMediaType
 	}
-	return a.acceptPings(ctx, &key, now)
+	// A webhook feed's token posts one event per request here too.
+	return a.acceptForToken(ctx, &key, now)
 }
 
-// acceptPings reads the pings of an authenticated, admitted request,
-// charges the accepted ones to the token's quota, publishes them and
-// answers.
-func (a *API) acceptPings(ctx *fasthttp.RequestCtx, key *keys.Key, now time.Time) int {
+// acceptForToken takes the body into the token's feed, by the feed's kind.
+func (a *API) acceptForToken(ctx *fasthttp.RequestCtx, key *keys.Key, now time.Time) int {
+	f, err := a.deps.Keys.Feed(key.Feed)
+	if err != nil {
+		return a.feedGone(ctx, err)
+	}
+	if f.Webhook() {
+		return a.acceptWebhook(ctx, key, &f, now)
+	}
+	return a.acceptPings(ctx, key, &f, now)
+}
+
+// acceptPings reads the pings of an admitted request into Stellar feed f,
+// charges the accepted ones to the feed's quota and the token's (key nil:
+// a feed slug without a token), publishes them and answers.
+func (a *API) acceptPings(ctx *fasthttp.RequestCtx, key *keys.Key, f *keys.Feed, now time.Time) int {
 	body := ctx.PostBody()
 	if len(body) > a.cfg.MaxBodyBytes {
 		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, a.tooLarge())
@@ -81,12 +94,13 @@ func (a *API) acceptPings(ctx *fasthttp.RequestCtx, key *keys.Key, now time.Time
 			rejected = append(rejected, Rejected{Index: i, Errors: errs})
 			continue
 		}
+		m.Feed = f.Num
 		msgs = append(msgs, m)
 	}
 	if len(msgs) > 0 {
 		// Quota counts accepted pings only, and all or none of them.
-		if err := a.deps.Keys.ChargeIngest(key.ID, len(msgs), now); err != nil {
-			return a.writeLimitError(ctx, key, err, now)
+		if status := a.charge(ctx, key, f, len(msgs), len(body), now); status != 0 {
+			return status
 		}
 		for _, m := range msgs {
 			a.deps.Publisher.Publish(m)
@@ -96,7 +110,7 @@ func (a *API) acceptPings(ctx *fasthttp.RequestCtx, key *keys.Key, now time.Time
 	a.m.rejected.Add(len(rejected))
 	a.m.published.Add(len(msgs))
 	if len(rejected) > 0 {
-		a.log.Debug("ingest rejected pings", "key", key.ID, "accepted", len(msgs), "rejected", len(rejected))
+		a.log.Debug("ingest rejected pings", "feed", f.Name, "accepted", len(msgs), "rejected", len(rejected))
 		writeJSON(ctx, fasthttp.StatusBadRequest, IngestResult{Accepted: len(msgs), Rejected: rejected})
 		return fasthttp.StatusBadRequest
 	}
@@ -115,9 +129,12 @@ func (a *API) acceptPings(ctx *fasthttp.RequestCtx, key *keys.Key, now time.Time
 // pings accepted this month and when the count starts again (the first
 // instant of next month, UTC).
 type QuotaExceeded struct {
-	Error    string    `json:"error"`
-	Quota    int64     `json:"quota"`
-	Used     int64     `json:"used"`
+	Error string `json:"error"`
+	Quota int64  `json:"quota"`
+	Used  int64  `json:"used"`
+	// Reset is when the count starts again, under the webhook relay's
+	// name; ResetsAt repeats it for the clients of /api/pings.
+	Reset    time.Time `json:"reset,omitzero"`
 	ResetsAt time.Time `json:"resetsAt"`
 }
 
@@ -135,7 +152,7 @@ type RateLimited struct {
 func (a *API) writeLimitError(ctx *fasthttp.RequestCtx, key *keys.Key, err error, now time.Time) int {
 	switch {
 	case errors.Is(err, keys.ErrQuota):
-		body := QuotaExceeded{Error: keys.ErrQuota.Reason, Quota: key.MonthlyQuota, ResetsAt: nextMonth(now)}
+		body := QuotaExceeded{Error: keys.ErrQuota.Reason, Quota: key.MonthlyQuota, Reset: nextMonth(now), ResetsAt: nextMonth(now)}
 		if u, uerr := a.deps.Keys.Usage(key.ID); uerr == nil && u.Month == yearMonth(now) {
 			body.Used = u.MonthPings
 		}
@@ -220,7 +237,11 @@ func syntaxError(data []byte) string {
 
 // encode parses, validates and frames one ping, or lists what is wrong.
 func (a *API) encode(raw []byte) (*stellar.Message, []stellar.FieldError) {
-	m, err := a.deps.Rules.ParseMessage(raw)
+	rules := a.deps.Rules
+	if a.deps.LiveRules != nil {
+		rules = a.deps.LiveRules()
+	}
+	m, err := rules.ParseMessage(raw)
 	if err == nil {
 		return m, nil
 	}

@@ -166,7 +166,7 @@ func TestIngestLimits(t *testing.T) {
 		t.Fatalf("within quota: %d", s)
 	}
 	e.pub.take()
-	over := `{"error":"monthly quota exceeded","quota":4,"used":3,"resetsAt":"2026-12-01T00:00:00Z"}` + "\n"
+	over := `{"error":"monthly quota exceeded","quota":4,"used":3,"reset":"2026-12-01T00:00:00Z","resetsAt":"2026-12-01T00:00:00Z"}` + "\n"
 	s, body, h := e.do(t, "POST", "/api/pings", fixture(t, "batch_valid.json"), hdr(quota)...)
 	if s != 402 || body != over || len(e.pub.take()) != 0 || string(h.ContentType()) != "application/json" {
 		t.Fatalf("over quota: %d %s", s, body)
@@ -178,7 +178,7 @@ func TestIngestLimits(t *testing.T) {
 	if s, _, _ := e.do(t, "POST", "/api/pings", amazon, hdr(quota)...); s != 202 {
 		t.Fatalf("last ping of the quota: %d", s)
 	}
-	full := `{"error":"monthly quota exceeded","quota":4,"used":4,"resetsAt":"2026-12-01T00:00:00Z"}` + "\n"
+	full := `{"error":"monthly quota exceeded","quota":4,"used":4,"reset":"2026-12-01T00:00:00Z","resetsAt":"2026-12-01T00:00:00Z"}` + "\n"
 	if s, body, _ := e.do(t, "POST", "/api/pings", amazon, hdr(quota)...); s != 402 || body != full {
 		t.Fatalf("quota used up: %d %s", s, body)
 	}
@@ -190,7 +190,7 @@ func TestIngestLimits(t *testing.T) {
 	if s, body, _ := e.do(t, "POST", "/api/pings", fixture(t, "batch_valid.json"), hdr(quota)...); s != 202 {
 		t.Fatalf("next month: %d %s", s, body)
 	}
-	next := `{"error":"monthly quota exceeded","quota":4,"used":3,"resetsAt":"2027-01-01T00:00:00Z"}` + "\n"
+	next := `{"error":"monthly quota exceeded","quota":4,"used":3,"reset":"2027-01-01T00:00:00Z","resetsAt":"2027-01-01T00:00:00Z"}` + "\n"
 	if s, body, _ := e.do(t, "POST", "/api/pings", fixture(t, "batch_valid.json"), hdr(quota)...); s != 402 || body != next {
 		t.Fatalf("next month over: %d %s", s, body)
 	}
@@ -227,7 +227,7 @@ func TestQuotaPersisted(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := post(st2)
-	want := `{"error":"monthly quota exceeded","quota":3,"used":3,"resetsAt":"2026-12-01T00:00:00Z"}` + "\n"
+	want := `{"error":"monthly quota exceeded","quota":3,"used":3,"reset":"2026-12-01T00:00:00Z","resetsAt":"2026-12-01T00:00:00Z"}` + "\n"
 	if ctx.Response.StatusCode() != 402 || string(ctx.Response.Body()) != want {
 		t.Fatalf("after restart: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
 	}

@@ -47,8 +47,20 @@ var _ Keys = (*keys.Store)(nil)
 // StoreService serves KeyService from a key store.
 type StoreService struct {
 	Keys Keys
+	// Feed, when set, is the one feed this service manages (a feed's admin
+	// token): keys of other feeds are not found, new keys join it.
+	Feed string
 	// Now replaces time.Now for expiries given as durations (tests).
 	Now func() time.Time
+}
+
+// find returns the key named by its ID or secret, within the service's feed.
+func (s StoreService) find(idOrSecret string) (keys.Key, error) {
+	k, err := s.Keys.Find(idOrSecret)
+	if err == nil && !inScope(&k, s.Feed) {
+		return keys.Key{}, fmt.Errorf("find: %w", keys.ErrNotFound)
+	}
+	return k, err
 }
 
 func (s StoreService) now() time.Time {
@@ -60,6 +72,9 @@ func (s StoreService) now() time.Time {
 
 // Create makes a key; the secret in the answer is shown only once.
 func (s StoreService) Create(_ context.Context, req KeyRequest) (CreatedKey, error) {
+	if s.Feed != "" {
+		req.Feed = s.Feed
+	}
 	o, err := req.Options(s.now())
 	if err != nil {
 		return CreatedKey{}, err
@@ -76,7 +91,12 @@ func (s StoreService) Create(_ context.Context, req KeyRequest) (CreatedKey, err
 
 // List returns every key, oldest first, with its usage.
 func (s StoreService) List(context.Context) (KeyList, error) {
-	list := KeyList{Keys: nonNil(s.Keys.List()), Usage: map[string]keys.Usage{}}
+	list := KeyList{Keys: []keys.Key{}, Usage: map[string]keys.Usage{}}
+	for _, k := range s.Keys.List() {
+		if inScope(&k, s.Feed) {
+			list.Keys = append(list.Keys, k)
+		}
+	}
 	for _, k := range list.Keys {
 		if u, err := s.Keys.Usage(k.ID); err == nil {
 			list.Usage[k.ID] = u
@@ -87,7 +107,7 @@ func (s StoreService) List(context.Context) (KeyList, error) {
 
 // Get returns a key and its usage.
 func (s StoreService) Get(_ context.Context, idOrSecret string) (KeyInfo, error) {
-	k, err := s.Keys.Find(idOrSecret)
+	k, err := s.find(idOrSecret)
 	if err != nil {
 		return KeyInfo{}, err
 	}
@@ -108,7 +128,7 @@ func (s StoreService) Update(_ context.Context, idOrSecret string, p KeyPatch) (
 	if p.empty() {
 		return KeyInfo{}, &keys.InvalidError{Field: "patch", Message: "no setting to change"}
 	}
-	k, err := s.Keys.Find(idOrSecret)
+	k, err := s.find(idOrSecret)
 	if err != nil {
 		return KeyInfo{}, err
 	}
@@ -129,7 +149,7 @@ func (s StoreService) Update(_ context.Context, idOrSecret string, p KeyPatch) (
 
 // Rotate gives a key a new secret, shown only once.
 func (s StoreService) Rotate(_ context.Context, idOrSecret string) (CreatedKey, error) {
-	k, err := s.Keys.Find(idOrSecret)
+	k, err := s.find(idOrSecret)
 	if err != nil {
 		return CreatedKey{}, err
 	}
@@ -142,8 +162,11 @@ func (s StoreService) Rotate(_ context.Context, idOrSecret string) (CreatedKey, 
 
 // Revoke ends a key for good; revoking a revoked key returns it.
 func (s StoreService) Revoke(_ context.Context, idOrSecret string) (KeyInfo, error) {
-	k, err := s.Keys.Revoke(idOrSecret)
+	k, err := s.find(idOrSecret)
 	if err != nil {
+		return KeyInfo{}, err
+	}
+	if k, err = s.Keys.Revoke(k.ID); err != nil {
 		return KeyInfo{}, err
 	}
 	return s.info(k), nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/sse"
 )
 
@@ -28,6 +29,9 @@ const streamPath = "/api/events/stream"
 // [&lastEventId=N]: the WebSocket endpoint's key checks and filters, over
 // SSE. Errors before the stream starts are JSON like every other endpoint.
 func (a *API) stream(ctx *fasthttp.RequestCtx) {
+	if a.cors(ctx) {
+		return // a preflight, answered
+	}
 	if !ctx.IsGet() {
 		ctx.Response.Header.Set("Allow", "GET")
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed: GET the stream")
@@ -53,14 +57,24 @@ func (a *API) stream(ctx *fasthttp.RequestCtx) {
 		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: err.Error(), Field: "Last-Event-ID"})
 		return
 	}
-	// EventSource cannot set headers, hence ?key=; other clients may
-	// prefer the header, which keeps the key out of URLs and logs.
+	// EventSource cannot set headers, hence ?key= (or ?token=, as the
+	// webhook relay's clients send it) and the /api/login session cookie;
+	// other clients may prefer the header, which keeps the key out of URLs
+	// and logs.
 	secret := bearer(ctx)
 	if secret == "" {
 		secret = string(args.Peek("key"))
 	}
+	if secret == "" {
+		secret = string(args.Peek("token"))
+	}
 	remote := a.cfg.TrustedProxies.ClientAddr(ctx)
-	id, err := a.deps.Keys.Authenticate(secret, remote)
+	var id keys.Identity
+	if sess := ctx.Request.Header.Cookie(SessionCookie); secret == "" && len(sess) > 0 {
+		id, err = a.deps.Keys.AuthenticateSession(string(sess), remote)
+	} else {
+		id, err = a.deps.Keys.Authenticate(secret, remote)
+	}
 	if err != nil {
 		a.m.sseRejected.Inc()
 		writeAuthError(ctx, err)
@@ -70,7 +84,9 @@ func (a *API) stream(ctx *fasthttp.RequestCtx) {
 		// The scopes were validated when the key was saved.
 		filter, _ = sse.NewFilter(peekAll(args, "site"), peekAll(args, "region"), id.Scopes)
 	}
-	sub, err := hub.Subscribe(sse.SubscribeOptions{KeyID: id.KeyID, Remote: remote, Filter: filter, Resume: resume, LastEventID: last})
+	sub, err := hub.Subscribe(sse.SubscribeOptions{
+		KeyID: id.KeyID, Remote: remote, Filter: filter, Resume: resume, LastEventID: last, Feed: id.Feed, Expires: id.Expires,
+	})
 	if err != nil {
 		// Shutting down. The slot Authenticate holds comes back after
 		// its TTL; the process is stopping anyway.

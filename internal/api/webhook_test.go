@@ -45,13 +45,13 @@ func TestWebhook(t *testing.T) {
 		{"token without slug", "POST", "/api/in/acme-monitors", bearer(e.ingest), amazon, 404, `{"error":"unknown slug"}`, 0},
 		{"empty slug", "POST", "/api/in/", bearer(tok), amazon, 404, `{"error":"unknown slug"}`, 0},
 		{"slug with a sub-path", "POST", "/api/in/acme-monitors/x", bearer(tok), amazon, 404, `{"error":"unknown slug"}`, 0},
-		{"no token, unknown slug", "POST", "/api/in/nobody", nil, amazon, 401, `{"error":"missing key"}`, 0},
+		{"no token, unknown slug", "POST", "/api/in/nobody", nil, amazon, 404, `{"error":"unknown slug"}`, 0},
 		{"no token, real slug", "POST", "/api/in/acme-monitors", nil, amazon, 401, `{"error":"missing key"}`, 0},
 		{"wrong query token", "POST", "/api/in/acme-monitors?token=sfi_nope", nil, amazon, 401, `{"error":"unknown key"}`, 0},
 		{"subscriber key", "POST", "/api/in/acme-monitors?token=" + e.sub, nil, amazon, 401, `{"error":"unknown key"}`, 0},
 		{"revoked", "POST", "/api/in/gone-co", bearer(revoked), amazon, 401, `{"error":"key revoked"}`, 0},
 		{"quota: first fits", "POST", "/api/in/quota-co", bearer(quota), amazon, 202, `{"accepted":1}`, 1},
-		{"quota: used up", "POST", "/api/in/quota-co", bearer(quota), amazon, 402, `{"error":"monthly quota exceeded","quota":1,"used":1,"resetsAt":"2026-12-01T00:00:00Z"}`, 0},
+		{"quota: used up", "POST", "/api/in/quota-co", bearer(quota), amazon, 402, `{"error":"monthly quota exceeded","quota":1,"used":1,"reset":"2026-12-01T00:00:00Z","resetsAt":"2026-12-01T00:00:00Z"}`, 0},
 		{"rate: first", "POST", "/api/in/rated-co", bearer(rated), amazon, 202, `{"accepted":1}`, 1},
 		{"rate: second", "POST", "/api/in/rated-co", bearer(rated), amazon, 429, `{"error":"rate limit exceeded","retryAfter":2}`, 0},
 		{"GET", "GET", "/api/in/acme-monitors", bearer(tok), nil, 405, `{"error":"method not allowed: POST pings here"}`, 0},
@@ -88,7 +88,7 @@ func TestWebhook(t *testing.T) {
 	_, body, _ := e.do(t, "GET", "/metrics", nil)
 	for _, want := range []string{
 		`stellarfeed_webhook_requests_total{code="202"} 7`,
-		`stellarfeed_webhook_requests_total{code="404"} 5`,
+		`stellarfeed_webhook_requests_total{code="404"} 6`,
 		`stellarfeed_webhook_requests_total{code="402"} 1`,
 	} {
 		if !strings.Contains(body, want+"\n") {

@@ -61,11 +61,20 @@ func freePort(t *testing.T) string {
 // WebSocket port accepts connections.
 func startBinary(t *testing.T, bin, natsURL, id, wsAddr string, reuse bool) *exec.Cmd {
 	t.Helper()
+	cmd, _ := startBinaryIn(t, bin, natsURL, id, wsAddr, t.TempDir(), reuse)
+	return cmd
+}
+
+// startBinaryIn is startBinary on a given data directory, with extra
+// flags (later flags win); it also returns the path of the process's log.
+func startBinaryIn(t *testing.T, bin, natsURL, id, wsAddr, dataDir string, reuse bool, extra ...string) (*exec.Cmd, string) {
+	t.Helper()
 	args := []string{"run", "--cluster", natsURL, "--node-id", id, "--roles", "broadcast,ingest",
-		"--data", t.TempDir(), "--ws-addr", wsAddr, "--api-addr", "127.0.0.1:0", "--demo=false", "--monitors=false"}
+		"--data", dataDir, "--ws-addr", wsAddr, "--api-addr", "127.0.0.1:0", "--demo=false", "--monitors=false"}
 	if reuse {
 		args = append(args, "--reuseport")
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	logf, err := os.Create(filepath.Join(t.TempDir(), id+".log"))
 	if err != nil {
@@ -100,7 +109,7 @@ func startBinary(t *testing.T, bin, natsURL, id, wsAddr string, reuse bool) *exe
 		}
 		return err == nil
 	})
-	return cmd
+	return cmd, logf.Name()
 }
 
 // TestStellarfeedBinaryCluster runs 3 real `stellarfeed run --cluster`

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -20,7 +21,24 @@ const (
 	hdrRegion = "Sf-Region"
 	hdrNode   = "Sf-Node"
 	hdrSent   = "Sf-Sent" // publisher's clock, Unix ns: bus latency
+	// hdrFeed names the message's feed (absent: the default feed). Feeds
+	// travel by name: routing numbers are local to each node's store.
+	hdrFeed = "Sf-Feed"
+	// hdrKind is "webhook" for a webhook feed's event; its channel is in
+	// hdrSite and may be empty.
+	hdrKind = "Sf-Kind"
 )
+
+// Feeds maps feed names to this node's routing numbers and back
+// (*keys.Store).
+type Feeds interface {
+	FeedName(num uint32) (string, bool)
+	FeedNum(name string) (uint32, bool)
+}
+
+// SetFeeds makes the bus carry each message's feed by name. Without it
+// every message is taken as the default feed's (a node without feeds).
+func (c *Cluster) SetFeeds(f Feeds) { c.feeds.Store(&f) }
 
 func (c *Cluster) pingSubject() string { return c.cfg.Prefix + ".pings" }
 
@@ -45,10 +63,15 @@ type BusPublisher struct{ c *Cluster }
 func (c *Cluster) Publisher() *BusPublisher { return &BusPublisher{c} }
 
 // Publish sends m's payload (not its frame) with site and region in
-// headers. Errors (connection closed, payload over the server's limit) are
-// counted and logged: Publish has no error result in the interface.
+// headers, after handing m to this node's own hub (if it subscribed one),
+// which skips the bus copy. Errors (NATS down, payload over the server's
+// limit) are counted and logged, once per outage: Publish has no error
+// result in the interface.
 func (p *BusPublisher) Publish(m *stellar.Message) {
 	c := p.c
+	if hub := c.local.Load(); hub != nil {
+		(*hub).Publish(m)
+	}
 	msg := &nats.Msg{
 		Subject: c.pingSubject(),
 		Data:    m.Payload,
@@ -59,9 +82,28 @@ func (p *BusPublisher) Publish(m *stellar.Message) {
 			hdrSent:   []string{strconv.FormatInt(time.Now().UnixNano(), 10)},
 		},
 	}
+	if m.Feed != 0 {
+		f := c.feeds.Load()
+		name, ok := "", false
+		if f != nil {
+			name, ok = (*f).FeedName(m.Feed)
+		}
+		if !ok {
+			// Never let it fall back to the default feed's subscribers.
+			c.bus.publishErrors.Inc()
+			c.log.Warn("bus: message of an unknown feed not published", "feed", m.Feed)
+			return
+		}
+		msg.Header[hdrFeed] = []string{name}
+	}
+	if m.Webhook {
+		msg.Header[hdrKind] = []string{"webhook"}
+	}
 	if err := c.nc.PublishMsg(msg); err != nil {
 		c.bus.publishErrors.Inc()
-		c.log.Warn("bus: ping not published", "site", m.Site, "err", err)
+		if !errors.Is(err, nats.ErrReconnectBufExceeded) || !c.outage.Swap(true) {
+			c.log.Warn("bus: ping not published to the other nodes", "site", m.Site, "err", err)
+		}
 		return
 	}
 	c.bus.published.Inc()
@@ -73,6 +115,7 @@ func (p *BusPublisher) Publish(m *stellar.Message) {
 // every broadcaster gets every ping exactly once while connected. The
 // subscription lasts until Close.
 func (c *Cluster) Subscribe(hub Hub) error {
+	c.local.Store(&hub)
 	sub, err := c.nc.Subscribe(c.pingSubject(), func(m *nats.Msg) { c.deliver(hub, m) })
 	if err != nil {
 		return fmt.Errorf("cluster: subscribe to %s: %w", c.pingSubject(), err)
@@ -92,12 +135,33 @@ func (c *Cluster) Subscribe(hub Hub) error {
 
 func (c *Cluster) deliver(hub Hub, m *nats.Msg) {
 	site := m.Header.Get(hdrSite)
-	if site == "" || len(m.Data) == 0 || m.Data[0] != '{' {
+	webhook := m.Header.Get(hdrKind) == "webhook"
+	if site == "" && !webhook || len(m.Data) == 0 || m.Data[0] != '{' {
 		c.bus.dropped.Inc()
 		c.log.Warn("bus: malformed ping dropped", "from", m.Header.Get(hdrNode), "bytes", len(m.Data))
 		return
 	}
-	hub.Publish(stellar.MessageFromPayload(site, m.Header.Get(hdrRegion), m.Data))
+	if c.local.Load() != nil && m.Header.Get(hdrNode) == c.cfg.NodeID {
+		return // delivered by Publish already
+	}
+	var feed uint32
+	if name := m.Header.Get(hdrFeed); name != "" {
+		f := c.feeds.Load()
+		ok := false
+		if f != nil {
+			feed, ok = (*f).FeedNum(name)
+		}
+		if !ok {
+			// The feed is not on this node (not created here yet): its
+			// events reach no one here rather than the wrong people.
+			c.bus.dropped.Inc()
+			c.log.Warn("bus: message of a feed unknown here dropped", "feed", name, "from", m.Header.Get(hdrNode))
+			return
+		}
+	}
+	msg := stellar.MessageFromPayload(site, m.Header.Get(hdrRegion), m.Data)
+	msg.Feed, msg.Webhook = feed, webhook
+	hub.Publish(msg)
 	c.bus.received.Inc()
 	if sent, err := strconv.ParseInt(m.Header.Get(hdrSent), 10, 64); err == nil {
 		c.bus.observe(time.Duration(time.Now().UnixNano() - sent))

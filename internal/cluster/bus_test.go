@@ -75,7 +75,13 @@ func TestBusDeliversOnceToEveryHub(t *testing.T) {
 	}
 	for i, n := range nodes {
 		s := n.BusStats()
-		if s.Received != 2*perNode || s.LatencyCount != 2*perNode || s.LatencyMax <= 0 || s.LatencyMean > s.LatencyMax {
+		// n0 and n1 delivered their own pings directly: the bus brought
+		// them only the other's.
+		want := uint64(2 * perNode)
+		if i < 2 {
+			want = perNode
+		}
+		if s.Received != want || s.LatencyCount != want || s.LatencyMax <= 0 || s.LatencyMean > s.LatencyMax {
 			t.Errorf("node %d stats %+v", i, s)
 		}
 		t.Logf("node %d bus latency mean %v max %v", i, s.LatencyMean, s.LatencyMax)
@@ -183,4 +189,58 @@ func BenchmarkBusOnePing(b *testing.B) {
 	s := n1.BusStats()
 	b.ReportMetric(float64(s.LatencyMean.Nanoseconds())/1e3, "us-mean-latency")
 	b.ReportMetric(float64(s.LatencyMax.Nanoseconds())/1e3, "us-max-latency")
+}
+
+// mapFeeds is a node's feed table: names to its own routing numbers.
+type mapFeeds map[string]uint32
+
+func (m mapFeeds) FeedNum(name string) (uint32, bool) { n, ok := m[name]; return n, ok }
+func (m mapFeeds) FeedName(num uint32) (string, bool) {
+	for name, n := range m {
+		if n == num {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// TestBusCarriesFeeds: feeds cross the bus by name and arrive under the
+// receiving node's own routing number; a feed the receiver does not have
+// is dropped there, never delivered as the default feed's.
+func TestBusCarriesFeeds(t *testing.T) {
+	n0 := startEmbedded(t, fastConfig("n0"))
+	n1 := join(t, n0, fastConfig("n1", RoleBroadcast))
+	n0.SetFeeds(mapFeeds{"default": 0, "eu": 1, "relay": 2, "private": 3})
+	n1.SetFeeds(mapFeeds{"default": 0, "relay": 5, "eu": 7})
+	h1 := &recordingHub{}
+	if err := n1.Subscribe(h1); err != nil {
+		t.Fatal(err)
+	}
+	eu := testPing(t, 0)
+	eu.Feed = 1
+	private := testPing(t, 2)
+	private.Feed = 3
+	wh := stellar.MessageFromPayload("", "", []byte(`{"type":"webhook","id":"1","payload":[1],"receivedAt":"2026-12-04T14:00:00.000Z"}`))
+	wh.Feed, wh.Webhook = 2, true
+	marker := testPing(t, 4) // default feed, published last
+	for _, m := range []*stellar.Message{eu, private, wh, marker} {
+		n0.Publisher().Publish(m)
+	}
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() bool { return h1.len() >= 3 })
+	got := h1.all()
+	if len(got) != 3 {
+		t.Fatalf("n1 got %d messages, want 3 (the private feed's dropped)", len(got))
+	}
+	if got[0].Feed != 7 || got[0].Webhook || !bytes.Equal(got[0].Payload, eu.Payload) {
+		t.Errorf("eu ping arrived as feed %d: %s", got[0].Feed, got[0].Payload)
+	}
+	if got[1].Feed != 5 || !got[1].Webhook || got[1].Site != "" || !bytes.Equal(got[1].Payload, wh.Payload) {
+		t.Errorf("webhook event arrived as feed %d webhook %v: %s", got[1].Feed, got[1].Webhook, got[1].Payload)
+	}
+	if got[2].Feed != 0 || !bytes.Equal(got[2].Payload, marker.Payload) {
+		t.Errorf("default ping arrived as feed %d", got[2].Feed)
+	}
+	if s := n1.BusStats(); s.Dropped != 1 {
+		t.Errorf("n1 dropped %d, want 1", s.Dropped)
+	}
 }

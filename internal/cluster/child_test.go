@@ -25,6 +25,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/broadcast"
 	"github.com/stellarfeed/stellarfeed/engine"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
+	"github.com/stellarfeed/stellarfeed/internal/listen"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 	_ "github.com/stellarfeed/stellarfeed/monitors/all" // the engine child runs the real walmart monitor
 )
@@ -133,7 +134,7 @@ func runChildNode() int {
 		if err := cl.Subscribe(hub); err != nil {
 			return fail(err)
 		}
-		ln, err := Listen(ctx, env("CHILD_WS"), env("CHILD_REUSEPORT") == "1")
+		ln, err := listen.TCP(ctx, env("CHILD_WS"), env("CHILD_REUSEPORT") == "1")
 		if err != nil {
 			return fail(err)
 		}

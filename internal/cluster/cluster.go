@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -31,9 +32,19 @@ type Cluster struct {
 	keysKV, connsKV, nodesKV, claimsKV jetstream.KeyValue
 
 	members *Members
+	feeds   atomic.Pointer[Feeds]      // names feeds on the bus; see SetFeeds
 	conns   atomic.Pointer[connCounts] // set by SyncKeys on broadcast nodes
 	bus     *busMetrics
 	claims  *claimMetrics
+	// local is the hub Subscribe feeds: Publish delivers to it directly,
+	// so this node's own pings reach its clients while NATS is down, and
+	// the bus copy of them is skipped.
+	local atomic.Pointer[Hub]
+	// outage is set while NATS is unreachable, so failed publishes and
+	// heartbeats are logged once per outage, not per ping.
+	outage atomic.Bool
+	// reconnected is closed (and replaced) on every NATS reconnect.
+	reconnected atomic.Pointer[chan struct{}]
 
 	ctx    context.Context // ends at Close: the background loops' lifetime
 	cancel context.CancelFunc
@@ -57,6 +68,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Cluster, err e
 	log = log.With("component", "cluster", "node", cfg.NodeID)
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c := &Cluster{cfg: cfg, log: log, ctx: bg, cancel: cancel}
+	c.reconnected.Store(new(make(chan struct{})))
 	c.bus = newBusMetrics(cfg.Metrics)
 	c.claims = newClaimMetrics(cfg.Metrics)
 	defer func() {
@@ -144,12 +156,20 @@ func (c *Cluster) connect(ctx context.Context, url string) error {
 	opts := []nats.Option{
 		nats.Name("stellarfeed-" + c.cfg.NodeID),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond),
+		nats.CustomReconnectDelay(reconnectDelay),
 		nats.PingInterval(5 * time.Second),
+		// Pings published while disconnected fail at once instead of
+		// waiting in a buffer: replayed after the outage they would reach
+		// the other nodes' clients late, and twice for restocks their own
+		// engines pinged meanwhile. This node's clients got them directly.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			c.log.Warn("NATS disconnected; reconnecting", "err", err)
+			c.outage.Store(true)
+			c.log.Warn("NATS disconnected; serving local clients and local pings only, reconnecting with backoff", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			c.outage.Store(false)
+			close(*c.reconnected.Swap(new(make(chan struct{}))))
 			c.log.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted())
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
@@ -179,6 +199,16 @@ func (c *Cluster) connect(ctx context.Context, url string) error {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// reconnectDelay backs off from 250 ms to 4 s, with up to 25% jitter so
+// nodes that lost one server do not reconnect in lockstep.
+func reconnectDelay(attempts int) time.Duration {
+	d := 4 * time.Second
+	if attempts < 5 {
+		d = 250 * time.Millisecond << attempts
+	}
+	return d + time.Duration(rand.Int64N(int64(d/4)))
 }
 
 // Bucket names, after the prefix.
@@ -330,13 +360,37 @@ func (c *Cluster) watch(ctx context.Context, kv jetstream.KeyValue) (jetstream.K
 // follow applies w's updates until Close. The watcher's channel closes
 // only when the watch is stopped; if it closes earlier, replication of
 // that bucket has stopped and the node needs a restart: said loudly.
-func (c *Cluster) follow(name string, w jetstream.KeyWatcher, apply func(jetstream.KeyValueEntry)) {
+//
+// After every NATS reconnect it watches kv again and hands the replay to
+// replay (apply when nil): the server may have restarted, and a watch's
+// ordered consumer notices that only after missed heartbeats (measured:
+// ~19 s), during which key changes would not replicate.
+func (c *Cluster) follow(name string, kv jetstream.KeyValue, w jetstream.KeyWatcher, apply, replay func(jetstream.KeyValueEntry)) {
+	if replay == nil {
+		replay = apply
+	}
 	c.goLoop(name, func(ctx context.Context) {
-		defer w.Stop()
+		defer func() { w.Stop() }()
 		for {
+			reconnected := *c.reconnected.Load()
 			select {
 			case <-ctx.Done():
 				return
+			case <-reconnected:
+				wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				nw, initial, err := c.watch(wctx, kv)
+				cancel()
+				if err != nil {
+					if ctx.Err() == nil {
+						c.log.Warn("KV watch not renewed after reconnecting; the old one resumes by itself", "loop", name, "err", err)
+					}
+					continue
+				}
+				w.Stop()
+				w = nw
+				for _, e := range initial {
+					replay(e)
+				}
 			case e, ok := <-w.Updates():
 				if !ok {
 					if ctx.Err() == nil {

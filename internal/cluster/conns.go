@@ -53,7 +53,7 @@ func (c *Cluster) shareConns(ctx context.Context, st *keys.Store) error {
 	}
 	st.SetPeerConns(cc.PeerConns)
 	c.conns.Store(cc)
-	c.follow("conns-watch", w, cc.apply)
+	c.follow("conns-watch", c.connsKV, w, cc.apply, nil)
 	c.goLoop("conns-publish", func(ctx context.Context) { cc.publishLoop(ctx, st) })
 	return nil
 }

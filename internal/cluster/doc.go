@@ -22,7 +22,22 @@
 // travel in headers. Each broadcaster node subscribes once (no queue group)
 // and frames each ping once with stellar.MessageFromPayload for its local
 // hub, so a ping accepted by any node reaches the clients of every node
-// once. The publishing node gets its own pings through the bus too.
+// once. The publishing node hands its own pings to its hub directly and
+// skips their bus copy, so its clients get them while NATS is down.
+//
+// # NATS down or partitioned
+//
+// Every node keeps serving: clients stay connected, handshakes are checked
+// against the local key store, and pings a node ingests or its engine
+// finds reach its own clients. Pings do not cross to other nodes until the
+// connection is back, and are not buffered for later (the client's
+// reconnect buffer is off): a late copy would be a repeat for islands
+// whose own engine pinged the restock meanwhile. The client reconnects
+// forever, backing off from 250 ms to 4 s with jitter; the outage is
+// logged once when it starts and once when it ends. Membership entries
+// stop being refreshed, so after NodeTTL each engine node runs every
+// target and claims fail open (see Claim); their dedupe state then knows
+// every product, so the re-sharding after the heal pings nothing again.
 //
 // The bus is core NATS, at most once, chosen over JetStream for latency
 // (a restock ping loses its value within seconds; core NATS adds ~100 µs
@@ -84,5 +99,5 @@
 //	opts.Claim = cl.Claim                 // engine nodes
 //	eng.ApplyTargets(cl.Members().FilterTargets(all))
 //	for range cl.Members().Changes() { eng.ApplyTargets(cl.Members().FilterTargets(all)) }
-//	ln, err := cluster.Listen(ctx, ":8080", true) // SO_REUSEPORT
+//	ln, err := listen.TCP(ctx, ":8080", true)     // SO_REUSEPORT (internal/listen)
 package cluster

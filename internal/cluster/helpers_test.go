@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(runChildNode())
 	}
+	if os.Getenv(natsChildEnv) != "" {
+		os.Exit(runNATSChild())
+	}
 	goleak.VerifyTestMain(m,
 		// The engines of the tests start ants pools, whose purge and
 		// clock goroutines outlive Release by design.

@@ -65,7 +65,7 @@ func (c *Cluster) SyncKeys(ctx context.Context, st *keys.Store) error {
 			ks.enqueue(r.ID)
 		}
 	}
-	c.follow("keys-watch", w, ks.applyEntry)
+	c.follow("keys-watch", c.keysKV, w, ks.applyEntry, nil)
 	c.goLoop("keys-unsubscribe", func(ctx context.Context) { <-ctx.Done(); unsub() })
 	c.goLoop("keys-push", ks.pushLoop)
 	if c.cfg.Has(RoleBroadcast) {

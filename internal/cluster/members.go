@@ -57,31 +57,42 @@ func (m *Members) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, e := range initial {
-		// A replayed entry is as old as the server says it is, so a node
-		// that died just before we started does not count as live.
+	// A replayed entry is as old as the server says it is, so a node
+	// that died just before we started (or during an outage) does not
+	// count as live.
+	replay := func(e jetstream.KeyValueEntry) {
 		heard := time.Now()
 		if e.Created().Before(heard) {
 			heard = e.Created()
 		}
 		m.apply(e, heard)
 	}
+	for _, e := range initial {
+		replay(e)
+	}
 	m.recompute(time.Now())
-	c.follow("members-watch", w, func(e jetstream.KeyValueEntry) {
+	c.follow("members-watch", c.nodesKV, w, func(e jetstream.KeyValueEntry) {
 		m.apply(e, time.Now())
 		m.recompute(time.Now())
-	})
+	}, replay)
 	c.goLoop("members-heartbeat", func(ctx context.Context) {
 		t := time.NewTicker(c.cfg.Heartbeat)
 		defer t.Stop()
+		failing := false
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 				pctx, cancel := context.WithTimeout(ctx, c.cfg.Heartbeat)
-				if _, err := c.nodesKV.Put(pctx, c.cfg.NodeID, self); err != nil && ctx.Err() == nil {
-					c.log.Warn("heartbeat failed", "err", err)
+				_, err := c.nodesKV.Put(pctx, c.cfg.NodeID, self)
+				switch {
+				case err != nil && ctx.Err() == nil && !failing:
+					failing = true
+					c.log.Warn("heartbeat failed; retried every heartbeat, logged again once it works", "err", err)
+				case err == nil && failing:
+					failing = false
+					c.log.Info("heartbeat works again")
 				}
 				cancel()
 				m.recompute(time.Now())

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -22,6 +24,8 @@ type Config struct {
 	Broadcast Broadcast `yaml:"broadcast"`
 	Engine    Engine    `yaml:"engine"`
 	Stellar   Stellar   `yaml:"stellar"`
+	// Amazon adjusts the Amazon monitor.
+	Amazon Amazon `yaml:"amazon"`
 	// BaseURLs replaces a retailer's origin, keyed by "site" or
 	// "site.REGION" ("amazon.DE", "walmart.USA", "shopify"); the more
 	// specific key wins. Used to point monitors at the simulator.
@@ -39,6 +43,28 @@ type Config struct {
 	// pos maps field paths to where Parse found them, so Targets can say
 	// where each target was configured.
 	pos map[string]Pos
+	// offerIDSites are the Stellar sites whose pings carry an offerId,
+	// custom stellarSite names of Walmart and Amazon targets included;
+	// set by Parse (see Rules).
+	offerIDSites []string
+}
+
+// Amazon holds the Amazon monitor's options.
+type Amazon struct {
+	// SellerIDs maps a region code to the merchant ids that count as
+	// Amazon itself there ("sold by Amazon" for merchant: amazon): the
+	// first replaces the built-in id, the rest are extra.
+	SellerIDs map[string][]string `yaml:"sellerIds,omitempty"`
+}
+
+// Rules returns the ping rules for this config: the sites allowed (and
+// required) an offerId are Walmart USA/CA as named in stellar.sites plus
+// every custom stellarSite of a target whose pings carry one.
+func (c *Config) Rules() stellar.Rules {
+	if c.offerIDSites != nil {
+		return stellar.Rules{OfferIDSites: slices.Clone(c.offerIDSites)}
+	}
+	return c.Stellar.Rules()
 }
 
 // Server holds listen addresses, storage and logging.
@@ -58,6 +84,9 @@ type Server struct {
 	// whose X-Forwarded-For / X-Real-IP headers name the real client on
 	// the HTTP endpoints; empty trusts none.
 	TrustedProxies []string `yaml:"trustedProxies"`
+	// CORSOrigins may use the event stream and /api/login from browser
+	// pages of other origins ("https://dash.example.com", or "*").
+	CORSOrigins []string `yaml:"corsOrigins,omitempty"`
 }
 
 // SlogLevel returns LogLevel as a slog.Level (info when unset).
@@ -114,6 +143,9 @@ type Broadcast struct {
 
 // Engine tunes polling. Fields map one to one onto engine.Options.
 type Engine struct {
+	// Feed is the feed restock pings are published into (default
+	// "default"); a group's feed overrides it for the group's targets.
+	Feed string `yaml:"feed,omitempty"`
 	// Workers is the number of checks running at once, all sites together.
 	Workers int `yaml:"workers"`
 	// Interval is the default time between two checks of one target.
@@ -134,6 +166,10 @@ type Engine struct {
 	Seed int64 `yaml:"seed"`
 	// UserAgents rotate per request; empty means the engine's built-ins.
 	UserAgents []string `yaml:"userAgents"`
+	// Client is what sends the checks: "browser" (the default: Chrome's
+	// TLS, HTTP/2, headers and cookies for https://; fasthttp for http://)
+	// or "fasthttp" (everything over fasthttp). See engine/fetch.
+	Client string `yaml:"client"`
 	// Proxies rotate per request. After Parse it holds every proxy from
 	// both `proxies:` and ProxyFile, normalised to scheme://[user:pass@]host:port.
 	Proxies []string `yaml:"proxies"`
@@ -146,6 +182,12 @@ type Engine struct {
 	ProxyLimit RateLimit `yaml:"proxyLimit"`
 	// Sites limits requests per site name.
 	Sites map[string]SiteLimits `yaml:"sites"`
+	// BlockReport is how often blocked checks are summarised at info
+	// level per site and proxy; 0 turns the summary off.
+	BlockReport time.Duration `yaml:"blockReport"`
+	// BlockedShareWarn: a site with at least this share of blocked checks
+	// in a report window gets a warning; in (0, 1].
+	BlockedShareWarn Fraction `yaml:"blockedShareWarn"`
 	// Dedupe decides when a stock change becomes a ping.
 	Dedupe Dedupe `yaml:"dedupe"`
 }
@@ -176,6 +218,9 @@ type Dedupe struct {
 	// FirstRunSuppression: what is in stock at a target's first check is
 	// remembered, not pinged (no burst after a restart or a new target).
 	FirstRunSuppression bool `yaml:"firstRunSuppression"`
+	// PingAfterBlockedStart: a new target whose checks were all blocked or
+	// failing pings what its first successful check finds in stock.
+	PingAfterBlockedStart bool `yaml:"pingAfterBlockedStart"`
 	// PingOnNewOffer pings a new offer id for a product already in stock.
 	PingOnNewOffer bool `yaml:"pingOnNewOffer"`
 	// Recheck checks once more, at once, before pinging a restock, and
@@ -191,19 +236,17 @@ type Stellar struct {
 	Sites map[string]string `yaml:"sites"`
 }
 
-// Rules returns the ping rules for this config: the Walmart USA/CA names
-// (the only non-Amazon sites whose pings carry an offerId) as configured.
+// Rules returns the ping rules for the Walmart USA/CA names as mapped here
+// (walmart.USA, else walmart; walmart.CA, else walmart). Config.Rules adds
+// the targets' custom names.
 func (s Stellar) Rules() stellar.Rules {
-	usa, ca := stellar.SiteWalmartUSA, stellar.SiteWalmartCA
-	if v := s.Sites["walmart.USA"]; v != "" {
-		usa = v
-	} else if v := s.Sites["walmart"]; v != "" {
-		usa = v
+	usa := cmp.Or(lookupSiteKey(s.Sites, "walmart", "USA"), stellar.SiteWalmartUSA)
+	ca := cmp.Or(lookupSiteKey(s.Sites, "walmart", "CA"), stellar.SiteWalmartCA)
+	sites := []string{usa}
+	if ca != usa {
+		sites = append(sites, ca)
 	}
-	if v := s.Sites["walmart.CA"]; v != "" {
-		ca = v
-	}
-	return stellar.Rules{OfferIDSites: []string{usa, ca}}
+	return stellar.Rules{OfferIDSites: sites}
 }
 
 // Group bundles targets. Its site/region/store/merchant/maxPrice/interval/
@@ -218,7 +261,10 @@ type Group struct {
 	MaxPrice    float64       `yaml:"maxPrice,omitempty"`
 	Interval    time.Duration `yaml:"interval,omitempty"`
 	StellarSite string        `yaml:"stellarSite,omitempty"`
-	Targets     []Target      `yaml:"targets,omitempty"`
+	// Feed routes the group's restocks into that feed instead of
+	// engine.feed (a cook group's private feed).
+	Feed    string   `yaml:"feed,omitempty"`
+	Targets []Target `yaml:"targets,omitempty"`
 }
 
 // Target is one configured watch, as written in YAML.
@@ -241,6 +287,11 @@ type Target struct {
 	Interval    time.Duration `yaml:"interval,omitempty"`
 	StellarSite string        `yaml:"stellarSite,omitempty"`
 	Tags        []string      `yaml:"tags,omitempty"`
+	// Condition lists the offer conditions that may ping (new, used,
+	// renewed, any); empty means new only. Fulfillment (Walmart): shipping
+	// (default), pickup or any. Both are checked by the site's monitor.
+	Condition   []string `yaml:"condition,omitempty"`
+	Fulfillment string   `yaml:"fulfillment,omitempty"`
 }
 
 // Keywords are keyword groups: AND inside a group, OR across groups. In
@@ -298,13 +349,15 @@ func Default() *Config {
 			PingInterval:     30 * time.Second,
 		},
 		Engine: Engine{
-			Workers:       64,
-			Interval:      5 * time.Second,
-			Jitter:        0,
-			Timeout:       10 * time.Second,
-			MaxBackoff:    16,
-			MaxBody:       8 * MiB,
-			ProxyCooldown: 2 * time.Minute,
+			Workers:          64,
+			Interval:         5 * time.Second,
+			Jitter:           0,
+			Timeout:          10 * time.Second,
+			MaxBackoff:       16,
+			MaxBody:          8 * MiB,
+			ProxyCooldown:    2 * time.Minute,
+			BlockReport:      time.Minute,
+			BlockedShareWarn: 0.5,
 			Sites: map[string]SiteLimits{
 				"amazon":  {Concurrency: 8, Rate: 4, Burst: 8},
 				"walmart": {Concurrency: 4, Rate: 2, Burst: 4},

@@ -35,13 +35,13 @@ func TestParseErrors(t *testing.T) {
     region: DE
     skus: B0CHX1W1XY
 `,
-			want: "m.yaml:2:5: targets[0].sku: required for site amazon\n" +
+			want: "m.yaml:2:5: targets[0].sku: required for site amazon (the product's ASIN, e.g. B0DR8G428S)\n" +
 				`m.yaml:4:5: targets[0].skus: unknown field (did you mean "sku"?)`,
 		},
 		{
 			name: "unknown key lists known fields",
 			src:  "monitors:\n  ws: :8080\n",
-			want: "m.yaml:1:1: monitors: unknown field (known: baseURLs, broadcast, cluster, engine, groups, outputs, server, stellar, targets)",
+			want: "m.yaml:1:1: monitors: unknown field (known: amazon, baseURLs, broadcast, cluster, engine, groups, outputs, server, stellar, targets)",
 		},
 		{
 			name: "bad durations",
@@ -50,6 +50,18 @@ func TestParseErrors(t *testing.T) {
 				`m.yaml:3:18: engine.proxyCooldown: "5" has no unit: write e.g. "5s"` + "\n" +
 				`m.yaml:4:12: engine.timeout: must be positive, got -1s` + "\n" +
 				`m.yaml:5:11: engine.jitter: must be a fraction in [0, 1) such as 0.1 or 10%, got 1.5`,
+		},
+		{
+			name: "bad feed names and CORS origins",
+			src:  "server:\n  corsOrigins: [\"https://a.example.com/\", \"*\"]\nengine:\n  feed: US Amazon\ngroups:\n  - {name: g, feed: Cook-Group, targets: [{site: amazon, region: DE, sku: B0CHX1W1XY}]}\n",
+			want: `m.yaml:2:17: server.corsOrigins[0]: "https://a.example.com/" must be "*" or an origin such as https://dash.example.com (no path)` + "\n" +
+				`m.yaml:4:9: engine.feed: "US Amazon" must be 1-64 lower-case letters, digits, '-' or '_' (a feed name)` + "\n" +
+				`m.yaml:6:21: groups[0].feed: "Cook-Group" must be 1-64 lower-case letters, digits, '-' or '_' (a feed name)`,
+		},
+		{
+			name: "unknown client",
+			src:  "engine:\n  client: chrome\n",
+			want: `m.yaml:2:11: engine.client: "chrome" is not one of browser, fasthttp`,
 		},
 		{
 			name: "interval too small",
@@ -67,9 +79,9 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "missing sku and site",
 			src:  "targets:\n  - {site: amazon, region: DE}\n  - {region: DE, sku: B0CHX1W1XY}\n  - {site: walmart, region: CA}\n",
-			want: "m.yaml:2:5: targets[0].sku: required for site amazon\n" +
+			want: "m.yaml:2:5: targets[0].sku: required for site amazon (the product's ASIN, e.g. B0DR8G428S)\n" +
 				"m.yaml:3:5: targets[1].site: required (a monitor name such as amazon, walmart, shopify)\n" +
-				"m.yaml:4:5: targets[2].sku: required for site walmart",
+				"m.yaml:4:5: targets[2].sku: required for site walmart (the item id in the product URL)",
 		},
 		{
 			name: "shopify handle and keywords",
@@ -80,10 +92,10 @@ func TestParseErrors(t *testing.T) {
   - {site: shopify, store: https://shop.example.com/collections/all, keywords: [[], nike]}
 `,
 			want: "m.yaml:2:5: targets[0]: handle and keywords are exclusive: watch one product (handle) or the catalog (keywords)\n" +
-				"m.yaml:3:5: targets[1]: site shopify needs handle (one product) or keywords (catalog search)\n" +
+				"m.yaml:3:5: targets[1]: site shopify needs handle (one product) or keywords (keyword groups over the whole catalog)\n" +
 				"m.yaml:4:5: targets[2].store: required for site shopify (the store's origin, e.g. https://shop.example.com)\n" +
-				"m.yaml:4:40: targets[2].sku: not used by site shopify (use handle or keywords)\n" +
-				`m.yaml:5:28: targets[3].store: "https://shop.example.com/collections/all" must be an origin (scheme://host[:port]) without path, query or credentials` + "\n" +
+				"m.yaml:4:40: targets[2].sku: \"123\" is not used by site shopify (use handle or keywords)\n" +
+				`m.yaml:5:28: targets[3].store: "https://shop.example.com/collections/all" must be an origin only (scheme://host), without path, query or credentials` + "\n" +
 				"m.yaml:5:81: targets[3].keywords[0]: empty keyword group",
 		},
 		{
@@ -174,16 +186,17 @@ targets:
 				"m.yaml:4:49: engine.sites.walmart.concurrency: must not be negative (0 = unlimited), got -1\n" +
 				"m.yaml:5:22: engine.proxyLimit.rate: must not be negative (requests per second; 0 = unlimited), got -2\n" +
 				`m.yaml:7:11: stellar.sites["walmart.UK"]: "UK" is not one of USA, CA` + "\n" +
-				`m.yaml:7:23: stellar.sites["walmart.UK"]: "Walmart" must be lower-case letters, digits, '.', '_' or '-', as in Stellar's task creator` + "\n" +
+				`m.yaml:7:23: stellar.sites["walmart.UK"]: "Walmart" must be lower-case letters, digits, '.', '_' or '-' (at most 64), as in Stellar's task creator` + "\n" +
 				`m.yaml:8:23: baseURLs["amazon.DE"]: "http://x/path?q=1" must be scheme://host[:port][/path] without query, fragment or credentials` + "\n" +
 				`m.yaml:8:44: baseURLs.ebay: unknown site "ebay" (known: amazon, picky, shopify, walmart)` + "\n" +
 				`m.yaml:10:12: targets[0].site: unknown site "amazn" (known: amazon, picky, shopify, walmart)`,
 		},
 		{
 			name: "monitor validator errors placed at the field",
-			src:  "targets:\n  - {site: picky, sku: BAD, merchant: nobody}\n  - {site: picky, sku: GOOD}\n",
+			src:  "targets:\n  - {site: picky, sku: BAD, merchant: nobody}\n  - {site: picky, sku: GOOD}\n  - {site: picky, sku: GOOD, merchant: plain}\n",
 			want: "m.yaml:2:5: targets[0]: merchant nobody sells nothing\n" +
-				`m.yaml:2:24: targets[0].sku: "BAD" is not stocked by picky`,
+				`m.yaml:2:24: targets[0].sku: "BAD" is not stocked by picky` + "\n" +
+				"m.yaml:4:5: targets[2]: a plain error lands at the target",
 		},
 		{
 			name: "group default reported once, at the group",
@@ -194,15 +207,15 @@ targets:
     targets: [{sku: B0CHX1W1XY}, {sku: B0CHX1W1XZ}, {sku: b0chx1w1xq}]
 `,
 			want: `m.yaml:4:13: groups[0].region: "XX" is not one of ` + regionList + "\n" +
-				`m.yaml:5:59: groups[0].targets[2].sku: "b0chx1w1xq" is not an ASIN (10 upper-case letters or digits)`,
+				`m.yaml:5:59: groups[0].targets[2].sku: "b0chx1w1xq" is not an ASIN (10 upper-case letters or digits, e.g. B0DR8G428S)`,
 		},
 		{
 			name: "walmart rules",
 			src:  "targets:\n  - {site: walmart, region: USA, sku: 1SZQHN3LOSE0}\n  - {site: walmart, region: CA, sku: 1szq}\n  - {site: walmart, sku: '1', handle: x}\n",
-			want: `m.yaml:2:39: targets[0].sku: "1SZQHN3LOSE0" is not a Walmart USA item id (digits, as in /ip/…/123456789)` + "\n" +
-				`m.yaml:3:38: targets[1].sku: "1szq" is not a Walmart Canada item id (upper-case letters and digits, e.g. 1SZQHN3LOSE0)` + "\n" +
+			want: `m.yaml:2:39: targets[0].sku: "1SZQHN3LOSE0" is not a Walmart USA item id (digits, e.g. 5113183757)` + "\n" +
+				`m.yaml:3:38: targets[1].sku: "1szq" is not a Walmart Canada item id (12 letters or digits, or 13 digits, e.g. 6000203423051)` + "\n" +
 				"m.yaml:4:5: targets[2].region: required for site walmart (USA or CA)\n" +
-				"m.yaml:4:39: targets[2].handle: only for site shopify",
+				"m.yaml:4:39: targets[2].handle: not used by site walmart",
 		},
 		{
 			name: "discord output rules",
@@ -229,7 +242,7 @@ targets:
 		{
 			name: "merge keys and overrides",
 			src:  "x-a: &a {site: amazon, region: DE, sku: B0CHX1W1XY}\ntargets:\n  - <<: *a\n  - <<: *a\n    sku: nope\n    region: FR\n",
-			want: `m.yaml:5:10: targets[1].sku: "nope" is not an ASIN (10 upper-case letters or digits)`,
+			want: `m.yaml:5:10: targets[1].sku: "nope" is not an ASIN (10 upper-case letters or digits, e.g. B0DR8G428S)`,
 		},
 		{
 			name: "self alias does not loop",
@@ -448,10 +461,10 @@ func TestDefault(t *testing.T) {
 }
 
 func TestDefaultLookupIsRegistry(t *testing.T) {
-	// Loader{} uses monitors.New; with no monitors registered in this test
-	// binary, a target's site is unknown — and the message says so.
-	_, err := Parse("m.yaml", []byte("targets:\n  - {site: amazon, region: DE, sku: B0CHX1W1XY}\n"))
-	if err == nil || !strings.HasPrefix(err.Error(), `m.yaml:2:12: targets[0].site: unknown site "amazon"`) {
+	// Loader{} uses monitors.New; picky is not registered in the test
+	// binary (only the built-ins are), so the site is unknown to it.
+	_, err := Parse("m.yaml", []byte("targets:\n  - {site: picky, sku: GOOD}\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), `m.yaml:2:12: targets[0].site: unknown site "picky"`) {
 		t.Fatalf("got %v", err)
 	}
 	// Defaults mention sites too, but only what the file wrote is checked.
@@ -614,5 +627,14 @@ func TestClusterSection(t *testing.T) {
 	want := "m.yaml:1:18: cluster.roles: needs cluster.nats\nm.yaml:1:30: cluster.roles[1]: \"cook\" is not one of broadcast, engine, ingest"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Parse(bad roles) = %v\nwant %s", err, want)
+	}
+}
+
+func TestEngineClient(t *testing.T) {
+	for _, c := range []string{"browser", "fasthttp"} {
+		cfg, err := testLoader.Parse("m.yaml", []byte("engine:\n  client: "+c+"\n"))
+		if err != nil || cfg.Engine.Client != c {
+			t.Errorf("client %s: %+v, %v", c, cfg, err)
+		}
 	}
 }

@@ -8,8 +8,18 @@
 //
 //	monitors.yaml:14:13: targets[3].region: "US" is not one of USA, CA, UK, NL, FR, IT, DE, JP, ES, BE, PL, AU
 //
-// Unknown keys are errors (a typo must not silently drop a filter), and
-// each target is also checked by its site monitor's ValidateTarget.
+// Unknown keys are errors (a typo must not silently drop a filter). The
+// package holds no site's rules: each target goes to its site's monitor
+// through the registry (monitors.Validate), which names the offending
+// fields as data (monitors.FieldError{Path, Msg}); config only maps those
+// paths to the file:line:col they came from, a group default or the
+// target's own key. Region keys ("walmart.CA") are checked against the
+// monitor's Regions, and each target's ping shape (monitors.PingShaper)
+// against Stellar's rules, so a config that cannot produce a valid ping
+// fails here. Adding a site touches its monitor package and the registry.
+//
+// A running server applies targets, groups, baseURLs, stellar.sites and
+// engine.dedupe on reload; RestartNeeded names every other changed key.
 //
 // Usage from cmd/ (which imports monitors/all, so monitors.New knows every
 // site):

@@ -12,6 +12,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/monitors/amazon"
+	"github.com/stellarfeed/stellarfeed/monitors/shopify"
+	"github.com/stellarfeed/stellarfeed/monitors/walmart"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -24,31 +27,43 @@ func (plainMonitor) Check(context.Context, *monitors.Target, monitors.Fetcher) m
 }
 
 // pickyMonitor rejects targets the way a real monitor's ValidateTarget
-// does: "field: message", one problem a line.
+// does: a *monitors.TargetError naming each field; "plain" gets a plain
+// error, which config places at the target.
 type pickyMonitor struct{ plainMonitor }
 
 func (pickyMonitor) ValidateTarget(t *monitors.Target) error {
-	var errs []error
+	var e monitors.TargetError
 	if t.SKU != "GOOD" {
-		errs = append(errs, fmt.Errorf("sku: %q is not stocked by picky", t.SKU))
+		e.Add("sku", "%q is not stocked by picky", t.SKU)
 	}
-	if t.Merchant == "nobody" {
-		errs = append(errs, errors.New("merchant nobody sells nothing"))
+	switch t.Merchant {
+	case "nobody":
+		e.Add("", "merchant nobody sells nothing")
+	case "plain":
+		return errors.New("a plain error lands at the target")
 	}
-	return errors.Join(errs...)
+	return e.Err()
 }
 
+// fakeLookup serves the real built-in monitors (config owns none of their
+// rules) plus picky, a site only these tests know.
 func fakeLookup(site string) (monitors.Monitor, error) {
 	switch site {
-	case "amazon", "walmart", "shopify":
-		return plainMonitor{}, nil
+	case "amazon":
+		return amazon.New(), nil
+	case "walmart":
+		return walmart.New(), nil
+	case "shopify":
+		return shopify.New(), nil
 	case "picky":
 		return pickyMonitor{}, nil
 	}
 	return nil, fmt.Errorf("unknown site %q (known: amazon, picky, shopify, walmart)", site)
 }
 
-var testLoader = Loader{Lookup: fakeLookup}
+func fakeSites() []string { return []string{"amazon", "picky", "shopify", "walmart"} }
+
+var testLoader = Loader{Lookup: fakeLookup, Sites: fakeSites}
 
 func readFile(t testing.TB, path string) []byte {
 	t.Helper()

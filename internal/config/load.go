@@ -22,6 +22,9 @@ type Loader struct {
 	// naming the known ones. nil means monitors.New: cmd/ imports
 	// monitors/all so every built-in site is registered.
 	Lookup func(site string) (monitors.Monitor, error)
+	// Sites lists the site names Lookup knows, for checks that span every
+	// site (an output's region filter). nil means monitors.Names.
+	Sites func() []string
 }
 
 // Load reads and parses the file at path with monitors.New as the lookup.
@@ -80,7 +83,11 @@ func (l Loader) Parse(name string, data []byte) (*Config, error) {
 	if lookup == nil {
 		lookup = monitors.New
 	}
-	v := &validator{cfg: cfg, d: d, is: is, dir: filepath.Dir(name), lookup: lookup, sites: map[string]siteResult{}}
+	names := l.Sites
+	if names == nil {
+		names = monitors.Names
+	}
+	v := &validator{cfg: cfg, d: d, is: is, dir: filepath.Dir(name), lookup: lookup, names: names, sites: map[string]siteResult{}}
 	v.run()
 	if err := is.err(); err != nil {
 		return nil, err

@@ -110,6 +110,8 @@ func (c *Config) flat(t *Target, g *Group, path, gpath string) flatTarget {
 	s.Keywords = slices.Clone(t.Keywords)
 	origin["keywords"] = path + ".keywords"
 	s.Merchant = pick("merchant", t.Merchant, groupField(g, func(g *Group) string { return g.Merchant }))
+	s.Conditions, origin["condition"] = slices.Clone(t.Condition), path+".condition"
+	s.Fulfillment, origin["fulfillment"] = t.Fulfillment, path+".fulfillment"
 	s.StellarSite = pick("stellarSite", t.StellarSite, groupField(g, func(g *Group) string { return g.StellarSite }))
 
 	s.MaxPrice, origin["maxPrice"] = t.MaxPrice, path+".maxPrice"

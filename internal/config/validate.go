@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -13,14 +14,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stellarfeed/stellarfeed/engine/fetch"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
 // minInterval keeps a typo ("5ms" for "5s") from hammering a retailer.
 const minInterval = 100 * time.Millisecond
-
-var walmartRegions = []string{"USA", "CA"}
 
 // validator applies the semantic rules after decoding, reporting each
 // problem at the line and column of the value at fault.
@@ -30,6 +30,7 @@ type validator struct {
 	is     *issues
 	dir    string
 	lookup func(site string) (monitors.Monitor, error)
+	names  func() []string
 	sites  map[string]siteResult
 	// reported counts calls to errf, including ones dropped as repeats.
 	reported int
@@ -130,13 +131,15 @@ func (v *validator) run() {
 	v.server(&c.Server)
 	v.broadcast(&c.Broadcast)
 	v.engine(&c.Engine)
+	v.dropShadowedDefaults(c.Stellar.Sites, "stellar.sites")
 	for key, name := range c.Stellar.Sites {
 		p := mapPath("stellar.sites", key)
 		v.siteKey(p, key)
-		if msg := stellarSiteProblem(name); msg != "" {
-			v.errf(p, "%s", msg)
+		if err := monitors.CheckStellarSite(name); err != nil {
+			v.errf(p, "%s", err.Msg)
 		}
 	}
+	v.amazon(&c.Amazon)
 	for key, raw := range c.BaseURLs {
 		p := mapPath("baseURLs", key)
 		v.siteKey(p, key)
@@ -257,6 +260,9 @@ func (v *validator) engine(e *Engine) {
 			v.errf(fmt.Sprintf("engine.userAgents[%d]", i), "must be a non-empty single line")
 		}
 	}
+	if _, err := fetch.ParseClient(e.Client); err != nil {
+		v.errf("engine.client", "%v", err)
+	}
 	var proxies []string
 	for i, raw := range e.Proxies {
 		p, err := ParseProxy(raw)
@@ -282,6 +288,10 @@ func (v *validator) engine(e *Engine) {
 		v.rate(p, l.Rate, l.Burst)
 	}
 	v.notNegative("engine.dedupe.cooldown", e.Dedupe.Cooldown)
+	v.notNegative("engine.blockReport", e.BlockReport)
+	if e.BlockedShareWarn <= 0 || e.BlockedShareWarn > 1 {
+		v.errf("engine.blockedShareWarn", "must be a fraction in (0, 1] such as 0.5 or 50%%, got %g", float64(e.BlockedShareWarn))
+	}
 }
 
 func (v *validator) rate(path string, rate float64, burst int) {
@@ -351,63 +361,75 @@ func readSmallFile(path string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// siteKey checks a "site" or "site.REGION" map key.
+// siteKey checks a "site" or "site.REGION" map key against the registry:
+// the site must exist and the region be one its monitor names.
 func (v *validator) siteKey(path, key string) {
 	if !v.written(path) {
 		return // a built-in default, not the file's doing
 	}
-	site, region, _ := strings.Cut(key, ".")
-	if r := v.site(site); r.err != nil {
+	site, region, hasRegion := strings.Cut(key, ".")
+	r := v.site(site)
+	if r.err != nil {
 		v.keyErrf(path, "%v", r.err)
 		return
 	}
-	if region != "" {
-		if msg := regionProblem(site, region); msg != "" {
-			v.keyErrf(path, "%s", msg)
+	if !hasRegion {
+		return
+	}
+	regions := regionsOf(r.m)
+	switch {
+	case len(regions) == 0:
+		v.keyErrf(path, "site %s has no regions", site)
+	case !slices.Contains(regions, region):
+		v.keyErrf(path, "%q is not one of %s", short(region), strings.Join(regions, ", "))
+	}
+}
+
+func regionsOf(m monitors.Monitor) []string {
+	if r, ok := m.(monitors.Regioner); ok {
+		return r.Regions()
+	}
+	return nil
+}
+
+// dropShadowedDefaults removes the built-in "site.REGION" entries of m that
+// a less specific key written in the file ("site") covers: the file's
+// `walmart: X` must win over the default `walmart.USA: walmart`.
+func (v *validator) dropShadowedDefaults(m map[string]string, path string) {
+	for key := range m {
+		site, _, hasRegion := strings.Cut(key, ".")
+		if hasRegion && !v.written(mapPath(path, key)) && v.written(mapPath(path, site)) {
+			delete(m, key)
 		}
 	}
 }
 
-// regionProblem applies the region rules of the built-in sites; other
-// sites leave it to their monitor's ValidateTarget.
-func regionProblem(site, region string) string {
-	switch site {
-	case "amazon":
-		if region == "" {
-			return "required for site amazon (one of " + strings.Join(stellar.Regions(), ", ") + ")"
-		}
-		if !stellar.IsRegion(region) {
-			return fmt.Sprintf("%q is not one of %s", short(region), strings.Join(stellar.Regions(), ", "))
-		}
-	case "walmart":
-		if region == "" {
-			return "required for site walmart (USA or CA)"
-		}
-		if !slices.Contains(walmartRegions, region) {
-			return fmt.Sprintf("%q is not one of USA, CA", short(region))
-		}
-	case "shopify":
-		if region != "" {
-			return "not used by site shopify"
-		}
-	}
-	return ""
+// sellerIDsSetter is the Amazon monitor's hook for seller-id overrides.
+type sellerIDsSetter interface {
+	WithSellerIDs(ids map[string][]string) (monitors.Monitor, error)
 }
 
-func stellarSiteProblem(s string) string {
-	if s == "" {
-		return "must not be empty"
+// amazon checks the seller-id overrides with the Amazon monitor itself.
+func (v *validator) amazon(a *Amazon) {
+	if len(a.SellerIDs) == 0 {
+		return
 	}
-	if len(s) > 64 {
-		return fmt.Sprintf("%q is longer than 64 bytes", short(s))
+	r := v.site("amazon")
+	if r.err != nil {
+		v.keyErrf("amazon", "%v", r.err)
+		return
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Sprintf("%q must be lower-case letters, digits, '.', '_' or '-', as in Stellar's task creator", short(s))
+	set, ok := r.m.(sellerIDsSetter)
+	if !ok {
+		v.keyErrf("amazon.sellerIds", "the amazon monitor of this build takes no seller ids")
+		return
+	}
+	for code, ids := range a.SellerIDs {
+		p := mapPath("amazon.sellerIds", code)
+		if _, err := set.WithSellerIDs(map[string][]string{code: ids}); err != nil {
+			v.errf(p, "%v", err)
 		}
 	}
-	return ""
 }
 
 func (v *validator) groups() {
@@ -423,6 +445,29 @@ func (v *validator) groups() {
 			seen[name] = p
 		}
 		v.tags(p+".tags", g.Tags)
+		v.feedName(p+".feed", g.Feed)
+	}
+	v.feedName("engine.feed", v.cfg.Engine.Feed)
+	for i, o := range v.cfg.Server.CORSOrigins {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") || strings.HasSuffix(o, "/") {
+			v.errf(fmt.Sprintf("server.corsOrigins[%d]", i), "%q must be \"*\" or an origin such as https://dash.example.com (no path)", short(o))
+		}
+	}
+}
+
+// feedName checks a feed name as the key store spells them; whether the
+// feed exists is checked by the server, which holds the feeds.
+func (v *validator) feedName(path, name string) {
+	if name == "" {
+		return
+	}
+	ok := len(name) <= 64
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		ok = ok && (c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_')
+	}
+	if !ok {
+		v.errf(path, "%q must be 1-64 lower-case letters, digits, '-' or '_' (a feed name)", short(name))
 	}
 }
 
@@ -436,6 +481,7 @@ func (v *validator) tags(path string, tags []string) {
 
 func (v *validator) targets() {
 	first := map[string]string{}
+	var valid []flatTarget
 	for _, f := range v.cfg.flatten() {
 		before := v.reported
 		v.target(&f)
@@ -448,10 +494,13 @@ func (v *validator) targets() {
 			continue
 		}
 		first[s.Key()] = s.Path
-		v.monitorCheck(&f)
+		valid = append(valid, f)
 	}
+	v.pingShapes(valid)
 }
 
+// target applies the rules every target shares, then asks its site's
+// monitor (monitors.Validate) and places each problem at its field.
 func (v *validator) target(f *flatTarget) {
 	s, o := &f.spec, f.origin
 	v.tags(s.Path+".tags", s.Tags)
@@ -459,126 +508,96 @@ func (v *validator) target(f *flatTarget) {
 		v.errf(s.Path+".site", "required (a monitor name such as amazon, walmart, shopify)")
 		return
 	}
-	if r := v.site(s.Site); r.err != nil {
+	r := v.site(s.Site)
+	if r.err != nil {
 		v.errf(o["site"], "%v", r.err)
 		return
-	}
-	if msg := regionProblem(s.Site, s.Region); msg != "" {
-		v.errf(o["region"], "%s", msg)
-	}
-	switch s.Site {
-	case "amazon", "walmart":
-		for field, val := range map[string]string{"store": s.Store, "handle": s.Handle} {
-			if val != "" {
-				v.errf(o[field], "only for site shopify")
-			}
-		}
-		if len(s.Keywords) > 0 {
-			v.errf(o["keywords"], "only for site shopify")
-		}
-		v.sku(s, o["sku"])
-	case "shopify":
-		if s.SKU != "" {
-			v.errf(o["sku"], "not used by site shopify (use handle or keywords)")
-		}
-		if s.Store == "" {
-			v.errf(s.Path+".store", "required for site shopify (the store's origin, e.g. https://shop.example.com)")
-		} else if _, err := normalizeOrigin(s.Store); err != nil {
-			v.errf(o["store"], "%v", err)
-		}
-		switch {
-		case s.Handle != "" && len(s.Keywords) > 0:
-			v.errf(s.Path, "handle and keywords are exclusive: watch one product (handle) or the catalog (keywords)")
-		case s.Handle == "" && len(s.Keywords) == 0:
-			v.errf(s.Path, "site shopify needs handle (one product) or keywords (catalog search)")
-		case s.Handle != "" && (strings.ContainsAny(s.Handle, " /?#%\t") || hasControl(s.Handle)):
-			v.errf(o["handle"], "%q is not a product handle (the part after /products/)", short(s.Handle))
-		}
-		for i, g := range s.Keywords {
-			if len(g) == 0 {
-				v.errf(fmt.Sprintf("%s[%d]", o["keywords"], i), "empty keyword group")
-			}
-		}
 	}
 	if s.Interval < minInterval {
 		v.errf(o["interval"], "must be at least %s, got %s", minInterval, s.Interval)
 	}
-	if s.MaxPrice < 0 {
-		v.errf(o["maxPrice"], "must not be negative (0 means no cap), got %g", s.MaxPrice)
-	}
-	if len(s.Merchant) > 64 || strings.ContainsAny(s.Merchant, " \t") || hasControl(s.Merchant) {
-		v.errf(o["merchant"], "%q is not \"any\", a retailer name or a seller id", short(s.Merchant))
-	}
-	if s.StellarSite != "" {
-		if msg := stellarSiteProblem(s.StellarSite); msg != "" {
-			v.errf(o["stellarSite"], "%s", msg)
-		}
-	}
-}
-
-func (v *validator) sku(s *TargetSpec, path string) {
-	if s.SKU == "" {
-		v.errf(path, "required for site %s", s.Site)
-		return
-	}
-	switch {
-	case s.Site == "amazon" && !stellar.IsASIN(s.SKU):
-		v.errf(path, "%q is not an ASIN (10 upper-case letters or digits)", short(s.SKU))
-	case s.Site == "walmart" && s.Region == "USA" && !allOf(s.SKU, 20, func(c byte) bool { return c >= '0' && c <= '9' }):
-		v.errf(path, "%q is not a Walmart USA item id (digits, as in /ip/…/123456789)", short(s.SKU))
-	case s.Site == "walmart" && s.Region == "CA" && !allOf(s.SKU, 20, func(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' }):
-		v.errf(path, "%q is not a Walmart Canada item id (upper-case letters and digits, e.g. 1SZQHN3LOSE0)", short(s.SKU))
-	}
-}
-
-func allOf(s string, maxLen int, ok func(byte) bool) bool {
-	if s == "" || len(s) > maxLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !ok(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// targetFields maps the lower-cased names a monitor may use in its errors
-// ("region: ..." or "Region: ...") to the YAML field.
-var targetFields = []string{"site", "region", "sku", "store", "handle", "keywords", "merchant", "maxPrice", "stellarSite", "baseURL"}
-
-// monitorCheck runs the site monitor's own ValidateTarget and places each
-// line of its error at the field it names, else at the target.
-func (v *validator) monitorCheck(f *flatTarget) {
-	tv, ok := v.site(f.spec.Site).m.(monitors.TargetValidator)
-	if !ok {
-		return
-	}
-	t := f.spec.Target
-	err := tv.ValidateTarget(&t)
-	if err == nil {
-		return
-	}
-	for line := range strings.SplitSeq(err.Error(), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		path, msg := f.spec.Path, line
-		if name, rest, ok := strings.Cut(line, ": "); ok {
-			for _, field := range targetFields {
-				if strings.EqualFold(name, field) {
-					if o, known := f.origin[field]; known {
-						path = o
-					} else if field == "baseURL" {
-						path = mapPath("baseURLs", f.spec.Site)
-					}
-					msg = rest
-					break
-				}
-			}
+	t := s.Target
+	for _, fe := range monitors.FieldErrors(monitors.Validate(r.m, &t)) {
+		path, msg := v.fieldPath(f, fe.Path), fe.Msg
+		if path == s.Path && fe.Path != "" {
+			msg = fe.Path + ": " + msg // a field this config has no key for
 		}
 		v.errf(path, "%s", msg)
+	}
+}
+
+// fieldPath maps a monitor's field path ("sku", "keywords[1]", "baseURL")
+// to the config path it came from: the target's own key, its group's
+// default, or the baseURLs entry; else the target itself.
+func (v *validator) fieldPath(f *flatTarget, field string) string {
+	if field == "" {
+		return f.spec.Path
+	}
+	name, rest := field, ""
+	if i := strings.IndexByte(field, '['); i > 0 {
+		name, rest = field[:i], field[i:]
+	}
+	if name == "baseURL" {
+		key := f.spec.Site
+		if _, ok := v.cfg.BaseURLs[f.spec.Site+"."+f.spec.Region]; ok && f.spec.Region != "" {
+			key += "." + f.spec.Region
+		}
+		return mapPath("baseURLs", key)
+	}
+	if o, ok := f.origin[name]; ok {
+		return o + rest
+	}
+	return f.spec.Path
+}
+
+// pingShapes makes sure every target can produce a ping Stellar accepts:
+// the sites whose pings carry an offerId (Walmart's, Amazon's, and any
+// custom stellarSite on their targets) are allowed one, and a site name
+// used both with and without offerIds, or one whose pings would break
+// Stellar's rules, fails here rather than as dropped pings at run time.
+func (v *validator) pingShapes(ts []flatTarget) {
+	type shape struct {
+		site    string
+		offerID bool
+	}
+	shapes := make([]shape, len(ts))
+	base := v.cfg.Stellar.Rules().OfferIDSites
+	sites := slices.Clone(base)
+	for i := range ts {
+		ps, ok := v.site(ts[i].spec.Site).m.(monitors.PingShaper)
+		if !ok {
+			shapes[i] = shape{site: ts[i].spec.StellarSite, offerID: false}
+			continue
+		}
+		site, offerID := ps.PingShape(&ts[i].spec.Target)
+		shapes[i] = shape{site, offerID}
+		if offerID && site != stellar.SiteAmazon && !slices.Contains(sites, site) {
+			sites = append(sites, site)
+		}
+	}
+	rules := stellar.Rules{OfferIDSites: sites}
+	for i := range ts {
+		s := &ts[i].spec
+		if shapes[i].site == "" {
+			continue // the monitor decides at check time
+		}
+		p := stellar.Ping{Site: shapes[i].site, SKU: cmp.Or(s.SKU, "1")}
+		if p.Site == stellar.SiteAmazon {
+			p.Region = s.Region
+		}
+		if shapes[i].offerID {
+			p.OfferID = "1"
+		}
+		for _, fe := range stellar.FieldErrors(rules.Validate(&p)) {
+			why := fe.Field + ": " + fe.Message
+			if fe.Field == "offerId" && !shapes[i].offerID {
+				why = "needs an offerId, which " + s.Site + " pings do not carry (another target's pings under this name do)"
+			}
+			v.errf(ts[i].origin["stellarSite"], "pings as %q would be rejected by Stellar: %s", p.Site, why)
+		}
+	}
+	if len(sites) > len(base) {
+		v.cfg.offerIDSites = sites
 	}
 }
 
@@ -593,10 +612,10 @@ func (v *validator) discord(p string, d *Discord) {
 			v.errf(fmt.Sprintf("%s.sites[%d]", p, i), "%v", r.err)
 		}
 	}
-	all := append(stellar.Regions(), walmartRegions...)
+	all := v.allRegions()
 	for i, r := range d.Regions {
 		if !slices.Contains(all, r) {
-			v.errf(fmt.Sprintf("%s.regions[%d]", p, i), "%q is not one of %s", short(r), strings.Join(stellar.Regions(), ", "))
+			v.errf(fmt.Sprintf("%s.regions[%d]", p, i), "%q is not one of %s", short(r), strings.Join(all, ", "))
 		}
 	}
 	for i, g := range d.Groups {
@@ -625,6 +644,22 @@ func (v *validator) discord(p string, d *Discord) {
 	}
 }
 
+// allRegions is every region a registered monitor names, in registry
+// order, without repeats.
+func (v *validator) allRegions() []string {
+	var all []string
+	for _, name := range v.names() {
+		if r := v.site(name); r.err == nil {
+			for _, reg := range regionsOf(r.m) {
+				if !slices.Contains(all, reg) {
+					all = append(all, reg)
+				}
+			}
+		}
+	}
+	return all
+}
+
 func urlProblem(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s, " \t\r\n") {
@@ -640,4 +675,27 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
+}
+
+// Monitors wraps lookup so that the monitors it returns carry this
+// config's per-site options (amazon.sellerIds); nil lookup means
+// monitors.New. The engine resolves its sites through it.
+func (c *Config) Monitors(lookup func(site string) (monitors.Monitor, error)) func(site string) (monitors.Monitor, error) {
+	if lookup == nil {
+		lookup = monitors.New
+	}
+	ids := c.Amazon.SellerIDs
+	if len(ids) == 0 {
+		return lookup
+	}
+	return func(site string) (monitors.Monitor, error) {
+		m, err := lookup(site)
+		if err != nil || site != "amazon" {
+			return m, err
+		}
+		if set, ok := m.(sellerIDsSetter); ok {
+			return set.WithSellerIDs(ids)
+		}
+		return m, nil
+	}
 }

@@ -219,7 +219,7 @@ func (c *Console) session(ctx *fasthttp.RequestCtx) *session {
 	if sess == nil {
 		return nil
 	}
-	if _, err := c.deps.Auth.Check(sess.token, keys.KindAdmin, now); err != nil {
+	if k, err := c.deps.Auth.Check(sess.token, keys.KindAdmin, now); err != nil || k.Feed != "" {
 		c.sessions.close(sess.id) // the token was revoked, disabled or expired
 		return nil
 	}
@@ -297,7 +297,14 @@ func (c *Console) login(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	token := strings.TrimSpace(string(ctx.PostArgs().Peek("token")))
-	if _, err := c.deps.Auth.Check(token, keys.KindAdmin, now); err != nil {
+	k, err := c.deps.Auth.Check(token, keys.KindAdmin, now)
+	if err == nil && k.Feed != "" {
+		// The console manages every feed; a feed's own admin token
+		// may manage only its feed, through /api/admin/.
+		c.render(ctx, fasthttp.StatusForbidden, "login", page{Title: "Log in", Error: "This admin token manages feed " + k.Feed + " only; the console needs the server's admin token (admin.token in its data directory)."})
+		return
+	}
+	if err != nil {
 		c.limit.fail(client, now)
 		c.log.Warn("console login refused", "remote", client, "reason", err)
 		msg := "That is not a valid admin token. It starts with sfa_ and is in the file admin.token of the server's data directory."

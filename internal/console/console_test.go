@@ -383,3 +383,17 @@ func TestRecentPings(t *testing.T) {
 		t.Fatalf("Publish allocates %v times", allocs)
 	}
 }
+
+// TestFeedAdminTokenRefused: the console manages every feed, so a feed's
+// own admin token cannot log in to it.
+func TestFeedAdminTokenRefused(t *testing.T) {
+	e := newEnv(t, Config{})
+	tok, _, err := e.st.Create(keys.Options{Kind: keys.KindAdmin, Feed: keys.DefaultFeed, Label: "default feed admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(t, req{method: "POST", path: "/admin/login", body: "token=" + tok})
+	if r.status != 403 || r.cookie != nil || !strings.Contains(r.body, "manages feed "+keys.DefaultFeed+" only") {
+		t.Fatalf("feed admin token: %d %v %.400s", r.status, r.cookie, r.body)
+	}
+}

@@ -17,6 +17,26 @@
 // rejections per reason, ingest counts) is counted in memory and written
 // to "key_usage" by Flush or RunFlusher.
 //
+// # Feeds
+//
+// Every key belongs to a feed (bucket "feeds", usage in "feed_usage"):
+// an isolated stream of events, of kind stellar (Stellar pings) or
+// webhook (any JSON). Key.Feed "" is the default feed, which Open creates
+// in a store written before feeds existed, so old keys and URLs keep
+// working unchanged. Authenticate returns the feed's routing number
+// (Identity.Feed, local to this store; the default feed is 0) for the
+// broadcaster's integer compare. Feeds carry their slugs, token
+// requirement, body limit, monthly quota and per-feed and per-IP ingest
+// rates (AllowFeed, ChargeFeed), and monthly counters; UsageReport and
+// WriteUsageCSV export a month per feed and key. ApplyFeed and
+// SubscribeFeeds let a cluster replicate feeds by name.
+//
+// # Sessions
+//
+// Login trades a subscriber key for a session secret (sfs_) kept in
+// memory only, for a browser's cookie; AuthenticateSession admits it like
+// the key, and any change that cuts the key's access ends its sessions.
+//
 // Usage sketch:
 //
 //	db, _ := bolt.Open(path, 0o600, nil)

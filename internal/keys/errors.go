@@ -69,6 +69,11 @@ var (
 	// ErrConflict: the change contradicts the key's state (revoked) or
 	// another key (slug taken).
 	ErrConflict = errors.New("conflict")
+	// ErrUnwritable: the change could not be written to the data directory
+	// (disk full, read-only file system, I/O error) and was not made. The
+	// underlying error is wrapped too. Authentication is unaffected: it
+	// reads memory.
+	ErrUnwritable = errors.New("data directory not writable")
 )
 
 // InvalidError is a setting that breaks a rule, named by its JSON field.

@@ -76,6 +76,12 @@ type Key struct {
 	MonthlyQuota int64   `json:"monthlyQuota,omitempty"` // accepted pings per UTC month; 0 = unlimited
 	RatePerSec   float64 `json:"ratePerSec,omitempty"`   // requests per second; 0 = unlimited
 	Slug         string  `json:"slug,omitempty"`         // provider name for webhook ingest
+
+	// Feed is the feed the key belongs to ("" is the default feed): a
+	// subscriber receives its events only, an ingest token posts into it,
+	// an admin token manages it only (an admin token without a feed
+	// manages every feed).
+	Feed string `json:"feed,omitempty"`
 }
 
 // Active reports whether k opens anything at now.
@@ -95,6 +101,7 @@ type Options struct {
 	MonthlyQuota int64
 	RatePerSec   float64
 	Slug         string
+	Feed         string
 }
 
 // Patch changes some settings of a key; nil fields stay as they are.
@@ -182,6 +189,9 @@ func validate(k *Key) error {
 			return bad(fmt.Sprintf("scopes[%d]", i), "%q listed twice", s)
 		}
 		seen[s] = true
+	}
+	if k.Feed != "" && !isName(k.Feed) {
+		return bad("feed", "%q must be 1-64 lower-case letters, digits, '-' or '_'", k.Feed)
 	}
 	if k.Slug != "" && !isSlug(k.Slug) {
 		return bad("slug", "%q must be 3-64 lower-case letters, digits or '-'", k.Slug)

@@ -20,6 +20,10 @@ import (
 var (
 	bucketKeys  = []byte("keys")
 	bucketUsage = []byte("key_usage")
+	// bucketMeta holds "flushed": when usage was last written, so a start
+	// after a crash can say how much usage it lost.
+	bucketMeta  = []byte("key_meta")
+	metaFlushed = []byte("flushed")
 )
 
 // anonID names the usage record of secrets that match no key; real IDs are
@@ -36,30 +40,49 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 // the timestamps of changes (tests).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
+// WithWriteObserver calls fn after every write to bbolt (key changes and
+// usage flushes) with its result, nil or the error: the node tracks from it
+// whether the data directory is writable. fn must be quick and must not
+// call the store.
+func WithWriteObserver(fn func(error)) Option { return func(s *Store) { s.observe = fn } }
+
 // Store holds keys in bbolt and serves authentication from memory. All
 // methods are safe for concurrent use.
 type Store struct {
-	db  *bolt.DB
-	log *slog.Logger
-	now func() time.Time
+	db      *bolt.DB
+	log     *slog.Logger
+	now     func() time.Time
+	observe func(error)
+
+	lastFlush atomic.Int64 // Unix ns of the last successful usage flush, 0 = never
 
 	// snap is the immutable view Check reads without a lock; writers build
 	// a new one under mu and swap it in after the bbolt commit.
-	snap atomic.Pointer[snapshot]
-	mu   sync.Mutex // serialises changes and their notifications
-	subs map[int]func(Change)
-	next int
+	snap     atomic.Pointer[snapshot]
+	mu       sync.Mutex // serialises changes and their notifications
+	subs     map[int]func(Change)
+	feedSubs map[int]func(FeedChange) // see SubscribeFeeds
+	next     int
 
 	anon *usage // rejections of secrets that match no key
 
 	// peerConns, when set (cluster mode), counts a key's connections on
 	// other nodes for MaxConns; see SetPeerConns.
 	peerConns atomic.Pointer[func(keyID string) int]
+
+	// Browser sessions (session.go), by SHA-256 of the session secret.
+	sessMu   sync.Mutex
+	sessions map[[sha256.Size]byte]session
 }
 
 type snapshot struct {
 	byHash map[[sha256.Size]byte]*record
 	byID   map[string]*record
+	feeds  map[string]*feedRec // by name; see feed.go
+	// tokenSlugs indexes the live tokens' slugs, built on first use: an
+	// unauthenticated webhook request must not cost a scan of every key.
+	// It depends on the keys only, so a feed change may share it.
+	tokenSlugs *lazySet
 }
 
 // record is immutable once in a snapshot, except for the usage it points
@@ -80,13 +103,13 @@ type stored struct {
 // Open loads the keys and their usage from db, creating the buckets if
 // needed (unless db is read-only, as the CLI may open it).
 func Open(db *bolt.DB, opts ...Option) (*Store, error) {
-	s := &Store{db: db, log: slog.Default(), now: time.Now, subs: map[int]func(Change){}, anon: newUsage()}
+	s := &Store{db: db, log: slog.Default(), now: time.Now, observe: func(error) {}, subs: map[int]func(Change){}, anon: newUsage()}
 	for _, o := range opts {
 		o(s)
 	}
 	if !db.IsReadOnly() {
 		err := db.Update(func(tx *bolt.Tx) error {
-			for _, name := range [][]byte{bucketKeys, bucketUsage} {
+			for _, name := range [][]byte{bucketKeys, bucketUsage, bucketFeeds, bucketFeedUsage, bucketMeta} {
 				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 					return fmt.Errorf("create bucket %q: %w", name, err)
 				}
@@ -97,8 +120,17 @@ func Open(db *bolt.DB, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("open key store: %w", err)
 		}
 	}
-	snap := &snapshot{byHash: map[[sha256.Size]byte]*record{}, byID: map[string]*record{}}
+	snap := &snapshot{byHash: map[[sha256.Size]byte]*record{}, byID: map[string]*record{}, feeds: map[string]*feedRec{}, tokenSlugs: &lazySet{}}
 	err := db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketMeta); b != nil {
+			if v := b.Get(metaFlushed); v != nil {
+				var t time.Time
+				if err := t.UnmarshalText(v); err != nil {
+					return fmt.Errorf("bucket key_meta: flushed: %w", err)
+				}
+				s.lastFlush.Store(t.UnixNano())
+			}
+		}
 		if b := tx.Bucket(bucketKeys); b != nil {
 			err := b.ForEach(func(k, v []byte) error {
 				rec, err := decodeRecord(v)
@@ -135,6 +167,9 @@ func Open(db *bolt.DB, opts ...Option) (*Store, error) {
 		return nil
 	})
 	if err != nil {
+		return nil, fmt.Errorf("open key store: %w", err)
+	}
+	if err := s.loadFeeds(snap); err != nil {
 		return nil, fmt.Errorf("open key store: %w", err)
 	}
 	s.snap.Store(snap)
@@ -255,7 +290,7 @@ func (s *Store) Create(o Options) (string, Key, error) {
 	k := Key{
 		Kind: o.Kind, Label: o.Label, Created: now, Expires: o.Expires.UTC(), Disabled: o.Disabled,
 		MaxConns: o.MaxConns, Scopes: slices.Clone(o.Scopes), MaxIPsPerDay: o.MaxIPsPerDay,
-		MonthlyQuota: o.MonthlyQuota, RatePerSec: o.RatePerSec, Slug: o.Slug,
+		MonthlyQuota: o.MonthlyQuota, RatePerSec: o.RatePerSec, Slug: o.Slug, Feed: o.Feed,
 	}
 	if err := validate(&k); err != nil {
 		return "", Key{}, fmt.Errorf("create key: %w", err)
@@ -268,6 +303,9 @@ func (s *Store) Create(o Options) (string, Key, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	snap := s.snap.Load()
+	if err := snap.checkKeyFeed(&k); err != nil {
+		return "", Key{}, fmt.Errorf("create key: %w", err)
+	}
 	if err := snap.slugFree(k.Slug, ""); err != nil {
 		return "", Key{}, fmt.Errorf("create key: %w", err)
 	}
@@ -299,6 +337,9 @@ func (s *Store) Update(id string, p Patch) (Key, error) {
 	k := p.apply(old.key)
 	k.Expires = k.Expires.UTC()
 	if err := validate(&k); err != nil {
+		return Key{}, fmt.Errorf("update %q: %w", id, err)
+	}
+	if err := snap.checkKeyFeed(&k); err != nil {
 		return Key{}, fmt.Errorf("update %q: %w", id, err)
 	}
 	if err := snap.slugFree(k.Slug, id); err != nil {
@@ -396,6 +437,12 @@ func (snap *snapshot) slugFree(slug, self string) error {
 			return fmt.Errorf("slug %q is used by key %s: %w", slug, id, ErrConflict)
 		}
 	}
+	// A token's slug must not shadow a feed's either.
+	for name, fr := range snap.feeds {
+		if slices.Contains(fr.feed.Slugs, slug) {
+			return fmt.Errorf("slug %q is used by feed %s: %w", slug, name, ErrConflict)
+		}
+	}
 	return nil
 }
 
@@ -413,10 +460,12 @@ func (s *Store) commit(snap *snapshot, rec, old *record) error {
 		}
 		return b.Put([]byte(rec.key.ID), data)
 	})
+	s.observe(err)
 	if err != nil {
-		return fmt.Errorf("write: %w", err)
+		// Nothing changed: memory is swapped only after the commit.
+		return fmt.Errorf("%w: %w", ErrUnwritable, err)
 	}
-	next := &snapshot{byHash: maps.Clone(snap.byHash), byID: maps.Clone(snap.byID)}
+	next := &snapshot{byHash: maps.Clone(snap.byHash), byID: maps.Clone(snap.byID), feeds: snap.feeds, tokenSlugs: &lazySet{}}
 	if old != nil {
 		delete(next.byHash, old.hash)
 	}
@@ -499,6 +548,9 @@ func (s *Store) Subscribe(fn func(Change)) (unsubscribe func()) {
 
 // notify is called with s.mu held.
 func (s *Store) notify(c Change) {
+	if c.CutsAccess() {
+		s.dropSessions(c.Key.ID)
+	}
 	ids := slices.Sorted(maps.Keys(s.subs))
 	for _, id := range ids {
 		s.subs[id](c)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -35,6 +36,9 @@ type Usage struct {
 	MonthPings     int64  `json:"monthPings,omitempty"`
 	IngestRequests uint64 `json:"ingestRequests,omitempty"`
 	IngestPings    uint64 `json:"ingestPings,omitempty"`
+
+	// Months holds the billing counters by UTC month ("2026-12").
+	Months map[string]KeyMonth `json:"months,omitempty"`
 }
 
 // pendingTTL bounds how long an authenticated handshake holds a connection
@@ -64,6 +68,7 @@ func (u *usage) view() Usage {
 	u.mu.Lock()
 	v := u.u
 	v.DayIPs = slices.Clone(v.DayIPs)
+	v.Months = maps.Clone(v.Months)
 	u.mu.Unlock()
 	for i := range u.rejected {
 		if n := u.rejected[i].Load(); n > 0 {
@@ -98,6 +103,10 @@ type Identity struct {
 	Label   string
 	Expires time.Time
 	Scopes  []string
+	// Feed is the routing number of the key's feed (Feed.Num) and
+	// Webhook its kind: the broadcaster delivers only that feed's events.
+	Feed    uint32
+	Webhook bool
 }
 
 // Authenticate admits a WebSocket handshake: Check as a subscriber key,
@@ -110,7 +119,19 @@ func (s *Store) Authenticate(key string, remote netip.Addr) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
+	return s.admit(rec, remote, now)
+}
+
+// admit applies a checked subscriber key's connection limits.
+func (s *Store) admit(rec *record, remote netip.Addr, now time.Time) (Identity, error) {
 	k, u := &rec.key, rec.use
+	fr := s.snap.Load().feedOf(k)
+	if fr == nil {
+		// The key's feed is gone (or not replicated here yet): it
+		// opens nothing rather than some other feed.
+		u.reject(reasonUnknown)
+		return Identity{}, ErrUnknown
+	}
 	remote = remote.Unmap()
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -138,7 +159,7 @@ func (s *Store) Authenticate(key string, remote netip.Addr) (Identity, error) {
 	}
 	u.u.LastSeen, u.u.LastIP = now, remote
 	u.dirty.Store(true)
-	return Identity{KeyID: k.ID, Label: k.Label, Expires: k.Expires, Scopes: k.Scopes}, nil
+	return Identity{KeyID: k.ID, Label: k.Label, Expires: k.Expires, Scopes: k.Scopes, Feed: fr.feed.Num, Webhook: fr.feed.Webhook()}, nil
 }
 
 // expirePending drops slots of handshakes that never reached Connected.
@@ -169,6 +190,9 @@ func (s *Store) Connected(keyID string, remote netip.Addr) {
 	u.u.Conns++
 	u.u.Connections++
 	u.u.LastSeen, u.u.LastIP = now, remote.Unmap()
+	m := u.monthOf(now)
+	m.Connections++
+	u.setMonth(now, m)
 	u.mu.Unlock()
 	u.dirty.Store(true)
 }
@@ -189,6 +213,10 @@ func (s *Store) Disconnected(keyID string, remote netip.Addr, dur time.Duration,
 	u.u.ConnectedTime += dur
 	u.u.Deliveries += delivered
 	u.u.LastSeen, u.u.LastIP = now, remote.Unmap()
+	m := u.monthOf(now)
+	m.ConnectedTime += dur
+	m.Deliveries += delivered
+	u.setMonth(now, m)
 	u.mu.Unlock()
 	u.dirty.Store(true)
 }
@@ -236,6 +264,9 @@ func (s *Store) ChargeIngest(keyID string, pings int, now time.Time) error {
 		return ErrQuota
 	}
 	u.u.MonthPings += int64(pings)
+	mo := u.monthOf(now)
+	mo.IngestPings += int64(pings)
+	u.setMonth(now, mo)
 	u.u.IngestRequests++
 	u.u.IngestPings += uint64(pings)
 	u.dirty.Store(true)
@@ -294,10 +325,18 @@ func (s *Store) Flush() error {
 	if err := add(anonID, s.anon); err != nil {
 		return err
 	}
-	if len(items) == 0 {
+	snap := s.snap.Load()
+	if len(items) == 0 && !snap.feedsDirty() {
 		return nil
 	}
+	var feedsDone []*feedUsage
+	at := s.now().UTC()
+	stamp, _ := at.MarshalText()
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if feedsDone, err = snap.flushFeeds(tx); err != nil {
+			return err
+		}
 		b := tx.Bucket(bucketUsage)
 		if b == nil {
 			return fmt.Errorf("bucket %q missing (read-only store?)", bucketUsage)
@@ -307,33 +346,61 @@ func (s *Store) Flush() error {
 				return fmt.Errorf("put %q: %w", it.id, err)
 			}
 		}
-		return nil
+		// Stores from before key_meta get the bucket on their first flush.
+		m, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return m.Put(metaFlushed, stamp)
 	})
+	s.observe(err)
 	if err != nil {
 		for _, it := range items {
 			it.u.dirty.Store(true) // retried by the next Flush
 		}
-		return fmt.Errorf("flush key usage: %w", err)
+		for _, u := range feedsDone {
+			u.dirty.Store(true)
+		}
+		return fmt.Errorf("flush key usage: %w: %w", ErrUnwritable, err)
 	}
+	s.lastFlush.Store(at.UnixNano())
 	return nil
 }
 
+// LastFlush is when usage was last written to the store, by this process
+// or, until its first flush, by the previous one; zero if never. A crash
+// loses the usage counted since.
+func (s *Store) LastFlush() time.Time {
+	if ns := s.lastFlush.Load(); ns != 0 {
+		return time.Unix(0, ns).UTC()
+	}
+	return time.Time{}
+}
+
 // RunFlusher calls Flush every interval until ctx ends, then flushes a last
-// time and returns that Flush's error. Failures in between are logged and
-// retried on the next tick.
+// time and returns that Flush's error. Failures in between are retried on
+// the next tick with nothing lost from memory; the first of a run of
+// failures is logged, and the flush that succeeds again, not every tick.
 func (s *Store) RunFlusher(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("run usage flusher: interval must be positive, got %v", interval)
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var failing time.Time // first failure of the current run
 	for {
 		select {
 		case <-ctx.Done():
 			return s.Flush()
 		case <-t.C:
-			if err := s.Flush(); err != nil {
-				s.log.Warn("key usage flush failed", "err", err)
+			err := s.Flush()
+			switch {
+			case err != nil && failing.IsZero():
+				failing = time.Now()
+				s.log.Warn("key usage flush failed; usage is kept in memory and retried every interval", "interval", interval, "err", err)
+			case err == nil && !failing.IsZero():
+				s.log.Info("key usage flushed again", "failingFor", time.Since(failing).Round(time.Millisecond))
+				failing = time.Time{}
 			}
 		}
 	}

@@ -22,6 +22,11 @@ func (n *Node) startCluster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cl.SetFeeds(n.keys) // feeds cross the bus by name
+	if err := cl.SyncFeeds(ctx, n.keys); err != nil {
+		cl.Close()
+		return fmt.Errorf("cluster: sync feeds: %w", err)
+	}
 	if err := cl.SyncKeys(ctx, n.keys); err != nil {
 		cl.Close()
 		return fmt.Errorf("cluster: sync keys: %w", err)

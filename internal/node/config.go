@@ -5,6 +5,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/broadcast"
 	"github.com/stellarfeed/stellarfeed/engine"
+	"github.com/stellarfeed/stellarfeed/engine/fetch"
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/cluster"
 	"github.com/stellarfeed/stellarfeed/internal/config"
@@ -16,29 +17,36 @@ import (
 func FromConfig(c *config.Config) Config {
 	e := c.Engine
 	opts := engine.Options{
-		Workers:         e.Workers,
-		DefaultInterval: e.Interval,
-		Jitter:          float64(e.Jitter),
-		Timeout:         e.Timeout,
-		MaxBackoff:      e.MaxBackoff,
-		MaxBodyBytes:    int(e.MaxBody),
-		Seed:            uint64(e.Seed),
-		UserAgents:      e.UserAgents,
-		Proxies:         e.Proxies,
-		ProxyCooldown:   e.ProxyCooldown,
-		ProxyLimit:      engine.Limit{RatePerSec: e.ProxyLimit.Rate, Burst: e.ProxyLimit.Burst},
+		Workers:             e.Workers,
+		DefaultInterval:     e.Interval,
+		Jitter:              float64(e.Jitter),
+		Timeout:             e.Timeout,
+		MaxBackoff:          e.MaxBackoff,
+		MaxBodyBytes:        int(e.MaxBody),
+		Seed:                uint64(e.Seed),
+		UserAgents:          e.UserAgents,
+		Client:              fetch.Client(e.Client),
+		Proxies:             e.Proxies,
+		ProxyCooldown:       e.ProxyCooldown,
+		ProxyLimit:          engine.Limit{RatePerSec: e.ProxyLimit.Rate, Burst: e.ProxyLimit.Burst},
+		BlockReportInterval: e.BlockReport,
+		BlockedShareWarn:    float64(e.BlockedShareWarn),
 		Dedupe: engine.DedupeOptions{
-			Cooldown:            e.Dedupe.Cooldown,
-			FirstRunSuppression: engine.Bool(e.Dedupe.FirstRunSuppression),
-			PingOnNewOffer:      engine.Bool(e.Dedupe.PingOnNewOffer),
-			Recheck:             e.Dedupe.Recheck,
+			Cooldown:              e.Dedupe.Cooldown,
+			FirstRunSuppression:   engine.Bool(e.Dedupe.FirstRunSuppression),
+			PingOnNewOffer:        engine.Bool(e.Dedupe.PingOnNewOffer),
+			Recheck:               e.Dedupe.Recheck,
+			PingAfterBlockedStart: e.Dedupe.PingAfterBlockedStart,
 		},
-		Rules: c.Stellar.Rules(),
+		Rules: c.Rules(),
 	}
 	// The file's 0 means "no cooldown"; the engine reads 0 as its default
 	// and a negative value as off.
 	if opts.Dedupe.Cooldown == 0 {
 		opts.Dedupe.Cooldown = -1
+	}
+	if opts.BlockReportInterval == 0 {
+		opts.BlockReportInterval = -1 // the file's 0 turns the summary off
 	}
 	if len(e.Sites) > 0 {
 		opts.SiteLimits = make(map[string]engine.SiteLimit, len(e.Sites))
@@ -75,12 +83,29 @@ func FromConfig(c *config.Config) Config {
 			ConnRatePerIP:    b.ConnRatePerIP,
 			ConnBurstPerIP:   b.ConnBurstPerIP,
 		},
-		Rules:   opts.Rules,
-		Engine:  opts,
-		Targets: Targets(c),
-		Discord: discord.Config{Webhooks: hooks},
-		API:     api.Config{TrustedProxies: trustedProxies(c.Server)},
+		Rules:      opts.Rules,
+		Engine:     opts,
+		Targets:    Targets(c),
+		Monitors:   c.Monitors(nil),
+		Discord:    discord.Config{Webhooks: hooks},
+		EngineFeed: c.Engine.Feed,
+		GroupFeeds: groupFeeds(c),
+		API:        api.Config{CORSOrigins: c.Server.CORSOrigins, TrustedProxies: trustedProxies(c.Server)},
 	}
+}
+
+// groupFeeds maps group names to the feeds their restocks go to.
+func groupFeeds(c *config.Config) map[string]string {
+	var m map[string]string
+	for _, g := range c.Groups {
+		if g.Feed != "" {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[g.Name] = g.Feed
+		}
+	}
+	return m
 }
 
 // trustedProxies reads server.trustedProxies, which Load has validated.

@@ -1,8 +1,6 @@
 package node
 
 import (
-	"sync/atomic"
-
 	"github.com/stellarfeed/stellarfeed/engine"
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/console"
@@ -22,22 +20,20 @@ func (n *Node) newConsole() *console.Console {
 		Keys:     api.StoreService{Keys: n.keys},
 		Conns:    liveConns{hub: n.hub, events: n.events, keys: n.keys},
 		Metrics:  n.metrics.WritePrometheus,
-		Monitors: &n.engineView,
+		Monitors: &n.targets,
 	})
 }
 
-// engineView shows the engine's targets once it runs: the console is
-// built before the engine starts, and serves requests meanwhile.
-type engineView struct{ p atomic.Pointer[engine.Engine] }
-
-func (v *engineView) Running() bool { return v.p.Load() != nil }
-
-func (v *engineView) Status() []engine.TargetStatus {
-	if e := v.p.Load(); e != nil {
+// Status and Running show the engine's targets to the console, as
+// Targets does to the admin API.
+func (et *engineTargets) Status() []engine.TargetStatus {
+	if e := et.eng.Load(); e != nil {
 		return e.Status()
 	}
 	return nil
 }
+
+func (et *engineTargets) Running() bool { return et.eng.Load() != nil }
 
 // ConsoleURL is where the dashboard is served.
 func (n *Node) ConsoleURL() string {

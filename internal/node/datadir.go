@@ -13,6 +13,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
+	"github.com/stellarfeed/stellarfeed/internal/webhook"
 )
 
 // Files in the data directory.
@@ -90,6 +91,10 @@ func adminToken(dir string, st *keys.Store) (string, error) {
 type DemoKeys struct {
 	Subscriber string `json:"subscriber"`
 	Ingest     string `json:"ingest"`
+	// The demo webhook feed: the slug that posts into it (alone, as the
+	// relay service documents) and a subscriber key of that feed.
+	WebhookSlug string `json:"webhookSlug,omitempty"`
+	WebhookKey  string `json:"webhookKey,omitempty"`
 }
 
 // demoKeys reuses the demo keys saved in dir while they still work, so
@@ -102,7 +107,15 @@ func demoKeys(dir string, st *keys.Store) (DemoKeys, error) {
 		_, errSub := st.Check(dk.Subscriber, keys.KindSubscriber, now)
 		_, errIn := st.Check(dk.Ingest, keys.KindIngest, now)
 		if errSub == nil && errIn == nil {
-			return dk, nil
+			before := dk
+			if err := demoWebhook(st, &dk); err != nil {
+				return dk, err
+			}
+			if dk == before {
+				return dk, nil // nothing to save: a read-only data directory still starts
+			}
+			b, _ := json.Marshal(dk)
+			return dk, writeSecretFile(path, string(b))
 		}
 	}
 	var err error
@@ -112,9 +125,42 @@ func demoKeys(dir string, st *keys.Store) (DemoKeys, error) {
 	if dk.Ingest, _, err = st.Create(keys.Options{Kind: keys.KindIngest, Label: "demo ingest"}); err != nil {
 		return dk, fmt.Errorf("create demo ingest token: %w", err)
 	}
+	if err := demoWebhook(st, &dk); err != nil {
+		return dk, err
+	}
 	b, _ := json.Marshal(dk)
 	if err := writeSecretFile(path, string(b)); err != nil {
 		return dk, fmt.Errorf("save demo keys: %w", err)
 	}
 	return dk, nil
+}
+
+// DemoWebhookFeed is the webhook feed `make run` creates.
+const DemoWebhookFeed = "demo-webhooks"
+
+// demoWebhook makes sure the demo webhook feed exists with a slug and a
+// subscriber key in dk that still work. The slug is random: on a webhook
+// feed it is the credential.
+func demoWebhook(st *keys.Store, dk *DemoKeys) error {
+	f, err := st.Feed(DemoWebhookFeed)
+	if err != nil {
+		f, err = st.CreateFeed(keys.FeedOptions{
+			Name: DemoWebhookFeed, Kind: keys.FeedWebhook, Label: "demo webhook feed",
+			Slugs: []string{"demo-" + webhook.NewID()[:10]}, RatePerSec: 50, IPRatePerSec: 5,
+		})
+		if err != nil {
+			return fmt.Errorf("create demo webhook feed: %w", err)
+		}
+	}
+	if len(f.Slugs) == 0 {
+		return fmt.Errorf("demo webhook feed %q has no slug: give it one (feeds update %s --slug …)", f.Name, f.Name)
+	}
+	dk.WebhookSlug = f.Slugs[0]
+	if k, err := st.Check(dk.WebhookKey, keys.KindSubscriber, time.Now()); err == nil && k.Feed == f.Name {
+		return nil
+	}
+	if dk.WebhookKey, _, err = st.Create(keys.Options{Kind: keys.KindSubscriber, Label: "demo webhook subscriber", Feed: f.Name}); err != nil {
+		return fmt.Errorf("create demo webhook key: %w", err)
+	}
+	return nil
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/stellarfeed/stellarfeed/engine"
+	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/config"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
@@ -177,6 +178,22 @@ func TestEndToEndEngineAgainstSimulator(t *testing.T) {
 	for _, site := range []string{"amazon", "walmart", "shopify"} {
 		if v := e2eMetric(t, n.Metrics(), `stellarfeed_checks_total{site="`+site+`",outcome="blocked"}`); v == 0 {
 			t.Errorf("no blocked %s check under faults", site)
+		}
+	}
+	// The operator sees the blocks: every target blocked, with the
+	// monitor's reason, in the admin API.
+	if url, tok, err := LocalAPI(dataDir); err != nil {
+		t.Error(err)
+	} else if list, err := api.NewClient(url, tok, nil).Targets(context.Background()); err != nil {
+		t.Error(err)
+	} else {
+		for _, tg := range list.Targets {
+			if tg.Outcome != "blocked" || tg.Reason == "" || tg.Since == nil || tg.Proxy != "direct" {
+				t.Errorf("admin API under faults: %+v", tg)
+			}
+		}
+		if list.Total != len(cfg.Targets) || list.BySite["amazon"].ByOutcome["blocked"] == 0 {
+			t.Errorf("admin API: total %d, want %d; by site %v", list.Total, len(cfg.Targets), list.BySite)
 		}
 	}
 	if err := srv.SetFaults(sim.Faults{}); err != nil {

@@ -73,7 +73,7 @@ func (n *Node) startEngine(parent context.Context) error {
 	if len(opts.Rules.OfferIDSites) == 0 {
 		opts.Rules = n.cfg.Rules
 	}
-	outputs := []engine.Output{engine.HubOutput{Publisher: n.publisher(), Rules: opts.Rules, Logger: opts.Logger}}
+	outputs := []engine.Output{liveHub{pub: n.publisher(), eng: &n.targets, log: opts.Logger, feed: n.engineFeed}}
 	if len(n.cfg.Discord.Webhooks) > 0 {
 		dc := n.cfg.Discord
 		dc.Logger = n.log.With("component", "discord")
@@ -85,7 +85,11 @@ func (n *Node) startEngine(parent context.Context) error {
 		// change) ping each restock once.
 		opts.Claim = n.cluster.Claim
 	}
-	eng, err := engine.New(opts, monitors.New, state, outputs...)
+	lookup := n.cfg.Monitors
+	if lookup == nil {
+		lookup = monitors.New
+	}
+	eng, err := engine.New(opts, lookup, observedState{state, n.health.report}, outputs...)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
@@ -96,7 +100,7 @@ func (n *Node) startEngine(parent context.Context) error {
 		return fmt.Errorf("targets: %w", err)
 	}
 	n.engine = eng
-	n.engineView.p.Store(eng)
+	n.targets.eng.Store(eng)
 	ctx, cancel := context.WithCancel(parent)
 	n.cancelEngine = cancel
 	n.engineWG.Add(1)
@@ -140,8 +144,8 @@ func (n *Node) startEngine(parent context.Context) error {
 }
 
 // Reload applies a changed target list: only changed targets restart, and
-// WebSocket clients are untouched. Settings other than targets need a
-// restart.
+// WebSocket clients are untouched. ApplyConfig applies a whole reloaded
+// config (targets, Stellar site names, dedupe).
 func (n *Node) Reload(targets []engine.Target) error {
 	if n.engine == nil {
 		return errors.New("the monitor engine is not running")

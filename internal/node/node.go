@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -23,9 +24,11 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/console"
 	"github.com/stellarfeed/stellarfeed/internal/discord"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
+	"github.com/stellarfeed/stellarfeed/internal/listen"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 	"github.com/stellarfeed/stellarfeed/internal/sse"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
 // Config is one process's setup. The zero value plus a DataDir is usable:
@@ -43,6 +46,9 @@ type Config struct {
 	// UsageFlush is how often key usage is written to the store (default
 	// 30 s): at most that much is lost on a crash, nothing on shutdown.
 	UsageFlush time.Duration
+	// StoreProbe is how often a data directory that failed a write is
+	// probed for recovery (default 2 s); see storeHealth.
+	StoreProbe time.Duration
 	// Demo creates (or reuses) a demo subscriber key and ingest token.
 	Demo bool
 
@@ -50,6 +56,13 @@ type Config struct {
 	RunEngine bool
 	Engine    engine.Options
 	Targets   []engine.Target
+	// EngineFeed is the feed restocks go to ("" = default); GroupFeeds
+	// routes a target group's restocks to another feed (see feeds.go).
+	EngineFeed string
+	GroupFeeds map[string]string
+	// Monitors resolves a target's site to its monitor (nil: monitors.New);
+	// FromConfig sets it when the config has per-site options.
+	Monitors func(site string) (monitors.Monitor, error)
 	// Discord posts restocks (and sold-outs, if asked) to webhooks.
 	Discord discord.Config
 	// Sim starts the built-in retailer simulator on SimAddr (default
@@ -82,10 +95,13 @@ type Node struct {
 	metrics *metrics.Set
 	console *console.Console
 
-	engineView engineView // the engine, for the console, once it runs
-
 	wsLn, apiLn net.Listener
+	targets     engineTargets // the engine's status, for the admin API
+	routes      atomic.Pointer[feedRoutes]
 	demo        DemoKeys
+	health      *storeHealth
+	clock       *steadyClock // key expiry, quotas, usage times: see steadyClock
+	recovered   Recovered
 
 	engine  *engine.Engine // nil unless RunEngine
 	discord *discord.Output
@@ -119,10 +135,14 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.UsageFlush <= 0 {
 		cfg.UsageFlush = 30 * time.Second
 	}
+	if cfg.StoreProbe <= 0 {
+		cfg.StoreProbe = 2 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.NewSet(), errc: make(chan error, 4), cancelEngine: func() {}}
+	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.NewSet(), errc: make(chan error, 4), cancelEngine: func() {},
+		clock: newSteadyClock(cfg.Logger)}
 	var cleanup []func()
 	defer func() {
 		if err != nil {
@@ -132,12 +152,20 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
+	roErr := error(nil)
 	if n.db, err = OpenDB(cfg.DataDir, false); err != nil {
-		return nil, err
+		if n.db, roErr = openReadOnly(cfg.DataDir, err); roErr == nil {
+			return nil, err
+		}
 	}
 	cleanup = append(cleanup, func() { n.db.Close() })
-	if n.keys, err = keys.Open(n.db, keys.WithLogger(n.log)); err != nil {
+	n.health = newStoreHealth(n.log.With("component", "store"), n.db, cfg.DataDir, cfg.StoreProbe, n.metrics)
+	n.health.report(roErr)
+	if n.keys, err = keys.Open(n.db, keys.WithLogger(n.log), keys.WithWriteObserver(n.health.report), keys.WithClock(n.clock.Now)); err != nil {
 		return nil, fmt.Errorf("open key store: %w", err)
+	}
+	if n.recovered, err = recoverDataDir(n.db, n.keys, n.health, n.log); err != nil {
+		return nil, err
 	}
 	// The local CLI reads the admin token from the data directory.
 	if _, err := adminToken(cfg.DataDir, n.keys); err != nil {
@@ -147,6 +175,13 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		if n.demo, err = demoKeys(cfg.DataDir, n.keys); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.RunEngine {
+		routes, err := n.checkFeedRoutes(cfg.EngineFeed, cfg.GroupFeeds)
+		if err != nil {
+			return nil, err
+		}
+		n.routes.Store(routes)
 	}
 	if cfg.Cluster.NATS != "" {
 		if err := n.startCluster(ctx); err != nil {
@@ -167,6 +202,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	auth.hub = n.hub
 	scfg := cfg.SSE
+	if scfg.FirstID == 0 {
+		scfg.FirstID = firstSSEID(time.Now(), n.recovered.SSENext)
+	}
 	scfg.Logger = n.log.With("component", "sse")
 	n.events = sse.New(scfg)
 	n.console = n.newConsole()
@@ -194,15 +232,19 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Publisher: n.publisher(),
 		SSE:       n.events,
 		Conns:     liveConns{hub: n.hub, events: n.events, keys: n.keys},
+		Targets:   &n.targets,
 		Keys:      n.keys,
 		Metrics:   n.metrics,
 		Logger:    n.log.With("component", "api"),
 		Rules:     cfg.Rules,
+		LiveRules: n.targets.liveRules(cfg.Rules),
 		Ready:     n.ready,
+		Degraded:  n.health.degraded,
+		Now:       n.clock.Now,
 	})
 	registerHubMetrics(n.metrics, n.hub)
 
-	if n.wsLn, err = cluster.Listen(ctx, cfg.WSAddr, cfg.ReusePort); err != nil {
+	if n.wsLn, err = listen.TCP(ctx, cfg.WSAddr, cfg.ReusePort); err != nil {
 		return nil, fmt.Errorf("listen for WebSocket clients on %s: %w", cfg.WSAddr, err)
 	}
 	cleanup = append(cleanup, func() { n.wsLn.Close() })
@@ -211,13 +253,18 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	cleanup = append(cleanup, func() { n.apiLn.Close() })
 	if err := writeSecretFile(filepath.Join(cfg.DataDir, apiAddrFile), loopbackAddr(n.apiLn.Addr())); err != nil {
-		return nil, fmt.Errorf("record API address: %w", err)
+		// Serving matters more than the CLI finding us (disk full): the
+		// CLI can still be given --api.
+		n.health.report(err)
+		n.log.Warn("API address not recorded for the local CLI", "err", err)
 	}
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
 	n.goServe("broadcast", func() error { return ignoreClosed(n.hub.Serve(n.wsLn), broadcast.ErrServerClosed) })
 	n.goServe("api", func() error { return ignoreClosed(n.api.Serve(n.apiLn), api.ErrServerClosed) })
+	n.wg.Go(func() { n.health.run(bg) })
+	n.wg.Go(func() { n.runExpiry(bg, expirySweep) })
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -305,8 +352,15 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.unsub()
 	n.cancel()
 	n.wg.Wait()
-	if err := n.keys.Flush(); err != nil {
-		errs = append(errs, fmt.Errorf("flush usage: %w", err))
+	if n.db.IsReadOnly() {
+		n.log.Warn("usage counted since the start is not saved: the data directory was read-only at start")
+	} else {
+		if err := n.keys.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("flush usage: %w", err))
+		}
+		if err := markStopped(n.db, n.events.Stats().LastID+1); err != nil {
+			errs = append(errs, fmt.Errorf("record clean shutdown: %w", err))
+		}
 	}
 	_ = os.Remove(filepath.Join(n.cfg.DataDir, apiAddrFile))
 	if err := n.db.Close(); err != nil {
@@ -333,6 +387,9 @@ func (n *Node) Hub() *broadcast.Server { return n.hub }
 func (n *Node) Demo() DemoKeys         { return n.demo }
 func (n *Node) Metrics() *metrics.Set  { return n.metrics }
 
+// Recovered is what Start found in the data directory.
+func (n *Node) Recovered() Recovered { return n.recovered }
+
 // loopbackAddr turns a wildcard listen address into one the local CLI can
 // dial.
 func loopbackAddr(a net.Addr) string {
@@ -355,6 +412,22 @@ type keyAuth struct {
 
 func (a *keyAuth) Authenticate(key string, remote netip.Addr) (broadcast.Identity, error) {
 	id, err := a.st.Authenticate(key, remote)
+	if err != nil {
+		var ae *keys.AuthError
+		if errors.As(err, &ae) {
+			return broadcast.Identity{}, &broadcast.AuthError{Status: ae.Status, Reason: ae.Reason}
+		}
+		return broadcast.Identity{}, err
+	}
+	// Expiry is enforced by the node's sweep on its steady clock, not by
+	// the broadcaster's, which reads the system clock (see runExpiry).
+	id.Expires = time.Time{}
+	return broadcast.Identity(id), nil
+}
+
+// AuthenticateSession admits a /ws handshake by its /api/login cookie.
+func (a *keyAuth) AuthenticateSession(token string, remote netip.Addr) (broadcast.Identity, error) {
+	id, err := a.st.AuthenticateSession(token, remote)
 	if err != nil {
 		var ae *keys.AuthError
 		if errors.As(err, &ae) {

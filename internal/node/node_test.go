@@ -79,16 +79,7 @@ func waitConns(t *testing.T, n *Node, k int64) {
 
 func postPings(t *testing.T, n *Node, token, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", fmt.Sprintf("http://%s/api/pings", n.APIAddr()), strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return request(t, "POST", fmt.Sprintf("http://%s/api/pings", n.APIAddr()), map[string]string{"Authorization": "Bearer " + token}, body)
 }
 
 func readPing(t *testing.T, c net.Conn) []byte {

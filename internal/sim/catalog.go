@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/stellarfeed/stellarfeed/monitors/walmart"
 )
 
 // Site names used in the catalog and the control API.
@@ -72,8 +74,6 @@ type Variant struct {
 
 var (
 	asinRe      = regexp.MustCompile(`^[A-Z0-9]{10}$`)
-	walmartUSRe = regexp.MustCompile(`^[0-9]{5,14}$`)
-	walmartCARe = regexp.MustCompile(`^([A-Z0-9]{12}|[0-9]{13})$`)
 	handleRe    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,254}$`)
 	hostRe      = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$`)
 	priceRe     = regexp.MustCompile(`^[0-9]{1,9}(\.[0-9]{1,2})?$`)
@@ -131,12 +131,12 @@ func (p *Product) validate() error {
 	case SiteWalmart:
 		switch p.Region {
 		case "USA":
-			if !walmartUSRe.MatchString(p.SKU) {
-				return fmt.Errorf("sku: %q is not a Walmart USA item id (5-14 digits)", p.SKU)
+			if !walmart.IsItemID(walmart.RegionUSA, p.SKU) {
+				return fmt.Errorf("sku: %q is not a Walmart USA item id (digits)", p.SKU)
 			}
 		case "CA":
-			if !walmartCARe.MatchString(p.SKU) {
-				return fmt.Errorf("sku: %q is not a Walmart CA item id (12 upper-case alphanumerics or 13 digits)", p.SKU)
+			if !walmart.IsItemID(walmart.RegionCA, p.SKU) {
+				return fmt.Errorf("sku: %q is not a Walmart CA item id (12 letters or digits, or 13 digits)", p.SKU)
 			}
 		default:
 			return fmt.Errorf("region: %q is not USA or CA", p.Region)

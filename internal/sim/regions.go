@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"strings"
+
+	"github.com/stellarfeed/stellarfeed/monitors/amazon"
 )
 
 // amazonRegion is what the simulator needs to know about one Amazon
@@ -39,103 +41,120 @@ type amazonRegion struct {
 	AmazonName    string // the merchant name Amazon uses for itself
 }
 
-var amazonRegions = []amazonRegion{
-	{Code: "USA", Domain: "www.amazon.com", MarketplaceID: "ATVPDKIKX0DER", SellerID: "ATVPDKIKX0DER",
-		Lang: "en-us", Currency: "USD", TitlePrefix: "Amazon.com: ",
+// amazonRegions are the simulated marketplaces. Where each lives and who
+// Amazon is there (Domain, MarketplaceID, SellerID, Currency) come from the
+// Amazon monitor's region table, the one home of that data; the page texts
+// are the simulator's own.
+var amazonRegions = withMarketplaces([]amazonRegion{
+	{Code: "USA",
+		Lang: "en-us", TitlePrefix: "Amazon.com: ",
 		Symbol: "$", Thousands: ",", Decimal: ".",
 		InStock: "In Stock", Unavailable: "Currently unavailable.", AddToCart: "Add to Cart", BuyNow: "Buy Now",
 		SoldByAmazon: "Ships from and sold by Amazon.com.", ShipsFrom: "Ships from", SoldBy: "Sold by",
 		CaptchaPrompt: "Enter the characters you see below",
 		CaptchaIntro:  "Sorry, we just need to make sure you're not a robot. For best results, please make sure your browser is accepting cookies.",
 		Continue:      "Continue shopping", AmazonName: "Amazon.com"},
-	{Code: "CA", Domain: "www.amazon.ca", MarketplaceID: "A2EUQ1WTGCTBG2", SellerID: "A3DWYIK6Y9EEQB",
-		Lang: "en-ca", Currency: "CAD", TitlePrefix: "Amazon.ca: ",
+	{Code: "CA",
+		Lang: "en-ca", TitlePrefix: "Amazon.ca: ",
 		Symbol: "CDN$", SymbolSpaced: true, Thousands: ",", Decimal: ".",
 		InStock: "In Stock", Unavailable: "Currently unavailable.", AddToCart: "Add to Cart", BuyNow: "Buy Now",
 		SoldByAmazon: "Ships from and sold by Amazon.ca.", ShipsFrom: "Ships from", SoldBy: "Sold by",
 		CaptchaPrompt: "Enter the characters you see below",
 		CaptchaIntro:  "Sorry, we just need to make sure you're not a robot. For best results, please make sure your browser is accepting cookies.",
 		Continue:      "Continue shopping", AmazonName: "Amazon.ca"},
-	{Code: "UK", Domain: "www.amazon.co.uk", MarketplaceID: "A1F83G8C2ARO7P", SellerID: "A3P5ROKL5A1OLE",
-		Lang: "en-gb", Currency: "GBP", TitlePrefix: "Amazon.co.uk: ",
+	{Code: "UK",
+		Lang: "en-gb", TitlePrefix: "Amazon.co.uk: ",
 		Symbol: "£", Thousands: ",", Decimal: ".",
 		InStock: "In stock", Unavailable: "Currently unavailable.", AddToCart: "Add to Basket", BuyNow: "Buy Now",
 		SoldByAmazon: "Dispatched from and sold by Amazon.", ShipsFrom: "Dispatches from", SoldBy: "Sold by",
 		CaptchaPrompt: "Enter the characters you see below",
 		CaptchaIntro:  "Sorry, we just need to make sure you're not a robot. For best results, please make sure your browser is accepting cookies.",
 		Continue:      "Continue shopping", AmazonName: "Amazon"},
-	{Code: "NL", Domain: "www.amazon.nl", MarketplaceID: "A1805IZSGTT6HS", SellerID: "A17D2BRD4YMT0X",
-		Lang: "nl-nl", Currency: "EUR", TitlePrefix: "Amazon.nl: ",
+	{Code: "NL",
+		Lang: "nl-nl", TitlePrefix: "Amazon.nl: ",
 		Symbol: "€", SymbolAfter: true, SymbolSpaced: true, Thousands: ".", Decimal: ",",
 		InStock: "Op voorraad", Unavailable: "Dit artikel is tijdelijk niet beschikbaar.", AddToCart: "In winkelwagen", BuyNow: "Nu kopen",
 		SoldByAmazon: "Verzonden en verkocht door Amazon.", ShipsFrom: "Verzending", SoldBy: "Verkoper",
 		CaptchaPrompt: "Voer de karakters in die u hieronder ziet",
 		CaptchaIntro:  "Excuses, we moeten controleren dat u geen robot bent.",
 		Continue:      "Doorgaan met winkelen", AmazonName: "Amazon"},
-	{Code: "FR", Domain: "www.amazon.fr", MarketplaceID: "A13V1IB3VIYZZH", SellerID: "A1X6FK5RDHNB96",
-		Lang: "fr-fr", Currency: "EUR", TitlePrefix: "Amazon.fr : ",
+	{Code: "FR",
+		Lang: "fr-fr", TitlePrefix: "Amazon.fr : ",
 		Symbol: "€", SymbolAfter: true, SymbolSpaced: true, Thousands: ".", Decimal: ",",
 		InStock: "En stock", Unavailable: "Actuellement indisponible.", AddToCart: "Ajouter au panier", BuyNow: "Acheter maintenant",
 		SoldByAmazon: "Vendu et expédié par Amazon.", ShipsFrom: "Expédié par", SoldBy: "Vendu par",
 		CaptchaPrompt: "Entrez les caractères que vous voyez ci-dessous",
 		CaptchaIntro:  "Désolés, il faut que nous nous assurions que vous n'êtes pas un robot.",
 		Continue:      "Continuer les achats", AmazonName: "Amazon"},
-	{Code: "IT", Domain: "www.amazon.it", MarketplaceID: "APJ6JRA9NG5V4", SellerID: "A11IL2PNWYJU7H",
-		Lang: "it-it", Currency: "EUR", TitlePrefix: "Amazon.it: ",
+	{Code: "IT",
+		Lang: "it-it", TitlePrefix: "Amazon.it: ",
 		Symbol: "€", SymbolAfter: true, SymbolSpaced: true, Thousands: ".", Decimal: ",",
 		InStock: "Disponibilità immediata", Unavailable: "Non disponibile.", AddToCart: "Aggiungi al carrello", BuyNow: "Acquista ora",
 		SoldByAmazon: "Venduto e spedito da Amazon.", ShipsFrom: "Spedito da", SoldBy: "Venduto da",
 		CaptchaPrompt: "Inserisci i caratteri visualizzati nello spazio sottostante",
 		CaptchaIntro:  "Ci scusiamo, ma dobbiamo assicurarci che tu non sia un robot.",
 		Continue:      "Continua con gli acquisti", AmazonName: "Amazon"},
-	{Code: "DE", Domain: "www.amazon.de", MarketplaceID: "A1PA6795UKMFR9", SellerID: "A3JWKAKR8XB7XF",
-		Lang: "de-de", Currency: "EUR", TitlePrefix: "Amazon.de: ",
+	{Code: "DE",
+		Lang: "de-de", TitlePrefix: "Amazon.de: ",
 		Symbol: "€", SymbolAfter: true, SymbolSpaced: true, Thousands: ".", Decimal: ",",
 		InStock: "Auf Lager", Unavailable: "Derzeit nicht verfügbar.", AddToCart: "In den Einkaufswagen", BuyNow: "Jetzt kaufen",
 		SoldByAmazon: "Verkauf und Versand durch Amazon.", ShipsFrom: "Versand", SoldBy: "Verkäufer",
 		CaptchaPrompt: "Geben Sie die Zeichen unten ein",
 		CaptchaIntro:  "Geben Sie die Zeichen unten ein. Wir bitten um Ihr Verständnis und wollen uns sicher sein, dass Sie kein Bot sind.",
 		Continue:      "Weiter shoppen", AmazonName: "Amazon"},
-	{Code: "JP", Domain: "www.amazon.co.jp", MarketplaceID: "A1VC38T7YXB528", SellerID: "AN1VRQENFRJN5",
-		Lang: "ja-jp", Currency: "JPY", TitlePrefix: "Amazon.co.jp: ",
+	{Code: "JP",
+		Lang: "ja-jp", TitlePrefix: "Amazon.co.jp: ",
 		Symbol: "￥", Thousands: ",", Decimal: ".", NoDecimals: true,
 		InStock: "在庫あり。", Unavailable: "現在在庫切れです。この商品の再入荷予定は立っておりません。", AddToCart: "カートに入れる", BuyNow: "今すぐ買う",
 		SoldByAmazon: "この商品は、Amazon.co.jp が販売、発送します。", ShipsFrom: "出荷元", SoldBy: "販売元",
 		CaptchaPrompt: "下に表示されている文字を入力してください",
 		CaptchaIntro:  "申し訳ありませんが、お客様がロボットでないことを確認させていただく必要があります。",
 		Continue:      "ショッピングを続ける", AmazonName: "Amazon.co.jp"},
-	{Code: "ES", Domain: "www.amazon.es", MarketplaceID: "A1RKKUPIHCS9HS", SellerID: "A1AT7YVPFBWXBL",
-		Lang: "es-es", Currency: "EUR", TitlePrefix: "Amazon.es: ",
+	{Code: "ES",
+		Lang: "es-es", TitlePrefix: "Amazon.es: ",
 		Symbol: "€", SymbolAfter: true, SymbolSpaced: true, Thousands: ".", Decimal: ",",
 		InStock: "En stock", Unavailable: "No disponible.", AddToCart: "Añadir a la cesta", BuyNow: "Comprar ya",
 		SoldByAmazon: "Vendido y enviado por Amazon.", ShipsFrom: "Enviado desde", SoldBy: "Vendido por",
 		CaptchaPrompt: "Introduzca los caracteres que ve a continuación",
 		CaptchaIntro:  "Lo sentimos, tenemos que asegurarnos de que no es un robot.",
 		Continue:      "Seguir comprando", AmazonName: "Amazon"},
-	{Code: "BE", Domain: "www.amazon.com.be", MarketplaceID: "AMEN7PMS3EDWL", SellerID: "A3Q3FYJVX702M2",
-		Lang: "fr-be", Currency: "EUR", TitlePrefix: "Amazon.com.be : ",
+	{Code: "BE",
+		Lang: "fr-be", TitlePrefix: "Amazon.com.be : ",
 		Symbol: "€", SymbolAfter: true, SymbolSpaced: true, Thousands: ".", Decimal: ",",
 		InStock: "En stock", Unavailable: "Actuellement indisponible.", AddToCart: "Ajouter au panier", BuyNow: "Acheter maintenant",
 		SoldByAmazon: "Vendu et expédié par Amazon.", ShipsFrom: "Expédié par", SoldBy: "Vendu par",
 		CaptchaPrompt: "Entrez les caractères que vous voyez ci-dessous",
 		CaptchaIntro:  "Désolés, il faut que nous nous assurions que vous n'êtes pas un robot.",
 		Continue:      "Continuer les achats", AmazonName: "Amazon"},
-	{Code: "PL", Domain: "www.amazon.pl", MarketplaceID: "A1C3SOZRARQ6R3", SellerID: "A2R2221NX79QZP",
-		Lang: "pl-pl", Currency: "PLN", TitlePrefix: "Amazon.pl: ",
+	{Code: "PL",
+		Lang: "pl-pl", TitlePrefix: "Amazon.pl: ",
 		Symbol: "zł", SymbolAfter: true, SymbolSpaced: true, Thousands: ".", Decimal: ",",
 		InStock: "W magazynie", Unavailable: "Obecnie niedostępny.", AddToCart: "Dodaj do koszyka", BuyNow: "Kup teraz",
 		SoldByAmazon: "Wysyłka i sprzedaż przez Amazon.", ShipsFrom: "Wysyłka", SoldBy: "Sprzedawca",
 		CaptchaPrompt: "Wprowadź znaki, które widzisz poniżej",
 		CaptchaIntro:  "Przepraszamy, musimy upewnić się, że nie jesteś robotem.",
 		Continue:      "Kontynuuj zakupy", AmazonName: "Amazon"},
-	{Code: "AU", Domain: "www.amazon.com.au", MarketplaceID: "A39IBJ37TRP1C6", SellerID: "ANEGB3WVEVKZB",
-		Lang: "en-au", Currency: "AUD", TitlePrefix: "Amazon.com.au: ",
+	{Code: "AU",
+		Lang: "en-au", TitlePrefix: "Amazon.com.au: ",
 		Symbol: "A$", Thousands: ",", Decimal: ".",
 		InStock: "In stock", Unavailable: "Currently unavailable.", AddToCart: "Add to Cart", BuyNow: "Buy Now",
 		SoldByAmazon: "Ships from and sold by Amazon AU.", ShipsFrom: "Ships from", SoldBy: "Sold by",
 		CaptchaPrompt: "Enter the characters you see below",
 		CaptchaIntro:  "Sorry, we just need to make sure you're not a robot. For best results, please make sure your browser is accepting cookies.",
 		Continue:      "Continue shopping", AmazonName: "Amazon AU"},
+})
+
+// withMarketplaces fills each region's marketplace facts from
+// monitors/amazon; a code it does not know is a programming error.
+func withMarketplaces(rs []amazonRegion) []amazonRegion {
+	for i := range rs {
+		info, ok := amazon.Region(rs[i].Code)
+		if !ok {
+			panic("sim: no Amazon marketplace " + rs[i].Code)
+		}
+		rs[i].Domain, rs[i].MarketplaceID, rs[i].SellerID, rs[i].Currency = info.Domain, info.MarketplaceID, info.SellerID, info.Currency
+	}
+	return rs
 }
 
 // AmazonRegions lists the simulated Amazon region codes in the facts

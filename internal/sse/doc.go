@@ -16,9 +16,17 @@
 // whether or not anyone is subscribed: the client that most needs the
 // replay is the only one, reconnecting after a network blip.
 //
-// Event ids increase by one per ping and start from the clock (Unix
-// microseconds) when the Hub is created, so they keep increasing across
-// restarts and an id from before a restart is recognised as "older than
+// Each subscriber receives its feed's events only (SubscribeOptions.Feed
+// against stellar.Message.Feed). Each feed has its own ring, so a busy
+// feed never evicts a quiet one's history and a Last-Event-ID from
+// another feed's stream replays only this feed's later events. Webhook
+// events are sent without an "event:" field ("message" events), so a
+// browser's EventSource.onmessage receives them; pings keep "event: ping".
+// A subscription with Expires ends at the key's expiry (ErrKeyExpired).
+//
+// Event ids increase by one per event, across feeds, and start from the
+// clock (Unix microseconds) when the Hub is created, so they keep
+// increasing across restarts and an id from before a restart is recognised as "older than
 // the ring" rather than mistaken for a future one.
 //
 // Each subscriber has a bounded queue. Publish never blocks: a subscriber

@@ -11,18 +11,27 @@ import (
 // and shared by the ring and every subscriber queue.
 type Event struct {
 	ID     uint64
-	Site   string
+	Feed   uint32
+	Site   string // a webhook event's channel
 	Region string
+	// Webhook events are sent without an "event:" field, so a browser's
+	// EventSource.onmessage receives them.
+	Webhook bool
 	// Data is the complete event: "id: N\nevent: ping\ndata: ...\n\n".
 	Data []byte
 }
 
 // newEvent encodes m once.
 func newEvent(id uint64, m *stellar.Message) *Event {
-	return &Event{ID: id, Site: m.Site, Region: m.Region, Data: AppendEvent(nil, id, "ping", m.Payload)}
+	typ := "ping"
+	if m.Webhook {
+		typ = ""
+	}
+	return &Event{ID: id, Feed: m.Feed, Site: m.Site, Region: m.Region, Webhook: m.Webhook, Data: AppendEvent(nil, id, typ, m.Payload)}
 }
 
-// AppendEvent appends one event with the given id, type and data to dst.
+// AppendEvent appends one event with the given id, type and data to dst;
+// an empty type leaves the "event:" field out (a "message" event).
 // Data is normally compact JSON (one line); if it has line breaks (CR, LF
 // or CRLF), each line gets its own "data:" field, which a client joins
 // back with "\n", so no byte of data can end the event early or inject a
@@ -33,9 +42,12 @@ func AppendEvent(dst []byte, id uint64, typ string, data []byte) []byte {
 	}
 	dst = append(dst, "id: "...)
 	dst = strconv.AppendUint(dst, id, 10)
-	dst = append(dst, "\nevent: "...)
-	dst = append(dst, typ...)
 	dst = append(dst, '\n')
+	if typ != "" {
+		dst = append(dst, "event: "...)
+		dst = append(dst, typ...)
+		dst = append(dst, '\n')
+	}
 	for {
 		i := bytes.IndexAny(data, "\r\n")
 		if i < 0 {

@@ -24,6 +24,8 @@ var (
 	ErrKeyDisconnected = errors.New("sse: key disconnected")
 	// ErrKicked: Kick ended the stream (an operator's decision).
 	ErrKicked = errors.New("sse: kicked by the provider")
+	// ErrKeyExpired: the key's expiry passed while streaming.
+	ErrKeyExpired = errors.New("sse: key expired")
 	// errUnsubscribed: the subscription's own Close.
 	errUnsubscribed = errors.New("sse: unsubscribed")
 )
@@ -88,8 +90,7 @@ type Hub struct {
 	log *slog.Logger
 
 	mu     sync.Mutex
-	ring   []*Event // circular, len RingSize once full
-	head   int      // index of the oldest event when the ring is full
+	rings  map[uint32]*ring // by feed: a busy feed never evicts a quiet one's history
 	lastID uint64
 	subs   map[*Subscription]struct{}
 	closed bool
@@ -104,7 +105,7 @@ func New(cfg Config) *Hub {
 	return &Hub{
 		cfg:    cfg,
 		log:    cfg.Logger,
-		ring:   make([]*Event, 0, cfg.RingSize),
+		rings:  map[uint32]*ring{},
 		lastID: cfg.FirstID - 1,
 		subs:   make(map[*Subscription]struct{}),
 	}
@@ -123,14 +124,14 @@ func (h *Hub) Publish(m *stellar.Message) {
 	}
 	h.lastID++
 	ev := newEvent(h.lastID, m)
-	if len(h.ring) < cap(h.ring) {
-		h.ring = append(h.ring, ev)
-	} else {
-		h.ring[h.head] = ev
-		h.head = (h.head + 1) % len(h.ring)
+	r := h.rings[ev.Feed]
+	if r == nil {
+		r = &ring{evs: make([]*Event, 0, h.cfg.RingSize)}
+		h.rings[ev.Feed] = r
 	}
+	r.add(ev)
 	for s := range h.subs {
-		if !s.filter.Match(ev.Site, ev.Region) {
+		if !s.match(ev) {
 			continue
 		}
 		select {
@@ -168,6 +169,12 @@ type SubscribeOptions struct {
 	Filter Filter
 	// Remote is the client's address, shown by Conns.
 	Remote netip.Addr
+	// Feed is the key's feed (keys.Identity.Feed): only its events are
+	// sent or replayed, whatever Last-Event-ID says.
+	Feed uint32
+	// Expires, when set, ends the stream with ErrKeyExpired at that time,
+	// as the WebSocket endpoints close at a key's expiry.
+	Expires time.Time
 	// Resume replays the kept events after LastEventID (that match the
 	// filter) before the live ones.
 	Resume      bool
@@ -178,7 +185,7 @@ type SubscribeOptions struct {
 // one lock, so no event falls between the replayed ones and the live
 // ones, and none comes twice.
 func (h *Hub) Subscribe(o SubscribeOptions) (*Subscription, error) {
-	s := &Subscription{hub: h, keyID: o.KeyID, filter: o.Filter, remote: o.Remote, since: time.Now(), ch: make(chan *Event, h.cfg.Buffer)}
+	s := &Subscription{hub: h, keyID: o.KeyID, filter: o.Filter, remote: o.Remote, since: time.Now(), feed: o.Feed, expires: o.Expires, ch: make(chan *Event, h.cfg.Buffer)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -196,28 +203,62 @@ func (h *Hub) Subscribe(o SubscribeOptions) (*Subscription, error) {
 
 // replayLocked fills s.replay with the kept events after last and sets
 // s.notice when that cannot be exact; h.mu is held.
+//
+// Ids are global to the hub and each feed keeps its own ring, so an id
+// from another feed's stream is only a position in time here: what is
+// replayed is this subscriber's feed's events after it, never the other's.
 func (h *Hub) replayLocked(s *Subscription, last uint64) {
-	n := uint64(len(h.ring))
-	oldest := h.lastID - n + 1 // == lastID+1 when the ring is empty
+	r := h.rings[s.feed]
+	if r == nil {
+		r = &ring{}
+	}
 	from := last + 1
+	// floor is the lowest id that, were it this feed's, would still be
+	// kept: above the newest evicted event, and not before this hub began.
+	floor := h.cfg.FirstID
+	if r.evicted > 0 {
+		floor = r.evicted + 1
+	}
 	switch {
 	case last > h.lastID:
 		// Another node's id, or a clock that went back between restarts:
 		// replaying everything would duplicate pings, so replay nothing.
 		s.notice = fmt.Sprintf("Last-Event-ID %d is newer than this server's newest event %d: nothing replayed", last, h.lastID)
 		return
-	case from < oldest:
+	case from < floor:
+		oldest := h.lastID + 1
+		if len(r.evs) > 0 {
+			oldest = r.at(0).ID
+		}
 		s.notice = fmt.Sprintf("events missed: Last-Event-ID %d is older than the oldest kept event %d, up to %d events were lost", last, oldest, oldest-from)
 		h.missed.Add(1)
-		from = oldest
 	}
-	for id := from; id <= h.lastID; id++ {
-		ev := h.ring[(uint64(h.head)+(id-oldest))%n]
-		if s.filter.Match(ev.Site, ev.Region) {
+	for i := range len(r.evs) {
+		if ev := r.at(i); ev.ID >= from && s.match(ev) {
 			s.replay = append(s.replay, ev)
 		}
 	}
 }
+
+// ring keeps the newest events of one feed, oldest first from head.
+type ring struct {
+	evs     []*Event // circular, len cap once full
+	head    int      // index of the oldest event when full
+	evicted uint64   // id of the newest event pushed out, 0 if none
+}
+
+func (r *ring) add(ev *Event) {
+	if len(r.evs) < cap(r.evs) {
+		r.evs = append(r.evs, ev)
+		return
+	}
+	r.evicted = r.evs[r.head].ID
+	r.evs[r.head] = ev
+	r.head = (r.head + 1) % len(r.evs)
+}
+
+// at returns the i-th oldest kept event.
+func (r *ring) at(i int) *Event { return r.evs[(r.head+i)%len(r.evs)] }
 
 // DisconnectKey ends every stream of that key with ErrKeyDisconnected
 // (the key was revoked, rotated or lost rights) and returns how many.
@@ -282,7 +323,10 @@ func (h *Hub) Close() {
 // Stats returns the counters.
 func (h *Hub) Stats() Stats {
 	h.mu.Lock()
-	st := Stats{Subscribers: len(h.subs), LastID: h.lastID, Kept: len(h.ring)}
+	st := Stats{Subscribers: len(h.subs), LastID: h.lastID}
+	for _, r := range h.rings {
+		st.Kept += len(r.evs)
+	}
 	h.mu.Unlock()
 	st.Subscribed = h.subscribed.Load()
 	st.Published = h.published.Load()

@@ -12,16 +12,18 @@ import (
 // Subscription is one subscriber: its filter, its bounded queue and the
 // events to replay first. Stream writes it out; Close ends it.
 type Subscription struct {
-	hub    *Hub
-	id     uint64
-	keyID  string
-	remote netip.Addr
-	since  time.Time
-	filter Filter
-	ch     chan *Event
-	replay []*Event // set by Subscribe, consumed by Stream
-	notice string   // comment sent before the replay (events missed)
-	err    error    // why the hub ended it; written before close(ch)
+	hub     *Hub
+	id      uint64
+	keyID   string
+	remote  netip.Addr
+	since   time.Time
+	filter  Filter
+	feed    uint32
+	expires time.Time
+	ch      chan *Event
+	replay  []*Event // set by Subscribe, consumed by Stream
+	notice  string   // comment sent before the replay (events missed)
+	err     error    // why the hub ended it; written before close(ch)
 
 	delivered atomic.Uint64
 }
@@ -95,8 +97,20 @@ func (s *Subscription) Stream(w Writer, beforeFlush func()) error {
 
 	tick := time.NewTicker(cfg.Heartbeat)
 	defer tick.Stop()
+	var expired <-chan time.Time
+	if !s.expires.IsZero() {
+		t := time.NewTimer(time.Until(s.expires))
+		defer t.Stop()
+		expired = t.C
+	}
 	for {
 		select {
+		case <-expired:
+			write(appendComment(nil, "stream closed: "+ErrKeyExpired.Error()))
+			if err := flush(); err != nil {
+				return err
+			}
+			return ErrKeyExpired
 		case ev, ok := <-s.ch:
 			// Drain what is already queued, so a burst costs one flush.
 			for n := len(s.ch); ok; n-- {
@@ -126,6 +140,12 @@ func (s *Subscription) Stream(w Writer, beforeFlush func()) error {
 			s.hub.heartbeats.Add(1)
 		}
 	}
+}
+
+// match reports whether ev is for this subscriber: its feed, and for a
+// ping its filter (site and region filters do not apply to webhook events).
+func (s *Subscription) match(ev *Event) bool {
+	return ev.Feed == s.feed && (ev.Webhook || s.filter.Match(ev.Site, ev.Region))
 }
 
 // Delivered is how many events were flushed to the client so far.

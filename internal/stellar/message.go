@@ -16,6 +16,16 @@ type Message struct {
 	Region  string
 	Payload []byte // JSON text, a sub-slice of Frame
 	Frame   []byte // unmasked server-to-client text frame
+
+	// Feed is the routing number of the feed the message belongs to
+	// (keys.Feed.Num; 0 is the default feed). Endpoints deliver it only
+	// to subscribers of that feed.
+	Feed uint32
+	// Webhook marks an event of a webhook feed: Payload is
+	// {"type":"webhook","id":…,"payload":…,"receivedAt":…}, Site holds
+	// its channel (the posted "event" or "type", possibly empty) and
+	// Region is empty.
+	Webhook bool
 }
 
 // encoder writes compact JSON without HTML escaping: Stellar reads the

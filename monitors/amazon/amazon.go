@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -73,35 +72,21 @@ func (m *Monitor) Region(code string) (RegionInfo, bool) {
 	return r, ok
 }
 
-// ValidateTarget rejects a target at config-load time, naming the field.
-func (m *Monitor) ValidateTarget(t *monitors.Target) error {
-	if _, ok := m.regions[t.Region]; !ok {
-		return fmt.Errorf("region: %q is not one of %s", t.Region, regionCodes())
-	}
-	if !stellar.IsASIN(t.SKU) {
-		return fmt.Errorf("sku: %q is not an ASIN (10 upper-case letters or digits, e.g. B0DR8G428S)", t.SKU)
-	}
-	switch mer := t.Merchant; {
-	case mer == "" || mer == "any" || mer == "amazon":
-	case isMerchantID(mer):
-	default:
-		return fmt.Errorf("merchant: %q is not any, amazon or a merchant id (8-20 upper-case letters or digits)", mer)
-	}
-	if t.MaxPrice < 0 {
-		return fmt.Errorf("maxPrice: %v is negative (0 means no cap)", t.MaxPrice)
-	}
-	if t.BaseURL != "" {
-		if _, err := monitors.ParseBaseURL(t.BaseURL); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// maxAODPages bounds the offers pages one check reads (10 offers each)
+// while looking for an offer that passes the filters.
+const maxAODPages = 5
+
+// aodPageSize is how many offers a full offers page lists (besides the
+// pinned one).
+const aodPageSize = 10
 
 // Check polls one product: the product page, and the All Offers Display
-// fragment when the buy box is missing, out of stock with other sellers, or
-// fails the merchant or price filter. A failed or blocked request is Error
-// or Blocked, never OutOfStock.
+// fragment when the page has no featured offer ("See all buying options"),
+// is out of stock with other sellers, or its buy box fails the merchant,
+// condition or price filter; further offers pages (pageno) while no offer
+// passes and more are listed. A failed or blocked request is Error or
+// Blocked, a page or fragment the parser does not recognise UnknownLayout,
+// never OutOfStock.
 func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetcher) monitors.Observation {
 	obs := monitors.Observation{StellarSite: t.StellarSite, Region: t.Region}
 	if obs.StellarSite == "" {
@@ -118,60 +103,132 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 
 	resp, res := m.fetch(ctx, f, r, origin+"/dp/"+t.SKU, "product page")
 	if resp == nil {
+		obs.Evidence = res.reason
 		return fail(obs, res.outcome, res.reason)
 	}
 	page, err := parseProduct(resp.Body, r, t.SKU) // fetch ran DetectBlock
 	if err != nil {
-		if errors.Is(err, ErrBlocked) {
+		switch {
+		case errors.Is(err, ErrBlocked):
 			return fail(obs, monitors.Blocked, "product page: "+err.Error())
+		case errors.Is(err, ErrNotProduct):
+			// Not a block, not a product: a layout the parser does not know
+			// (or an error page), never out of stock.
+			obs.Evidence = "no ASIN on the page"
+			return fail(obs, monitors.UnknownLayout, "product page: "+err.Error())
 		}
 		return fail(obs, monitors.Error, "product page: "+err.Error())
 	}
+	obs.Seen = offer(t, r, page, page.OfferID, page.Merchant, page.SoldByAmazon, page.Price, page.PriceValue)
+	obs.Seen.Condition = page.Condition
+	obs.Evidence = page.Evidence
 
 	// The buy box wins when it passes every filter.
 	var filterReason string
 	if page.Stock == InStock {
-		ok, why := passes(t, page.Merchant, page.SoldByAmazon, page.Price, page.PriceValue)
+		ok, why := passes(t, page.Merchant, page.SoldByAmazon, page.Price, page.PriceValue, page.Condition)
 		if ok {
 			obs.Outcome = monitors.InStock
-			obs.Offers = []monitors.Offer{offer(t, r, page, page.OfferID, page.Merchant, page.SoldByAmazon, page.Price, page.PriceValue)}
+			obs.Offers = []monitors.Offer{obs.Seen}
 			return obs
+		}
+		if page.Condition == monitors.ConditionUsed && !t.AllowsCondition(page.Condition) {
+			// A used-only buy box: the page has no new offer to find.
+			return fail(obs, monitors.OutOfStock, "no new offer: the page offers only a used copy (condition filter "+conditions(t)+")")
 		}
 		filterReason = "buy box " + why
 	}
 	if page.Stock == OutOfStock && !page.OtherSellers {
 		return fail(obs, monitors.OutOfStock, "out of stock: "+page.Evidence)
 	}
+	if page.Digital && page.Stock == StockUnknown {
+		return fail(obs, monitors.Error, "digital-only item (Kindle 1-Click): no offer a Stellar task can buy")
+	}
 
 	aodURL := origin + "/gp/product/ajax/ref=dp_aod_ALL_mbc?asin=" + url.QueryEscape(t.SKU) + "&pc=dp&experienceId=aodAjaxMain"
-	resp, res = m.fetch(ctx, f, r, aodURL, "offers")
-	if resp == nil {
-		return fail(obs, res.outcome, res.reason)
-	}
-	offers, err := parseAOD(resp.Body, r, t.SKU) // fetch ran DetectBlock
-	if err != nil {
-		if errors.Is(err, ErrBlocked) {
-			return fail(obs, monitors.Blocked, "offers: "+err.Error())
-		}
-		return fail(obs, monitors.Error, "offers: "+err.Error())
-	}
-	var reasons []string
+	var (
+		reasons    []string
+		seen       = map[string]bool{}
+		unreadable int
+		total      = -1 // the offer count the first page gives, if any
+	)
 	if filterReason != "" {
 		reasons = append(reasons, filterReason)
 	}
-	for _, o := range offers {
-		ok, why := passes(t, o.Merchant, o.SoldByAmazon, o.Price, o.PriceValue)
-		if ok {
-			obs.Outcome = monitors.InStock
-			obs.Offers = []monitors.Offer{offer(t, r, page, o.OfferID, o.Merchant, o.SoldByAmazon, o.Price, o.PriceValue)}
-			return obs
+	for pageNo := 1; pageNo <= maxAODPages; pageNo++ {
+		u, what := aodURL, "offers"
+		if pageNo > 1 {
+			u += "&pageno=" + strconv.Itoa(pageNo)
+			what = "offers page " + strconv.Itoa(pageNo)
 		}
-		reasons = append(reasons, "offer "+why)
+		resp, res = m.fetch(ctx, f, r, u, what)
+		if resp == nil {
+			obs.Evidence = page.Evidence + "; then " + what + ": not read"
+			return fail(obs, res.outcome, res.reason)
+		}
+		pg, err := parseAOD(resp.Body, r, t.SKU) // fetch ran DetectBlock
+		if err != nil {
+			switch {
+			case errors.Is(err, ErrBlocked):
+				return fail(obs, monitors.Blocked, what+": "+err.Error())
+			case errors.Is(err, ErrNotAOD), errors.Is(err, ErrUnknownLayout):
+				obs.Evidence = page.Evidence + "; then " + what + ": fragment not recognised"
+				return fail(obs, monitors.UnknownLayout, what+": "+err.Error())
+			}
+			return fail(obs, monitors.Error, what+": "+err.Error())
+		}
+		unreadable += pg.unreadable
+		if pg.total >= 0 {
+			total = pg.total
+		}
+		fresh := 0
+		for _, o := range pg.offers {
+			if seen[o.OfferID] {
+				continue
+			}
+			seen[o.OfferID] = true
+			fresh++
+			ok, why := passes(t, o.Merchant, o.SoldByAmazon, o.Price, o.PriceValue, o.Cond)
+			if ok {
+				obs.Outcome = monitors.InStock
+				obs.Evidence = fmt.Sprintf("%s: offer by %s (%s)", what, orUnknown(o.Merchant), orUnknown(o.Condition))
+				best := offer(t, r, page, o.OfferID, o.Merchant, o.SoldByAmazon, o.Price, o.PriceValue)
+				best.Condition = o.Cond
+				obs.Offers = []monitors.Offer{best}
+				if page.Stock != InStock {
+					obs.Seen = best
+				}
+				return obs
+			}
+			reasons = append(reasons, "offer "+why)
+		}
+		// More pages only while they bring offers and there are more to
+		// see: the fragment's count says so, or (without a count) the
+		// page was full.
+		more := len(seen) < total || (total < 0 && fresh >= aodPageSize)
+		if fresh == 0 || !more {
+			break
+		}
+	}
+	if unreadable > 0 {
+		obs.Evidence = "offers fragment"
+		return fail(obs, monitors.UnknownLayout, fmt.Sprintf("offers: %d offer blocks without a readable offer id and no readable offer passes the filters", unreadable))
+	}
+	if page.Stock != InStock {
+		obs.Evidence = "offers fragment (" + page.Evidence + ")"
 	}
 	if len(reasons) == 0 {
 		return fail(obs, monitors.OutOfStock, "no offers ("+page.Evidence+")")
 	}
 	return fail(obs, monitors.OutOfStock, "no offer passes the filters: "+summarize(reasons))
+}
+
+// conditions names the target's condition filter for reasons.
+func conditions(t *monitors.Target) string {
+	if len(t.Conditions) == 0 {
+		return monitors.ConditionNew
+	}
+	return strings.Join(t.Conditions, ",")
 }
 
 type failure struct {
@@ -203,9 +260,12 @@ func (m *Monitor) fetch(ctx context.Context, f monitors.Fetcher, r RegionInfo, u
 	return resp, failure{}
 }
 
-// passes applies the target's merchant and max-price filters; why says
-// which one failed.
-func passes(t *monitors.Target, merchant string, soldByAmazon bool, price string, value float64) (bool, string) {
+// passes applies the target's condition, merchant and max-price filters;
+// why says which one failed.
+func passes(t *monitors.Target, merchant string, soldByAmazon bool, price string, value float64, cond string) (bool, string) {
+	if !t.AllowsCondition(cond) {
+		return false, fmt.Sprintf("is %s (condition filter %s)", cond, conditions(t))
+	}
 	switch t.Merchant {
 	case "", "any":
 	case "amazon":

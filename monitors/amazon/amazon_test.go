@@ -212,13 +212,13 @@ func TestCheck(t *testing.T) {
 			outcome: monitors.Error, reason: "offers: HTTP 500", requests: 2,
 		},
 		{
-			name:   "AOD not a fragment is an error",
+			name:   "AOD not a fragment is an unknown layout",
 			target: monitors.Target{Region: "UK", SKU: "B0UKNOBB01"},
 			routes: map[string]fakeResp{
 				dpURL("B0UKNOBB01"):  {file: "product-UK-nobuybox.html"},
 				aodURL("B0UKNOBB01"): {body: "<html><body>hello</body></html>"},
 			},
-			outcome: monitors.Error, reason: "not an offers fragment", requests: 2,
+			outcome: monitors.UnknownLayout, reason: "not an offers fragment", requests: 2,
 		},
 		{
 			name:   "AOD truncated is an error, not out of stock",
@@ -391,15 +391,17 @@ func TestValidateTarget(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tgt := ok
 			tt.edit(&tgt)
-			err := m.ValidateTarget(&tgt)
+			err := monitors.Validate(m, &tgt)
 			if tt.field == "" {
 				if err != nil {
 					t.Fatalf("unexpected %v", err)
 				}
 				return
 			}
-			if err == nil || !strings.HasPrefix(err.Error(), tt.field) {
-				t.Fatalf("err = %v, want prefix %q", err, tt.field)
+			// The field is data, not text to parse: config places it.
+			fe := monitors.FieldErrors(err)
+			if len(fe) != 1 || !strings.HasPrefix(fe[0].Error(), tt.field) || fe[0].Path != strings.TrimSuffix(strings.SplitN(tt.field, ":", 2)[0], ":") {
+				t.Fatalf("err = %v (%+v), want one field error with prefix %q", err, fe, tt.field)
 			}
 		})
 	}

@@ -8,7 +8,9 @@ import (
 
 // Structural markers of Amazon's bot walls, matched on the raw bytes
 // exactly as Amazon writes them, in bodies of any size; the first in list
-// order wins.
+// order wins. A marker counts only where a block page puts it (see
+// placed): a real product page quotes an earlier captcha URL as a referer
+// inside a JSON attribute, and that page is in stock, not blocked.
 var blockMarkers = [...]struct{ marker, reason string }{
 	{"validateCaptcha", "captcha form (validateCaptcha)"},
 	{`id="captchacharacters"`, "captcha input #captchacharacters"},
@@ -16,14 +18,17 @@ var blockMarkers = [...]struct{ marker, reason string }{
 }
 
 // firstMarker returns the index of the first blockMarkers entry (in list
-// order, not page order) found in body, or -1. A substring search per
-// marker would cost three full scans of a 1.5 MB page; instead it jumps
-// with IndexByte between the few bytes a marker must contain: the two
-// captcha markers share "tcha", so one walk over the 'h's finds either,
-// and the notice is found by its '@'.
+// order, not page order) found in its place in body, or -1. A substring
+// search per marker would cost three full scans of a 1.5 MB page;
+// instead it jumps with IndexByte between the few bytes a marker must
+// contain: the two captcha markers share "tcha", so one walk over the
+// 'h's finds either, and the notice is found by its '@'. Only a hit is
+// checked for its place, by a tag scan up to it.
 func firstMarker(body []byte) int {
 	const hValidate, hChars = 13, 9 // offset of the 'h' of "tcha" in each
 	found := -1
+	var ps placeScanner
+	ps.sc.b = body
 	for i := 3; i+1 < len(body); i++ {
 		j := bytes.IndexByte(body[i:len(body)-1], 'h')
 		if j < 0 {
@@ -33,10 +38,10 @@ func firstMarker(body []byte) int {
 		if body[i+1] != 'a' || body[i-1] != 'c' || body[i-2] != 't' {
 			continue
 		}
-		if matchAt(body, i, blockMarkers[0].marker, hValidate) {
+		if matchAt(body, i, blockMarkers[0].marker, hValidate) && ps.placed(0, i-hValidate) {
 			return 0
 		}
-		if found < 0 && matchAt(body, i, blockMarkers[1].marker, hChars) {
+		if found < 0 && matchAt(body, i, blockMarkers[1].marker, hChars) && ps.placed(1, i-hChars) {
 			found = 1
 		}
 	}
@@ -44,17 +49,78 @@ func firstMarker(body []byte) int {
 		return found
 	}
 	const atNotice = 20 // offset of the '@'
+	ps = placeScanner{sc: tagScanner{b: body}}
 	for i := 0; i < len(body); i++ {
 		j := bytes.IndexByte(body[i:], '@')
 		if j < 0 {
 			break
 		}
 		i += j
-		if matchAt(body, i, blockMarkers[2].marker, atNotice) {
+		if matchAt(body, i, blockMarkers[2].marker, atNotice) && ps.placed(2, i-atNotice) {
 			return 2
 		}
 	}
 	return -1
+}
+
+// placeScanner walks the tags of a body forward to tell where an offset
+// sits: inside which tag, in a script or style body, or in text. Offsets
+// asked about must not decrease.
+type placeScanner struct {
+	sc   tagScanner
+	tok  tagToken // the last tag read that starts at or before the offset
+	have bool
+	next tagToken // a tag read past the offset, kept for the next call
+	held bool
+}
+
+// placed reports whether marker m at offset off sits where a block page
+// puts it: validateCaptcha in a <form>'s action, captchacharacters as an
+// element's id, the notice in text (or a comment), never in a script,
+// a style or another attribute.
+func (p *placeScanner) placed(m, off int) bool {
+	for {
+		if !p.held {
+			if !p.sc.next() {
+				break
+			}
+			p.next, p.held = p.sc.tok, true
+		}
+		if p.next.start > off {
+			break
+		}
+		p.tok, p.have, p.held = p.next, true, false
+	}
+	if !p.have {
+		return m == 2 // text before the first tag
+	}
+	t := &p.tok
+	if off < t.end { // inside the tag t
+		switch m {
+		case 0:
+			if !eqFold(t.name, "form") || t.closing {
+				return false
+			}
+			it := attrIter{b: t.attrs}
+			for {
+				k, v, ok := it.next()
+				if !ok {
+					return false
+				}
+				if eqFold(k, "action") && bytes.Contains(v, []byte(blockMarkers[0].marker)) {
+					return true
+				}
+			}
+		case 1:
+			return !t.closing && string(t.id) == "captchacharacters"
+		}
+		return false
+	}
+	// After t: raw text when t opened a script, style, …
+	if !t.closing && rawTextTag(t.name) {
+		return m == 2 && eqFold(t.name, "title")
+	}
+	return m == 2
 }
 
 // matchAt reports whether pat sits in s with its byte k at offset i.
@@ -74,6 +140,11 @@ var blockPhrases = [...]struct{ phrase, reason string }{
 	{"to discuss automated access to amazon data", "automated-access notice"},
 	{"enter the characters you see below", "captcha text (en)"},
 	{"type the characters you see in this image", "captcha text (en)"},
+	// The 2024+ "Continue shopping" interstitial (a ~4 KB page served
+	// with 200 to flagged clients), in the languages public monitors quote.
+	{"click the button below to continue shopping", "continue-shopping interstitial (en)"},
+	{"klicke auf die schaltfläche unten, um mit dem einkaufen fortzufahren", "continue-shopping interstitial (de)"},
+	{"fai clic sul pulsante qui sotto per continuare a fare acquisti", "continue-shopping interstitial (it)"},
 	{"geben sie die zeichen unten ein", "captcha text (de)"},
 	{"geben sie die unten angezeigten zeichen ein", "captcha text (de)"},
 	{"entrez les caractères que vous voyez ci-dessous", "captcha text (fr)"},

@@ -44,8 +44,17 @@ func TestDetectBlock(t *testing.T) {
 		{"404 page", 404, page(`Page Not Found`), false, ""},
 		{"500 page", 500, page(`Internal error`), false, ""},
 		{"empty 200", 200, nil, false, ""},
-		{"marker first bytes", 200, []byte(`validateCaptcha`), true, "validateCaptcha"},
-		{"marker last bytes", 200, []byte(`<input id="captchacharacters"`), true, "captchacharacters"},
+		{"marker first bytes", 200, []byte(`<form action="/errors/validateCaptcha">`), true, "validateCaptcha"},
+		{"marker last bytes", 200, []byte(`<input id="captchacharacters">`), true, "captchacharacters"},
+		// A marker counts only where a block page puts it (a real in-stock
+		// page quotes an old captcha URL as its referer in a JSON attribute).
+		{"captcha url in a JSON attribute", 200, page(`<script type="a-state" data-a-state="{&quot;refererURL&quot;:&quot;https://www.amazon.com/errors/validateCaptcha?amzn=x&quot;}">{}</script>`), false, ""},
+		{"captcha url in a script", 200, page(`<script>var r = "/errors/validateCaptcha?amzn=1"; var i = '<input id="captchacharacters">';</script>`), false, ""},
+		{"captcha url in a link", 200, page(`<a href="/errors/validateCaptcha">x</a>`), false, ""},
+		{"captcha url as text", 200, page(`validateCaptcha`), false, ""},
+		{"captcha input id in another attribute", 200, page(`<div data-x='id="captchacharacters"'></div>`), false, ""},
+		{"captcha form after a decoy", 200, page(`<script>"/errors/validateCaptcha"</script><FORM method="get" ACTION="/errors/validateCaptcha">`), true, "validateCaptcha"},
+		{"notice in a script", 200, page(`<script>var m = "api-services-support@amazon.com";</script>`), false, ""},
 		{"notice marker alone", 200, []byte(`api-services-support@amazon.com`), true, "api-services-support"},
 		{"marker order beats page order", 200, page(`<input id="captchacharacters"/><form action="/errors/validateCaptcha">`), true, "validateCaptcha"},
 		{"near misses", 200, page(`validateCaptch captchacharacter id='captchacharacters' api-services-support@amazon.co ValidateCaptcha`), false, ""},
@@ -54,6 +63,9 @@ func TestDetectBlock(t *testing.T) {
 		{"phrase at the very end", 200, []byte(`voer de karakters in`), true, "(nl)"},
 		{"phrase cut short", 200, []byte(`voer de karakters i`), false, ""},
 		{"ja phrase", 200, page(`表示されている文字を入力してください`), true, "(ja)"},
+		{"continue shopping interstitial", 200, []byte(`<html><head><title>Amazon.com</title></head><body><h4>Click the button below to continue shopping</h4><button type="submit">Continue shopping</button></body></html>`), true, "continue-shopping"},
+		{"continue shopping interstitial de", 200, page(`<h4>Klicke auf die Schaltfläche unten, um mit dem Einkaufen fortzufahren</h4>`), true, "continue-shopping interstitial (de)"},
+		{"continue shopping interstitial it", 200, page(`<h4>Fai clic sul pulsante qui sotto per continuare a fare acquisti</h4>`), true, "continue-shopping interstitial (it)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,4 +127,41 @@ func BenchmarkDetectBlockCaptcha(b *testing.B) {
 			b.Fatal("not blocked")
 		}
 	}
+}
+
+// FuzzDetectBlock: any body, no panic; a verdict always has a reason; a
+// real captcha form in front of anything is a block, and a marker quoted
+// inside a script never is one on its own.
+func FuzzDetectBlock(f *testing.F) {
+	seedFixtures(f, func(b []byte) { f.Add(200, b) })
+	f.Add(200, []byte(`<div data-x="/errors/validateCaptcha?amzn=1">`))
+	f.Add(403, []byte(nil))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		blocked, reason := DetectBlock(status, body)
+		if blocked != (reason != "") {
+			t.Fatalf("blocked %v with reason %q", blocked, reason)
+		}
+		if status == 403 && !blocked {
+			t.Fatal("403 not blocked")
+		}
+		form := append([]byte(`<html><body><form method="get" action="/errors/validateCaptcha"></form>`), body...)
+		if b, _ := DetectBlock(200, form); !b {
+			t.Fatal("captcha form not detected")
+		}
+		if len(body) < 64 && isAlnum(body) {
+			quoted := append(append([]byte(`<html><body><script>var u="/errors/validateCaptcha?`), body...), `";</script><p>ok</p></body></html>`...)
+			if b, why := DetectBlock(200, quoted); b {
+				t.Fatalf("marker in a script read as a block: %s", why)
+			}
+		}
+	})
+}
+
+func isAlnum(b []byte) bool {
+	for _, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

@@ -6,9 +6,24 @@
 // target's BaseURL (which may carry a path, as the simulator's
 // http://127.0.0.1:9000/www.amazon.de does) or https://{domain}. When the
 // buy box is missing, out of stock with other sellers, or fails the
-// target's merchant or maxPrice filter, it also GETs the All Offers Display
-// fragment {origin}/gp/product/ajax/ref=dp_aod_ALL_mbc?asin={ASIN}&pc=dp&experienceId=aodAjaxMain
-// and takes the first offer (pinned first, then page order) that passes.
+// target's merchant, condition or maxPrice filter, or the page has no
+// featured offer at all ("See all buying options"), it also GETs the All
+// Offers Display fragment
+// {origin}/gp/product/ajax/ref=dp_aod_ALL_mbc?asin={ASIN}&pc=dp&experienceId=aodAjaxMain
+// and takes the first offer (pinned first, then page order) that passes;
+// while none passes and the fragment lists more offers, it reads the next
+// pages (&pageno=2, …, at most maxAODPages). Offers are read in every form
+// Amazon has used: id-based blocks (#aod-pinned-offer, #aod-offer) and the
+// 2024+ class-based ones (.aod-information-block, .aod-other-offer-block);
+// offer ids from offeringID.1, data-aod-atc-action, data-aw-aod-cart-api
+// or items[0.base][offerListingId]. A fragment whose offer blocks hold no
+// id the parser can read is UnknownLayout, never "no offers".
+//
+// Conditions: each AOD offer's heading ("Used - Like New", "Neu",
+// "Renewed") maps to new, used, renewed or collectible (ConditionOf); a
+// product page's buy box is new unless it is a used buy box (the
+// used-only "Buy used" box, the mobile isUsedBuyBox form). Targets take
+// new offers only unless Target.Conditions allows more.
 //
 // Parsing is done by pure functions over bytes, usable on their own:
 //
@@ -37,12 +52,17 @@
 // Text fallbacks ("Verkauf und Versand durch Amazon", …) apply only when a
 // page carries no merchant id.
 //
-// Outcomes: a captcha, robot check, automated-access notice, Dogs of Amazon
+// Outcomes: a captcha (the validateCaptcha form, the #captchacharacters
+// input or the captcha text; a captcha URL quoted in a script or a JSON
+// attribute of a real page is not one), robot check, automated-access notice, Dogs of Amazon
 // page (unless it is a plain 404 for an unknown ASIN) or HTTP 403/429/503 is
 // Blocked; a variant redirect (the page is for another ASIN), a truncated
 // page (no </html>; an offers fragment with divs left open) or an
 // unparsable one is Error. Neither is
 // ever OutOfStock, so the engine cannot fire a false restock after them.
+// A page without an ASIN and an offers fragment the parser does not
+// recognise are UnknownLayout (not a block: no proxy backs off). A Kindle
+// page (1-Click, no offer listing id) is Error: nothing to ping.
 // OutOfStock needs positive evidence (#outOfStock, an "unavailable" text,
 // or an offers fragment with nothing passing the filters) and its Reason
 // says which: out of stock, third party only under merchant "amazon", or

@@ -65,6 +65,12 @@ func fixtureCases() []fixtureCase {
 		fixtureCase{file: "aod-JP-variant.html", kind: "aod", region: "JP", asin: "B0JP000107", wantErr: ErrVariantRedirect},
 		fixtureCase{file: "aod-USA-truncated.html", kind: "aod", region: "USA", asin: "B0US000100", wantErr: ErrTruncated},
 		fixtureCase{file: "aod-ES-empty.html", kind: "aod", region: "ES", asin: "B0ESOOS001", offers: []string{}},
+		// 2024+ class-based offer blocks (hand-written, see aod2024_test.go).
+		fixtureCase{file: "aod-USA-classblocks-2024.html", kind: "aod", region: "USA", asin: "B0US2024AA",
+			offers: []string{"ATVPDKIKX0DER", "A1THIRDPARTY01", "A2RENEWEDSHOP1"}},
+		fixtureCase{file: "aod-USA-classblocks-2024-page2.html", kind: "aod", region: "USA", asin: "B0US2024AA",
+			offers: []string{"A3COLLECTOR001", "ATVPDKIKX0DER"}},
+		fixtureCase{file: "aod-USA-unreadable-2024.html", kind: "aod", region: "USA", asin: "B0US2024AA", wantErr: ErrUnknownLayout},
 	)
 	for _, c := range captchaSpecs {
 		cases = append(cases, fixtureCase{file: c.Name + ".html", kind: "block", region: "USA", asin: "B0US000100", status: 200, wantErr: ErrBlocked})

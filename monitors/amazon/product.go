@@ -28,6 +28,9 @@ var (
 	ErrNotProduct = errors.New("amazon: not a product page")
 	// ErrNotAOD: the body is not an All Offers Display fragment.
 	ErrNotAOD = errors.New("amazon: not an offers fragment")
+	// ErrUnknownLayout: the offers fragment holds offers the parser cannot
+	// read. Never "no offers": Amazon changed its markup.
+	ErrUnknownLayout = errors.New("amazon: unknown layout")
 )
 
 // Stock is what a page says about availability.
@@ -69,6 +72,14 @@ type Page struct {
 	OtherSellers bool `json:"otherSellers"`
 	// Evidence names what decided Stock, for logs.
 	Evidence string `json:"evidence,omitempty"`
+	// Condition is "" for the ordinary (new) buy box and
+	// monitors.ConditionUsed when the page offers only a used copy (a
+	// "Buy used" buy box): OfferID, Merchant and Price are then that used
+	// offer's, which only a target allowing used offers may ping.
+	Condition string `json:"condition,omitempty"`
+	// Digital marks a Kindle/digital page (1-Click purchase, no
+	// offerListingID): nothing a Stellar task can buy.
+	Digital bool `json:"digital,omitempty"`
 }
 
 // Selectors, compiled once: package-level but immutable.
@@ -79,7 +90,15 @@ var (
 		sel(`form#addToCart input[name="offerListingID"]`),
 		sel(`input[name="offerListingID"]`),
 		sel(`input[name="items[0.base][offerListingId]"]`),
+		sel(`input[name="oid"]`), // the mobile layout's add-to-cart form
 	}
+	selATCForms = sel(`form#addToCart`)
+	// A used buy box: the desktop "Buy used" box (used-only pages) and the
+	// mobile form flagged isUsedBuyBox.
+	selUsedBox        = sel(`#usedOnlyBuybox, #used_buybox_desktop, input[name="isUsedBuyBox"][value="1"]`)
+	selUsedPrice      = sel(`#usedBuySection .offer-price`)
+	selDigital        = sel(`#kindle-price, form#buyOneClick`)
+	selKindle         = sel(`#kindle-price`)
 	selMerchantInputs = []matcherT{sel(`input#merchantID`), sel(`input[name="merchantID"]`)}
 	selSellerLinks    = sel(`#sellerProfileTriggerId, #merchant-info a[href], #merchantInfoFeature_feature_div a[href], #tabular-buybox a[href]`)
 	selMerchantText   = sel(`#merchant-info, #merchantInfoFeature_feature_div, #tabular-buybox, #sellerProfileTriggerId`)
@@ -95,6 +114,8 @@ var (
 		sel("#corePriceDisplay_desktop_feature_div .priceToPay, #corePriceDisplay_desktop_feature_div .apexPriceToPay"),
 		sel("#apex_desktop .priceToPay, #apex_desktop .apexPriceToPay, #apex_offerDisplay_desktop .a-price"),
 		sel("#corePrice_desktop .a-price, #price_inside_buybox, #priceblock_ourprice, #priceblock_dealprice"),
+		// Book pages (2017 desktop) and the mobile layout.
+		sel("#buyNewSection .offer-price, #newBuyBoxPrice"),
 	}
 	selOffscreen = sel(".a-offscreen")
 	selWhole     = sel(".a-price-whole")
@@ -176,22 +197,60 @@ func productFromTree(doc *html.Node, r RegionInfo, asin string) (Page, error) {
 		}
 	}
 	p.Image = productImage(first(doc, selImage...))
-	if p.Price, p.PriceValue = buyBoxPrice(doc, r); p.Price != "" {
-		p.Currency = r.Currency
-	}
+	p.Price, p.PriceValue = buyBoxPrice(doc, r)
 
+	// Which add-to-cart form holds the offer: the first new one. A used
+	// form comes first on the mobile layout, and is the only one on a
+	// used-only page, whose offer must not pass for a new one.
+	var newForm, usedForm *html.Node
+	for _, f := range queryAll(doc, selATCForms) {
+		switch {
+		case isUsedForm(f):
+			if usedForm == nil {
+				usedForm = f
+			}
+		case newForm == nil && firstAttr(f, "value", selOfferIDs...) != "":
+			newForm = f
+		}
+	}
+	usedOnly := newForm == nil && usedForm != nil
+	if newForm != nil && (box == nil || isUsedForm(box)) {
+		box = newForm
+	}
 	scope := box
 	if scope == nil {
 		scope = doc
 	}
-	p.OfferID = decodeOfferID(firstAttr(scope, "value", selOfferIDs...))
-	if p.OfferID == "" && scope != doc {
+	offerScope := scope
+	switch {
+	case newForm != nil && contains(scope, newForm):
+		offerScope = newForm
+	case usedOnly:
+		offerScope = usedForm
+		p.Condition = monitors.ConditionUsed
+		if p.Price == "" {
+			p.Price, p.PriceValue = firstPrice(doc, selUsedPrice, r)
+		}
+	}
+	p.OfferID = decodeOfferID(firstAttr(offerScope, "value", selOfferIDs...))
+	if p.OfferID == "" && scope != doc && !usedOnly {
 		p.OfferID = decodeOfferID(firstAttr(doc, "value", selOfferIDs[0]))
 	}
-	p.Merchant, p.SoldByAmazon = buyBoxMerchant(doc, scope, r)
+	p.Merchant, p.SoldByAmazon = buyBoxMerchant(doc, offerScope, r)
+	if p.OfferID == "" && first(doc, selDigital) != nil {
+		p.Digital = true
+		if p.Price == "" {
+			p.Price, p.PriceValue = firstPrice(doc, selKindle, r)
+		}
+	}
+	if p.Price != "" {
+		p.Currency = r.Currency
+	}
 
 	hasButton := box != nil && first(box, selBuyBtn) != nil
 	switch {
+	case usedOnly && p.OfferID != "":
+		p.Stock, p.Evidence = InStock, "only a used offer (used buy box #usedOnlyBuybox / isUsedBuyBox)"
 	case hasButton && p.OfferID != "":
 		p.Stock, p.Evidence = InStock, "buy box add-to-cart/buy-now button"
 	case first(doc, selOOS) != nil:
@@ -207,7 +266,9 @@ func productFromTree(doc *html.Node, r RegionInfo, asin string) (Page, error) {
 			}
 		}
 		if p.Stock == StockUnknown {
-			if hasButton {
+			if p.Digital {
+				p.Evidence = "digital item (Kindle 1-Click, no offerListingID)"
+			} else if hasButton {
 				p.Evidence = "buy button without offerListingID"
 			} else {
 				p.Evidence = "no buy button and no out-of-stock notice"
@@ -247,6 +308,40 @@ func pageASIN(doc, box *html.Node) string {
 		}
 	}
 	return ""
+}
+
+// isUsedForm reports whether an add-to-cart form buys a used copy.
+func isUsedForm(f *html.Node) bool {
+	if first(f, selUsedBox) != nil {
+		return true
+	}
+	for p := f.Parent; p != nil; p = p.Parent {
+		switch attr(p, "id") {
+		case "usedOnlyBuybox", "used_buybox_desktop", "usedbuybox.addToCart":
+			return true
+		}
+	}
+	return false
+}
+
+// contains reports whether n is root or inside it.
+func contains(root, n *html.Node) bool {
+	for ; n != nil; n = n.Parent {
+		if n == root {
+			return true
+		}
+	}
+	return false
+}
+
+// firstPrice reads the first element matching m that holds a price.
+func firstPrice(doc *html.Node, m matcherT, r RegionInfo) (string, float64) {
+	for _, n := range queryAll(doc, m) {
+		if d, v, ok := priceOf(n, r); ok {
+			return d, v
+		}
+	}
+	return "", 0
 }
 
 // buyBoxPrice finds the price to pay, trying the selectors in order of
@@ -322,13 +417,60 @@ func soldByAmazonText(t string, r RegionInfo) bool {
 			return true
 		}
 	}
-	// A bare seller name: "Amazon", "Amazon.de", "Amazon.co.uk".
-	site := strings.TrimPrefix(r.Domain, "www.")
-	return low == "amazon" || (site != "" && low == site)
+	return r.IsAmazonName(low)
 }
 
-// productImage picks the hi-res image: data-old-hires, else src (not a data
-// URI placeholder), else the largest entry of data-a-dynamic-image.
+// amazonSellerNames are the names, lower-cased, under which Amazon's own
+// retail arms sell besides a storefront's name ("Amazon.de"): the legal
+// entities and short forms, e.g. "Amazon.com Services LLC", "Amazon AU",
+// "Amazon EU S.à r.l.". Amazon Warehouse and Amazon Resale sell used
+// returns under other seller ids: not here.
+var amazonSellerNames = map[string]bool{
+	"amazon": true, "amazon.com services llc": true, "amazon.com services, inc": true,
+	"amazon.com services inc": true, "amazon export sales llc": true, "amazon us": true,
+	"amazon.com.ca, inc": true, "amazon.com.ca ulc": true, "amazon canada": true, "amazon ca": true,
+	"amazon uk": true, "amazon eu s.à r.l": true, "amazon eu s.a.r.l": true, "amazon eu sarl": true,
+	"amazon eu s.à.r.l": true, "amazon eu": true,
+	"amazon japan g.k": true, "amazon japan": true,
+	"amazon au": true, "amazon commercial services pty ltd": true, "amazon australia": true,
+}
+
+// IsAmazonName reports whether a seller name ("Sold by" label allowed) is
+// Amazon itself in r: one of Amazon's entities, or r's own storefront
+// ("Amazon.de" on amazon.de, not on amazon.fr). The whole name must
+// match, so "Amazonas Shop" or "Amazon Deals 4U" are third parties.
+func (r RegionInfo) IsAmazonName(name string) bool {
+	n := strings.ToLower(trimSoldByLabel(name))
+	n = strings.Join(strings.Fields(n), " ")
+	n = strings.TrimRight(n, ". ")
+	if amazonSellerNames[n] {
+		return true
+	}
+	site := strings.TrimPrefix(r.Domain, "www.")
+	return site != "" && n == site
+}
+
+// soldByLabels are the "Sold by" labels AOD puts before a seller name.
+var soldByLabels = [...]string{
+	"sold by", "ships from and sold by", "verkäufer", "verkauf durch", "vendu par", "vendido por",
+	"venduto da", "verkocht door", "sprzedawca", "sprzedawane przez", "販売元", "出品者",
+}
+
+// trimSoldByLabel drops a leading "Sold by" label (any case) and colon.
+func trimSoldByLabel(s string) string {
+	s = strings.TrimSpace(s)
+	low := strings.ToLower(s)
+	for _, l := range soldByLabels {
+		if strings.HasPrefix(low, l) {
+			s = strings.TrimSpace(s[len(l):])
+			break
+		}
+	}
+	return strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(s, ":"), "："))
+}
+
+// productImage picks the hi-res image: data-old-hires, else the largest
+// entry of data-a-dynamic-image, else src (not a data URI placeholder).
 func productImage(n *html.Node) string {
 	if n == nil {
 		return ""
@@ -336,9 +478,16 @@ func productImage(n *html.Node) string {
 	if u := monitors.AbsURL(attr(n, "data-old-hires")); u != "" {
 		return u
 	}
-	if u := monitors.AbsURL(attr(n, "src")); u != "" {
+	// The src is a thumbnail on older and book pages (…_SX218_QL40_.jpg):
+	// the largest dynamic image comes first.
+	if u := largestDynamicImage(n); u != "" {
 		return u
 	}
+	return monitors.AbsURL(attr(n, "src"))
+}
+
+// largestDynamicImage is the largest entry of data-a-dynamic-image, or "".
+func largestDynamicImage(n *html.Node) string {
 	var dyn map[string][]int
 	if err := json.Unmarshal([]byte(attr(n, "data-a-dynamic-image")), &dyn); err != nil {
 		return ""

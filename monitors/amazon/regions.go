@@ -94,9 +94,5 @@ func Regions() []RegionInfo {
 
 // regionCodes is the list error messages quote.
 func regionCodes() string {
-	codes := make([]string, len(regionTable))
-	for i, r := range regionTable {
-		codes[i] = r.Code
-	}
-	return strings.Join(codes, ", ")
+	return strings.Join((*Monitor)(nil).Regions(), ", ")
 }

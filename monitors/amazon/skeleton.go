@@ -498,7 +498,7 @@ func keptAttr(k []byte) bool {
 	case 19:
 		return eqFold(k, "data-aod-atc-action")
 	case 20:
-		return eqFold(k, "data-a-dynamic-image")
+		return eqFold(k, "data-a-dynamic-image") || eqFold(k, "data-aw-aod-cart-api")
 	}
 	return false
 }
@@ -549,21 +549,22 @@ func productPart(t *tagToken, scope uint8) (part, uint8) {
 	case "qualifiedBuybox", "desktop_buybox", "buybox", "addToCart", "rightCol",
 		"add-to-cart-button", "buy-now-button", "ASIN", "merchantID",
 		"landingImage", "imgBlkFront", "ebooksImgBlkFront", "main-image",
-		"outOfStock", "backInStock", "buybox-see-all-buying-choices", "unqualifiedBuyBox", "aod-ingress-link":
+		"outOfStock", "backInStock", "buybox-see-all-buying-choices", "unqualifiedBuyBox", "aod-ingress-link",
+		"usedOnlyBuybox", "used_buybox_desktop", "usedbuybox.addToCart", "buyOneClick":
 		p = partShell
 	case "productTitle", "ebooksProductTitle", "title",
 		"price_inside_buybox", "priceblock_ourprice", "priceblock_dealprice",
 		"sellerProfileTriggerId", "merchant-info", "merchantInfoFeature_feature_div", "tabular-buybox",
-		"availability", "olp_feature_div":
+		"availability", "olp_feature_div", "newBuyBoxPrice", "kindle-price":
 		return partWhole, 0
 	case "corePrice_feature_div", "corePriceDisplay_desktop_feature_div", "apex_desktop",
-		"apex_offerDisplay_desktop", "corePrice_desktop":
+		"apex_offerDisplay_desktop", "corePrice_desktop", "buyNewSection", "usedBuySection":
 		return partShell, scopePrice
 	}
 	if t.nameAttr != nil {
 		switch string(attrValue(t.nameAttr)) {
 		case "ASIN", "items[0.base][asin]", "offerListingID", "items[0.base][offerListingId]",
-			"merchantID", "submit.add-to-cart", "submit.buy-now":
+			"merchantID", "submit.add-to-cart", "submit.buy-now", "oid", "isUsedBuyBox":
 			p = partShell
 		}
 	}
@@ -583,7 +584,8 @@ func productPart(t *tagToken, scope uint8) (part, uint8) {
 	if scope&scopePrice != 0 && t.class != nil {
 		c := attrValue(t.class)
 		switch {
-		case hasClassToken(c, "a-price"), hasClassToken(c, "priceToPay"), hasClassToken(c, "apexPriceToPay"):
+		case hasClassToken(c, "a-price"), hasClassToken(c, "priceToPay"), hasClassToken(c, "apexPriceToPay"),
+			hasClassToken(c, "offer-price"):
 			return partWhole, 0
 		case hasClassToken(c, "a-text-price"), hasClassToken(c, "basisPrice"):
 			p = partShell

@@ -2,16 +2,13 @@ package shopify
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -35,63 +32,6 @@ type Monitor struct{}
 
 // New returns a Shopify monitor.
 func New() *Monitor { return &Monitor{} }
-
-// ValidateTarget rejects a target the monitor cannot check, naming the
-// field: store an absolute http(s) origin; exactly one of handle and
-// keywords; keywords with no empty entries and a positive keyword in every
-// group; no Amazon/Walmart fields; max price >= 0; stellar site and base
-// URL well-formed.
-func (m *Monitor) ValidateTarget(t *monitors.Target) error {
-	if t == nil {
-		return errors.New("shopify: nil target")
-	}
-	if _, err := parseOrigin("store", t.Store); err != nil {
-		return err
-	}
-	switch {
-	case t.Handle != "" && len(t.Keywords) > 0:
-		return errors.New("handle: set exactly one of handle and keywords, not both")
-	case t.Handle == "" && len(t.Keywords) == 0:
-		return errors.New("handle: set exactly one of handle (one product) and keywords (keyword groups over the whole catalog)")
-	case t.Handle != "":
-		if err := validateHandle(t.Handle); err != nil {
-			return err
-		}
-	default:
-		if err := validateKeywords(t.Keywords); err != nil {
-			return err
-		}
-	}
-	if t.Region != "" {
-		return fmt.Errorf("region: %q is not used by shopify (prices are in the store's currency)", truncate(t.Region))
-	}
-	if t.SKU != "" {
-		return fmt.Errorf("sku: %q is not used by shopify (use handle or keywords)", truncate(t.SKU))
-	}
-	if t.Merchant != "" && !strings.EqualFold(t.Merchant, "any") {
-		return fmt.Errorf("merchant: %q: a Shopify store is its only merchant (leave empty)", truncate(t.Merchant))
-	}
-	if t.MaxPrice < 0 || math.IsNaN(t.MaxPrice) || math.IsInf(t.MaxPrice, 0) {
-		return fmt.Errorf("maxPrice: %v must be a number >= 0 (0 means no cap)", t.MaxPrice)
-	}
-	if t.StellarSite != "" {
-		p := stellar.Ping{Site: t.StellarSite, SKU: "1"}
-		for _, fe := range stellar.FieldErrors((stellar.Rules{}).Validate(&p)) {
-			if fe.Field == "site" {
-				return fmt.Errorf("stellarSite: %s", fe.Message)
-			}
-		}
-		if t.StellarSite == stellar.SiteAmazon || t.StellarSite == stellar.SiteWalmartUSA || t.StellarSite == stellar.SiteWalmartCA {
-			return fmt.Errorf("stellarSite: %q belongs to another retailer", t.StellarSite)
-		}
-	}
-	if t.BaseURL != "" {
-		if _, err := monitors.ParseBaseURL(t.BaseURL); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // Check runs one check: the product's .js with Handle, the catalog's
 // products.json pages with Keywords.
@@ -211,11 +151,19 @@ func (c *checker) checkHandle(ctx context.Context, f monitors.Fetcher, obs *moni
 		obs.Outcome, obs.Reason = monitors.Error, fmt.Sprintf("parse %s: %v", u, err)
 		return
 	}
+	obs.Seen = monitors.Offer{
+		SKU: strconv.FormatInt(p.ID, 10), Title: clip(p.Title, maxTitle), Image: p.Image,
+		Price: p.Price, PriceValue: p.PriceValue, Merchant: c.merchant, SoldByRetailer: true, URL: u,
+	}
 	var filtered []string
 	for i := range p.Variants {
 		c.addOffer(obs, &p, &p.Variants[i], &filtered)
 	}
 	c.finish(obs, p.Available, filtered)
+	if len(obs.Offers) > 0 {
+		obs.Seen = obs.Offers[0]
+	}
+	obs.Evidence = fmt.Sprintf("%s: %d of %d variants available", u, len(obs.Offers), len(p.Variants))
 }
 
 func (c *checker) checkKeywords(ctx context.Context, f monitors.Fetcher, obs *monitors.Observation) {
@@ -391,33 +339,6 @@ func parseOrigin(field, s string) (*url.URL, error) {
 }
 
 // parseBase is like parseOrigin but allows a path prefix.
-func validateHandle(h string) error {
-	if len(h) > 255 || strings.ContainsAny(h, "/?#% \t\r\n") || strings.IndexFunc(h, monitors.IsControl) >= 0 || strings.Trim(h, ".") == "" {
-		return fmt.Errorf("handle: %q is not a product handle (as in /products/<handle>, e.g. classic-leather-jacket)", truncate(h))
-	}
-	return nil
-}
-
-func validateKeywords(groups [][]string) error {
-	for i, g := range groups {
-		if len(g) == 0 {
-			return fmt.Errorf("keywords: group %d is empty", i)
-		}
-		positive := false
-		for j, k := range g {
-			k = strings.TrimSpace(k)
-			if strings.TrimSpace(strings.TrimPrefix(k, "-")) == "" {
-				return fmt.Errorf("keywords: group %d, keyword %d is empty", i, j)
-			}
-			positive = positive || !strings.HasPrefix(k, "-")
-		}
-		if !positive {
-			return fmt.Errorf("keywords: group %d needs at least one positive keyword (a group of only -words would match the whole catalog)", i)
-		}
-	}
-	return nil
-}
-
 func truncate(s string) string {
 	if len(s) > 64 {
 		return s[:64] + "…"
@@ -425,7 +346,4 @@ func truncate(s string) string {
 	return s
 }
 
-var (
-	_ monitors.Monitor         = (*Monitor)(nil)
-	_ monitors.TargetValidator = (*Monitor)(nil)
-)
+var _ monitors.Monitor = (*Monitor)(nil)

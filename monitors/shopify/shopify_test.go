@@ -294,14 +294,14 @@ func TestValidateTarget(t *testing.T) {
 		{"store not absolute", monitors.Target{Store: "shop.example.com", Handle: "x"}, "store"},
 		{"store with path", monitors.Target{Store: store + "/collections/all", Handle: "x"}, "store"},
 		{"store ftp", monitors.Target{Store: "ftp://shop.example.com", Handle: "x"}, "store"},
-		{"neither", monitors.Target{Store: store}, "handle: set exactly one"},
-		{"both", monitors.Target{Store: store, Handle: "x", Keywords: [][]string{{"y"}}}, "handle: set exactly one"},
+		{"neither", monitors.Target{Store: store}, "site shopify needs handle"},
+		{"both", monitors.Target{Store: store, Handle: "x", Keywords: [][]string{{"y"}}}, "handle and keywords are exclusive"},
 		{"handle with slash", monitors.Target{Store: store, Handle: "a/b"}, "handle"},
 		{"handle url", monitors.Target{Store: store, Handle: "https://shop.example.com/products/x"}, "handle"},
-		{"empty group", monitors.Target{Store: store, Keywords: [][]string{{"a"}, {}}}, "keywords: group 1 is empty"},
-		{"empty keyword", monitors.Target{Store: store, Keywords: [][]string{{"a", " "}}}, "keywords: group 0, keyword 1"},
-		{"bare minus", monitors.Target{Store: store, Keywords: [][]string{{"a", "-"}}}, "keywords: group 0, keyword 1"},
-		{"only negatives", monitors.Target{Store: store, Keywords: [][]string{{"-kids"}}}, "keywords: group 0 needs"},
+		{"empty group", monitors.Target{Store: store, Keywords: [][]string{{"a"}, {}}}, "keywords[1]: empty keyword group"},
+		{"empty keyword", monitors.Target{Store: store, Keywords: [][]string{{"a", " "}}}, "keywords[0]: has an empty keyword"},
+		{"bare minus", monitors.Target{Store: store, Keywords: [][]string{{"a", "-"}}}, "keywords[0]: has an empty keyword"},
+		{"only negatives", monitors.Target{Store: store, Keywords: [][]string{{"-kids"}}}, "keywords[0]: needs at least one positive keyword"},
 		{"region", monitors.Target{Store: store, Handle: "x", Region: "USA"}, "region"},
 		{"sku", monitors.Target{Store: store, Handle: "x", SKU: "1"}, "sku"},
 		{"merchant", monitors.Target{Store: store, Handle: "x", Merchant: "walmart"}, "merchant"},
@@ -312,15 +312,16 @@ func TestValidateTarget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := New().ValidateTarget(&tt.target)
+			err := monitors.Validate(New(), &tt.target)
 			if tt.field == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
-			if err == nil || !strings.HasPrefix(err.Error(), tt.field) {
-				t.Errorf("error %v does not start with %q", err, tt.field)
+			var te *monitors.TargetError
+			if !errors.As(err, &te) || !strings.HasPrefix(te.Fields[0].Error(), tt.field) {
+				t.Errorf("error %v (%T) does not start with %q", err, err, tt.field)
 			}
 		})
 	}

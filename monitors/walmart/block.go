@@ -37,13 +37,14 @@ func containsMarker(body []byte, prefix, needle string) bool {
 
 // weakMarkers could also occur in a product's own text (a description
 // saying "press and hold the button"), so they count only on pages that
-// carry no __NEXT_DATA__.
+// carry no product data (__NEXT_DATA__, or the 2020 layout's item script).
 var weakMarkers = []struct{ text, reason string }{
 	{`Press and hold`, "bot wall: \"Press and hold\" challenge"},
 	{`Press &amp; Hold`, "bot wall: \"Press and hold\" challenge"},
 	{`px-captcha`, "bot wall: px-captcha"},
 	{`Access to this page has been denied`, "bot wall: \"Access to this page has been denied\""},
 	{`Robot or human`, "bot wall: \"Robot or human?\" page"},
+	{`<title>Verify Your Identity`, "bot wall: \"Verify Your Identity\" page"},
 }
 
 // DetectBlock reports whether a response is a bot wall rather than a
@@ -51,13 +52,12 @@ var weakMarkers = []struct{ text, reason string }{
 // served as an ordinary page.
 //
 // Blocked: HTTP 403, 412 and 429; a redirect to /blocked?url=...; the
-// "Robot or human?" page, "Press and hold", #px-captcha and "Access to this
-// page has been denied"; and a 2xx page without __NEXT_DATA__. That last
-// one is a deliberate choice: every Walmart page, its own 404 included, is
-// rendered by Next.js, so a 2xx page without the script is a wall variant
-// we do not know yet or an edge error page. Both call for backing off and
-// another proxy, and neither says anything about stock. Other non-2xx
-// statuses (404, 5xx) are not blocks; Check reports them as Error.
+// "Robot or human?" page, "Press and hold", #px-captcha, "Verify Your
+// Identity" and "Access to this page has been denied". A page without any
+// of these and without product data is not a block: Check reports it as
+// an unknown layout (an older or newer page, an edge error page), which
+// backs off no proxy and says nothing about stock. Other non-2xx statuses
+// (404, 5xx) are not blocks; Check reports them as Error.
 func DetectBlock(status int, finalURL string, body []byte) (reason string, blocked bool) {
 	switch status {
 	case http.StatusForbidden, http.StatusPreconditionFailed, http.StatusTooManyRequests:
@@ -74,13 +74,13 @@ func DetectBlock(status int, finalURL string, body []byte) (reason string, block
 	if HasNextData(body) {
 		return "", false
 	}
+	if _, ok := scriptByID(body, "item"); ok {
+		return "", false
+	}
 	for _, m := range weakMarkers {
 		if bytes.Contains(body, []byte(m.text)) {
 			return m.reason, true
 		}
-	}
-	if status >= 200 && status < 300 {
-		return "no __NEXT_DATA__ in a " + strconv.Itoa(status) + " page (unrecognised bot wall or broken page)", true
 	}
 	return "", false
 }

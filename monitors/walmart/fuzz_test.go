@@ -1,6 +1,7 @@
 package walmart
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,6 +35,7 @@ func FuzzParseProduct(f *testing.F) {
 	for _, b := range seedPages(f) {
 		f.Add(b)
 	}
+	f.Add([]byte(legacyPage))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := ParseProduct(body, "https://www.walmart.com/ip/1")
 		if err != nil {
@@ -91,6 +93,7 @@ func FuzzDetectBlock(f *testing.F) {
 	for _, b := range seedPages(f) {
 		f.Add(200, "https://www.walmart.com/ip/1", b)
 	}
+	f.Add(200, "https://www.walmart.com/ip/1", []byte(legacyPage))
 	f.Add(403, "", []byte(nil))
 	f.Add(200, "https://www.walmart.com/blocked?url=x", []byte("<html></html>"))
 	f.Fuzz(func(t *testing.T, status int, finalURL string, body []byte) {
@@ -102,7 +105,13 @@ func FuzzDetectBlock(f *testing.F) {
 			t.Fatalf("status %d not blocked", status)
 		}
 		if !blocked && status >= 200 && status < 300 && !HasNextData(body) {
-			t.Fatal("2xx page without __NEXT_DATA__ not blocked")
+			// Not a block: Check must then call it an unknown layout (or
+			// read the 2020 item script), never stock.
+			obs := New().Check(context.Background(), &monitors.Target{Site: Site, Region: RegionUSA, SKU: "1"},
+				&fakeFetcher{resp: &monitors.Response{Status: status, Body: body, URL: finalURL}})
+			if _, ok := scriptByID(body, "item"); !ok && (obs.Outcome == monitors.InStock || obs.Outcome == monitors.OutOfStock) {
+				t.Fatalf("page without product data read as %v", obs.Outcome)
+			}
 		}
 	})
 }

@@ -45,7 +45,26 @@ type Product struct {
 	SellerType string  `json:"sellerType"`
 	// URL is the final URL the page was read from.
 	URL string `json:"url"`
+	// Shipping and Pickup say whether the item can be shipped or picked
+	// up: "available", "unavailable", or "" when the page does not say.
+	// FulfillmentType is the page's own word for who fulfils it ("FC",
+	// "STORE", "MARKETPLACE"…), as written.
+	Shipping        string `json:"shipping,omitempty"`
+	Pickup          string `json:"pickup,omitempty"`
+	FulfillmentType string `json:"fulfillmentType,omitempty"`
+	// Condition is monitors.ConditionNew, ConditionUsed or
+	// ConditionRenewed from the page's conditionType; "" when absent.
+	Condition string `json:"condition,omitempty"`
+	// Layout names where the data came from: "next" (__NEXT_DATA__) or
+	// "legacy" (the 2020 page's <script id="item">).
+	Layout string `json:"layout"`
 }
+
+// Fulfilment states of Product.Shipping and Product.Pickup.
+const (
+	Available   = "available"
+	Unavailable = "unavailable"
+)
 
 // Parse errors, for errors.Is.
 var (
@@ -53,6 +72,13 @@ var (
 	ErrNoProduct  = errors.New("no product in __NEXT_DATA__")
 	ErrTruncated  = errors.New("__NEXT_DATA__ script cut short (truncated page?)")
 )
+
+// IsUnknownLayout reports a parse error that means "this page is not laid
+// out the way the parser knows" (no data script, no product where it
+// should be), as opposed to a broken page.
+func IsUnknownLayout(err error) bool {
+	return errors.Is(err, ErrNoNextData) || errors.Is(err, ErrNoProduct)
+}
 
 // productPath is where Next.js pages keep the product, on both sites.
 var productPath = []any{"props", "pageProps", "initialData", "data", "product"}
@@ -63,28 +89,17 @@ var decoder = sonic.Config{CopyString: true}.Froze()
 
 // rawProduct is the subset of the product object the monitor reads.
 type rawProduct struct {
-	UsItemID           string `json:"usItemId"`
-	ItemID             string `json:"itemId"`
-	Name               string `json:"name"`
-	OfferID            string `json:"offerId"`
-	AvailabilityStatus string `json:"availabilityStatus"`
-	SellerID           string `json:"sellerId"`
-	SellerName         string `json:"sellerName"`
-	SellerType         string `json:"sellerType"`
-	PriceInfo          *struct {
-		CurrentPrice *struct {
-			Price        flexNumber `json:"price"`
-			PriceString  string     `json:"priceString"`
-			CurrencyUnit string     `json:"currencyUnit"`
-		} `json:"currentPrice"`
-	} `json:"priceInfo"`
-	ImageInfo *struct {
-		ThumbnailURL string `json:"thumbnailUrl"`
-		AllImages    []struct {
-			URL string `json:"url"`
-		} `json:"allImages"`
-	} `json:"imageInfo"`
-	Offers *struct {
+	UsItemID           string     `json:"usItemId"`
+	ItemID             string     `json:"itemId"`
+	Name               string     `json:"name"`
+	OfferID            string     `json:"offerId"`
+	AvailabilityStatus string     `json:"availabilityStatus"`
+	SellerID           string     `json:"sellerId"`
+	SellerName         string     `json:"sellerName"`
+	SellerType         string     `json:"sellerType"`
+	PriceInfo          *priceInfo `json:"priceInfo"`
+	ImageInfo          *imageInfo `json:"imageInfo"`
+	Offers             *struct {
 		Primary *struct {
 			OfferID string `json:"offerId"`
 		} `json:"primary"`
@@ -99,7 +114,57 @@ type rawProduct struct {
 		AvailabilityStatus string      `json:"availabilityStatus"`
 		AvailableQuantity  *flexNumber `json:"availableQuantity"`
 	} `json:"fulfillmentOptions"`
+	FulfillmentType string `json:"fulfillmentType"`
+	ShippingOption  *struct {
+		AvailabilityStatus string `json:"availabilityStatus"`
+	} `json:"shippingOption"`
+	PickupOption *struct {
+		AvailabilityStatus string `json:"availabilityStatus"`
+	} `json:"pickupOption"`
+	ConditionType string `json:"conditionType"`
+	// Set by the legacy layout only.
+	shippable, pickupable *bool
+	layout                string
 }
+
+type priceInfo struct {
+	CurrentPrice *currentPrice `json:"currentPrice"`
+}
+
+type currentPrice struct {
+	Price        flexNumber `json:"price"`
+	PriceString  string     `json:"priceString"`
+	CurrencyUnit string     `json:"currencyUnit"`
+}
+
+type imageInfo struct {
+	ThumbnailURL string     `json:"thumbnailUrl"`
+	AllImages    []imageRef `json:"allImages"`
+}
+
+type imageRef struct {
+	URL string `json:"url"`
+}
+
+// rawLegacy is the buy-box product of the 2020 layout, kept in
+// <script id="item" type="application/json"> at item.product.buyBox.products[0].
+type rawLegacy struct {
+	UsItemID           string `json:"usItemId"`
+	ProductName        string `json:"productName"`
+	OfferID            string `json:"offerId"`
+	AvailabilityStatus string `json:"availabilityStatus"`
+	SellerID           string `json:"sellerId"`
+	SellerDisplayName  string `json:"sellerDisplayName"`
+	PriceMap           *struct {
+		Price flexNumber `json:"price"`
+	} `json:"priceMap"`
+	Images     []imageRef `json:"images"`
+	Shippable  *bool      `json:"shippable"`
+	Pickupable *bool      `json:"pickupable"`
+}
+
+// legacyPath is where the 2020 layout keeps the buy-box product.
+var legacyPath = []any{"item", "product", "buyBox", "products", 0}
 
 // flexNumber accepts a JSON number, a numeric string or null: Walmart has
 // shipped prices in both shapes, and one odd field must not fail the page.
@@ -126,8 +191,16 @@ func (n *flexNumber) UnmarshalJSON(b []byte) error {
 // DetectBlock); it fails when the page holds no readable product, when the
 // availability is missing or unknown, or when an in-stock product has no
 // valid offer id (a ping without one is useless to Stellar).
+//
+// Pages from before Next.js (2020) keep the product in <script id="item">;
+// those are read too, from item.product.buyBox.products[0].
 func ParseProduct(body []byte, finalURL string) (Product, error) {
 	data, err := nextData(body)
+	if errors.Is(err, ErrNoNextData) {
+		if legacy, ok := scriptByID(body, "item"); ok {
+			return parseLegacy(legacy, finalURL)
+		}
+	}
 	if err != nil {
 		return Product{}, err
 	}
@@ -146,7 +219,56 @@ func ParseProduct(body []byte, finalURL string) (Product, error) {
 	if err := decoder.UnmarshalFromString(raw, &rp); err != nil {
 		return Product{}, fmt.Errorf("decode product: %w", monitors.ShortJSONError(err))
 	}
+	rp.layout = "next"
 	return rp.product(finalURL)
+}
+
+// parseLegacy reads the 2020 layout's item script.
+func parseLegacy(data []byte, finalURL string) (Product, error) {
+	node, err := sonic.GetWithOptions(data, ast.SearchOptions{}, legacyPath...)
+	if err != nil {
+		return Product{}, fmt.Errorf("%w: <script id=\"item\"> item.product.buyBox.products[0]: %v", ErrNoProduct, monitors.ShortJSONError(err))
+	}
+	raw, err := node.Raw()
+	if err != nil || len(raw) == 0 || raw[0] != '{' {
+		return Product{}, fmt.Errorf("%w: <script id=\"item\"> item.product.buyBox.products[0] is not an object", ErrNoProduct)
+	}
+	var lp rawLegacy
+	if err := decoder.UnmarshalFromString(raw, &lp); err != nil {
+		return Product{}, fmt.Errorf("decode legacy product: %w", monitors.ShortJSONError(err))
+	}
+	rp := rawProduct{
+		UsItemID: lp.UsItemID, Name: lp.ProductName, OfferID: lp.OfferID,
+		AvailabilityStatus: lp.AvailabilityStatus, SellerID: lp.SellerID, SellerName: lp.SellerDisplayName,
+		shippable: lp.Shippable, pickupable: lp.Pickupable, layout: "legacy",
+	}
+	if lp.PriceMap != nil {
+		rp.PriceInfo = &priceInfo{CurrentPrice: &currentPrice{Price: lp.PriceMap.Price}}
+	}
+	if len(lp.Images) > 0 {
+		rp.ImageInfo = &imageInfo{AllImages: lp.Images}
+	}
+	return rp.product(finalURL)
+}
+
+// scriptByID returns the body of <script id="{id}" …>, or false.
+func scriptByID(body []byte, id string) ([]byte, bool) {
+	marker := []byte(`<script id="` + id + `"`)
+	i := bytes.Index(body, marker)
+	if i < 0 {
+		return nil, false
+	}
+	gt := bytes.IndexByte(body[i:], '>')
+	if gt < 0 {
+		return nil, false
+	}
+	start := i + gt + 1
+	end := bytes.Index(body[start:], []byte("</script"))
+	if end < 0 {
+		return nil, false
+	}
+	data := bytes.TrimSpace(body[start : start+end])
+	return data, len(data) > 0
 }
 
 func (rp *rawProduct) product(finalURL string) (Product, error) {
@@ -157,7 +279,12 @@ func (rp *rawProduct) product(finalURL string) (Product, error) {
 		SellerName: monitors.CleanText(rp.SellerName),
 		SellerType: strings.TrimSpace(rp.SellerType),
 		URL:        finalURL,
+		Layout:     rp.layout,
+
+		FulfillmentType: strings.TrimSpace(rp.FulfillmentType),
+		Condition:       conditionOf(rp.ConditionType),
 	}
+	p.Shipping, p.Pickup = rp.fulfilment()
 	if p.ItemID == "" {
 		p.ItemID = strings.TrimSpace(rp.ItemID)
 	}
@@ -198,6 +325,66 @@ func (rp *rawProduct) product(finalURL string) (Product, error) {
 		}
 	}
 	return p, nil
+}
+
+// fulfilment reads whether the item ships and whether it can be picked
+// up: shippingOption/pickupOption (USA), fulfillmentOptions[] (CA, and
+// some USA pages), shippable/pickupable (2020 layout).
+func (rp *rawProduct) fulfilment() (ship, pickup string) {
+	state := func(s string) string {
+		switch strings.ToUpper(strings.TrimSpace(s)) {
+		case "AVAILABLE", "IN_STOCK", "LIMITED_STOCK":
+			return Available
+		case "":
+			return ""
+		}
+		return Unavailable
+	}
+	if o := rp.ShippingOption; o != nil {
+		ship = state(o.AvailabilityStatus)
+	}
+	if o := rp.PickupOption; o != nil {
+		pickup = state(o.AvailabilityStatus)
+	}
+	for _, o := range rp.FulfillmentOptions {
+		st := state(o.AvailabilityStatus)
+		if st == Available && o.AvailableQuantity != nil && o.AvailableQuantity.OK && o.AvailableQuantity.V <= 0 {
+			st = Unavailable
+		}
+		switch strings.ToUpper(strings.TrimSpace(o.Type)) {
+		case "SHIPPING", "DELIVERY", "SHIP":
+			if ship != Available {
+				ship = st
+			}
+		case "PICKUP", "IN_STORE", "STORE":
+			if pickup != Available {
+				pickup = st
+			}
+		}
+	}
+	if rp.shippable != nil && ship == "" {
+		ship = map[bool]string{true: Available, false: Unavailable}[*rp.shippable]
+	}
+	if rp.pickupable != nil && pickup == "" {
+		pickup = map[bool]string{true: Available, false: Unavailable}[*rp.pickupable]
+	}
+	return ship, pickup
+}
+
+// conditionOf maps conditionType ("New", "Restored", "Pre-Owned: Good").
+func conditionOf(s string) string {
+	low := strings.ToLower(strings.TrimSpace(s))
+	switch {
+	case low == "":
+		return ""
+	case strings.Contains(low, "restored"), strings.Contains(low, "refurbished"), strings.Contains(low, "renewed"):
+		return monitors.ConditionRenewed
+	case strings.Contains(low, "pre-owned"), strings.Contains(low, "used"), strings.Contains(low, "open box"):
+		return monitors.ConditionUsed
+	case strings.Contains(low, "new"):
+		return monitors.ConditionNew
+	}
+	return "unknown"
 }
 
 // availability maps the page's status to IN_STOCK or OUT_OF_STOCK.

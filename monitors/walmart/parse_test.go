@@ -246,7 +246,10 @@ func TestDetectBlock(t *testing.T) {
 		// A description that says "press and hold" is not a wall.
 		{"press and hold in product text", 200, "", strings.Replace(string(page), "Add to cart", "Press and hold to open", 1), false, ""},
 		{"truncated page is broken, not blocked", 200, "", string(readFixture(t, "truncated-json.html")), false, ""},
-		{"no next data 200", 200, "", "<html><body>Hi</body></html>", true, "no __NEXT_DATA__"},
+		// A page without product data and without a wall marker is an
+		// unknown layout (Check), not a block that backs off proxies.
+		{"no next data 200 is not a block", 200, "", "<html><body>Hi</body></html>", false, ""},
+		{"verify your identity", 200, "", "<html><head><title>Verify Your Identity</title></head></html>", true, "Verify Your Identity"},
 		{"no next data 502 is an error, not a block", 502, "", "<html>Bad gateway</html>", false, ""},
 		{"404 with next data", 404, "", string(readFixture(t, "usa-not-found.html")), false, ""},
 	}

@@ -2,9 +2,7 @@ package walmart
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -44,56 +42,6 @@ type Monitor struct{}
 
 // New returns a Walmart monitor.
 func New() *Monitor { return &Monitor{} }
-
-// ValidateTarget rejects a target the monitor cannot check, naming the
-// field: region USA or CA; sku numeric (USA) or 12 letters/digits or 13
-// digits (CA); merchant any, walmart or a seller id; max price >= 0;
-// stellar site a valid Stellar site name; base URL absolute http(s); no
-// Shopify fields.
-func (m *Monitor) ValidateTarget(t *monitors.Target) error {
-	if t == nil {
-		return errors.New("walmart: nil target")
-	}
-	switch t.Region {
-	case RegionUSA:
-		if !isDigits(t.SKU) || len(t.SKU) > 20 {
-			return fmt.Errorf("sku: %q is not a Walmart USA item id (digits, e.g. 5113183757)", truncate(t.SKU))
-		}
-	case RegionCA:
-		if !isCAItemID(t.SKU) {
-			return fmt.Errorf("sku: %q is not a Walmart Canada item id (12 letters or digits, or 13 digits)", truncate(t.SKU))
-		}
-	case "":
-		return errors.New("region: required for walmart (USA or CA)")
-	default:
-		return fmt.Errorf("region: %q is not one of USA, CA", truncate(t.Region))
-	}
-	if err := validateMerchant(t.Merchant); err != nil {
-		return err
-	}
-	if t.MaxPrice < 0 || math.IsNaN(t.MaxPrice) || math.IsInf(t.MaxPrice, 0) {
-		return fmt.Errorf("maxPrice: %v must be a number >= 0 (0 means no cap)", t.MaxPrice)
-	}
-	switch {
-	case t.Store != "":
-		return errors.New("store: a Shopify field, not used by walmart")
-	case t.Handle != "":
-		return errors.New("handle: a Shopify field, not used by walmart")
-	case len(t.Keywords) > 0:
-		return errors.New("keywords: a Shopify field, not used by walmart (walmart watches one sku)")
-	}
-	if t.StellarSite != "" {
-		if err := validateStellarSite(t.StellarSite); err != nil {
-			return err
-		}
-	}
-	if t.BaseURL != "" {
-		if _, err := monitors.ParseBaseURL(t.BaseURL); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // Check fetches the target's product page once and classifies it. It
 // never reports OutOfStock for a page it could not read: blocks are
@@ -143,6 +91,9 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 	p, err := ParseProduct(resp.Body, finalURL)
 	if err != nil {
 		obs.Reason = fmt.Sprintf("parse %s: %v", finalURL, err)
+		if IsUnknownLayout(err) {
+			obs.Outcome, obs.Evidence = monitors.UnknownLayout, "no __NEXT_DATA__ product and no 2020 item script"
+		}
 		return obs
 	}
 	// A page about another item (a merged or redirected listing) must not
@@ -151,11 +102,14 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 		obs.Reason = fmt.Sprintf("page shows item %s, not %s", truncate(p.ItemID), t.SKU)
 		return obs
 	}
-	if !p.InStock {
-		obs.Outcome, obs.Reason = monitors.OutOfStock, "availability "+p.Availability
+	offer := OfferFor(t, &p, pageURL)
+	obs.Seen = offer
+	buyable, evidence := Buyable(t, &p)
+	obs.Evidence = evidence
+	if !buyable {
+		obs.Outcome, obs.Reason = monitors.OutOfStock, evidence
 		return obs
 	}
-	offer := OfferFor(t, &p, pageURL)
 	if reason, ok := passes(t, &offer); !ok {
 		obs.Outcome, obs.Reason = monitors.OutOfStock, "filtered: "+reason
 		return obs
@@ -163,6 +117,51 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 	obs.Outcome = monitors.InStock
 	obs.Offers = []monitors.Offer{offer}
 	return obs
+}
+
+// Fulfilment options of Target.Fulfillment.
+const (
+	FulfillShipping = "shipping"
+	FulfillPickup   = "pickup"
+	FulfillAny      = "any"
+)
+
+// Buyable decides whether p can be bought the way t wants it, and says
+// from which fields. Shipping (the default) is what a Stellar task buys:
+// an item IN_STOCK for store pickup only is not buyable. A page that says
+// nothing about shipping (older layouts) is judged by its availability.
+func Buyable(t *monitors.Target, p *Product) (bool, string) {
+	ev := "availabilityStatus " + p.Availability
+	if !p.InStock {
+		return false, ev
+	}
+	switch t.Fulfillment {
+	case FulfillAny:
+		return true, ev
+	case FulfillPickup:
+		if p.Pickup != Available {
+			return false, ev + ", pickup " + orNone(p.Pickup) + " (fulfillment pickup)"
+		}
+		return true, ev + ", pickup available"
+	}
+	switch p.Shipping {
+	case Available:
+		return true, ev + ", shipping available"
+	case Unavailable:
+		return false, ev + " but shipping unavailable (pickup " + orNone(p.Pickup) + "; fulfillment shipping)"
+	}
+	if strings.EqualFold(p.FulfillmentType, "STORE") || p.Pickup != "" {
+		// The page lists store fulfilment and no shipping at all.
+		return false, ev + " but no shipping option, only store pickup (fulfillment shipping)"
+	}
+	return true, ev + " (no shipping option on the page)"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "not shown"
+	}
+	return s
 }
 
 // StellarSite is the site pings for t carry: t.StellarSite, else "walmart"
@@ -208,6 +207,7 @@ func OfferFor(t *monitors.Target, p *Product, pageURL string) monitors.Offer {
 		Merchant:       p.SellerID,
 		SoldByRetailer: SoldByWalmart(t.Region, p),
 		URL:            pageURL,
+		Condition:      p.Condition,
 	}
 	if o.SKU == "" {
 		o.SKU = t.SKU
@@ -243,6 +243,9 @@ func SoldByWalmart(region string, p *Product) bool {
 // passes applies the merchant filter and the price cap. An unknown price
 // never passes a cap: the monitor cannot prove it is under it.
 func passes(t *monitors.Target, o *monitors.Offer) (string, bool) {
+	if !t.AllowsCondition(o.Condition) {
+		return fmt.Sprintf("condition %s not allowed (conditions %v)", o.Condition, t.Conditions), false
+	}
 	switch m := strings.TrimSpace(t.Merchant); {
 	case m == "" || strings.EqualFold(m, MerchantAny):
 	case strings.EqualFold(m, MerchantWalmart):
@@ -289,37 +292,11 @@ func sameItem(region, page, want string) bool {
 	return page == want
 }
 
-func validateMerchant(m string) error {
-	switch {
-	case m == "" || strings.EqualFold(m, MerchantAny) || strings.EqualFold(m, MerchantWalmart):
-		return nil
-	case len(m) > 64 || !isAlnum(m):
-		return fmt.Errorf("merchant: %q is not any, walmart or a seller id (letters and digits)", truncate(m))
-	}
-	return nil
-}
-
-// validateStellarSite checks the name against Stellar's own rules, so the
-// two never disagree.
-func validateStellarSite(s string) error {
-	p := stellar.Ping{Site: s, SKU: "1", OfferID: strings.Repeat("0", 32)}
-	for _, fe := range stellar.FieldErrors(stellar.Rules{OfferIDSites: []string{s}}.Validate(&p)) {
-		if fe.Field == "site" {
-			return fmt.Errorf("stellarSite: %s", fe.Message)
-		}
-	}
-	return nil
-}
-
 func acceptLanguage(region string) string {
 	if region == RegionCA {
 		return "en-CA,en;q=0.9"
 	}
 	return "en-US,en;q=0.9"
-}
-
-func isCAItemID(s string) bool {
-	return (len(s) == 12 && isAlnum(s)) || (len(s) == 13 && isDigits(s))
 }
 
 func isDigits(s string) bool {
@@ -347,7 +324,4 @@ func isAlnum(s string) bool {
 	return true
 }
 
-var (
-	_ monitors.Monitor         = (*Monitor)(nil)
-	_ monitors.TargetValidator = (*Monitor)(nil)
-)
+var _ monitors.Monitor = (*Monitor)(nil)

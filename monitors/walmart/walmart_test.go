@@ -69,7 +69,7 @@ func TestCheck(t *testing.T) {
 		{name: "px captcha", target: usa("5113183757"), resp: ok200(readFixture(t, "px-captcha.html")), want: monitors.Blocked},
 		{name: "access denied", target: ca("6000203458791"), resp: &monitors.Response{Status: 403, Body: readFixture(t, "access-denied.html")}, want: monitors.Blocked, reason: "403"},
 		{name: "429", target: usa("5113183757"), resp: &monitors.Response{Status: 429}, want: monitors.Blocked},
-		{name: "no next data", target: usa("5113183757"), resp: ok200(readFixture(t, "no-next-data.html")), want: monitors.Blocked, reason: "no __NEXT_DATA__"},
+		{name: "no next data", target: usa("5113183757"), resp: ok200(readFixture(t, "no-next-data.html")), want: monitors.UnknownLayout, reason: "no __NEXT_DATA__"},
 		{name: "truncated", target: usa("5113183757"), resp: ok200(readFixture(t, "truncated-json.html")), want: monitors.Error, reason: "truncated"},
 		{name: "404", target: usa("9999999999"), resp: &monitors.Response{Status: 404, Body: readFixture(t, "usa-not-found.html")}, want: monitors.Error, reason: "HTTP 404"},
 		{name: "503 error page", target: usa("5113183757"), resp: &monitors.Response{Status: 503, Body: []byte("<html>Service Unavailable</html>")}, want: monitors.Error, reason: "HTTP 503"},
@@ -152,7 +152,7 @@ func TestCheckOfferFields(t *testing.T) {
 		// thumbnailUrl is empty: allImages[0], protocol-relative, gets https.
 		Image: "https://i5.walmartimages.com/seo/Pokemon-TCG-Scarlet-Violet-Prismatic-Evolutions-Elite-Trainer-Box_3c4d5e6f.jpeg",
 		Price: "1249.99", PriceValue: 1249.99, Currency: "USD", Merchant: "101188231", SoldByRetailer: false,
-		URL: "https://www.walmart.com/ip/13816151308",
+		URL: "https://www.walmart.com/ip/13816151308", Condition: monitors.ConditionNew,
 	}
 	if obs.Offers[0] != want {
 		t.Errorf("offer\n got %+v\nwant %+v", obs.Offers[0], want)
@@ -213,16 +213,34 @@ func TestValidateTarget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := New().ValidateTarget(&tt.target)
+			err := monitors.Validate(New(), &tt.target)
 			if tt.field == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tt.field) {
-				t.Errorf("error %v does not name %q", err, tt.field)
+			fe := monitors.FieldErrors(err)
+			if len(fe) == 0 || fe[0].Path != tt.field {
+				t.Errorf("error %v (%+v) does not name %q", err, fe, tt.field)
 			}
 		})
+	}
+}
+
+// TestCAItemIDOneRule: the Canada sku rule reads the same through
+// ValidateTarget and IsItemID (config has no copy of its own any more).
+func TestCAItemIDOneRule(t *testing.T) {
+	for sku, want := range map[string]bool{
+		"6JW7MWS0LXB5": true, "6000203458791": true, "1SZQHN3LOSE0": true,
+		"6JW7MWS0LXB": false, "6JW7MWS0LXB55": false, "1szq": false, "6jw7mws0lxb5": true, "": false, "6JW7MWS0LXB5X2AB": false,
+	} {
+		if got := IsItemID(RegionCA, sku); got != want {
+			t.Errorf("IsItemID(CA, %q) = %v, want %v", sku, got, want)
+		}
+		err := monitors.Validate(New(), &monitors.Target{Region: RegionCA, SKU: sku})
+		if (err == nil) != want {
+			t.Errorf("Validate(CA, %q) = %v, want ok=%v", sku, err, want)
+		}
 	}
 }

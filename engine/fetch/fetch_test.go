@@ -1,4 +1,4 @@
-package engine
+package fetch
 
 import (
 	"bufio"
@@ -91,12 +91,12 @@ func testServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func newTestFetcher(t *testing.T, o FetcherOptions) *Fetcher {
+func newTestFetcher(t *testing.T, o Options) *Fetcher {
 	t.Helper()
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second
 	}
-	f, err := NewFetcher(o)
+	f, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func newTestFetcher(t *testing.T, o FetcherOptions) *Fetcher {
 
 func TestFetcherDecodesAndRedirects(t *testing.T) {
 	srv := testServer(t)
-	f := newTestFetcher(t, FetcherOptions{})
+	f := newTestFetcher(t, Options{})
 	tests := []struct {
 		path, wantURL, wantBody string
 		wantStatus              int
@@ -142,7 +142,7 @@ func TestFetcherDecodesAndRedirects(t *testing.T) {
 func TestFetcherHeaders(t *testing.T) {
 	srv := testServer(t)
 	uas := []string{"UA-one", "UA-two", "UA-three"}
-	f := newTestFetcher(t, FetcherOptions{UserAgents: uas})
+	f := newTestFetcher(t, Options{UserAgents: uas, Client: ClientFastHTTP})
 	echo := func(req *monitors.Request) map[string]string {
 		t.Helper()
 		req.URL = srv.URL + "/echo"
@@ -178,12 +178,12 @@ func TestFetcherHeaders(t *testing.T) {
 
 func TestFetcherLimits(t *testing.T) {
 	srv := testServer(t)
-	f := newTestFetcher(t, FetcherOptions{Timeout: 200 * time.Millisecond})
+	f := newTestFetcher(t, Options{Timeout: 200 * time.Millisecond})
 	_, err := f.Fetch(context.Background(), &monitors.Request{URL: srv.URL + "/slow"})
 	if !errors.Is(err, fasthttp.ErrTimeout) {
 		t.Errorf("slow: %v, want a timeout", err)
 	}
-	capped := newTestFetcher(t, FetcherOptions{MaxBodyBytes: 32 << 10})
+	capped := newTestFetcher(t, Options{MaxBodyBytes: 32 << 10})
 	for _, path := range []string{"/big", "/bomb"} {
 		_, err = capped.Fetch(context.Background(), &monitors.Request{URL: srv.URL + path})
 		if !errors.Is(err, fasthttp.ErrBodyTooLarge) {
@@ -209,15 +209,24 @@ type connectProxy struct {
 	tunnels atomic.Int64
 	mu      sync.Mutex
 	auth    []string
+	targets []string // CONNECT targets asked for
+	to      string   // when set, every tunnel goes here
 }
 
 func startConnectProxy(t *testing.T) *connectProxy {
+	t.Helper()
+	return startConnectProxyTo(t, "")
+}
+
+// startConnectProxyTo starts a proxy that tunnels every CONNECT to addr
+// ("" = the host asked for), so tests can use real host names.
+func startConnectProxyTo(t *testing.T, addr string) *connectProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &connectProxy{ln: ln}
+	p := &connectProxy{ln: ln, to: addr}
 	var mu sync.Mutex
 	var conns []net.Conn
 	p.wg.Go(func() {
@@ -253,8 +262,13 @@ func (p *connectProxy) serve(c net.Conn, mu *sync.Mutex, conns *[]net.Conn) {
 	}
 	p.mu.Lock()
 	p.auth = append(p.auth, req.Header.Get("Proxy-Authorization"))
+	p.targets = append(p.targets, req.Host)
 	p.mu.Unlock()
-	up, err := net.Dial("tcp", req.Host)
+	dst := req.Host
+	if p.to != "" {
+		dst = p.to
+	}
+	up, err := net.Dial("tcp", dst)
 	if err != nil {
 		io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
 		return
@@ -280,7 +294,7 @@ func TestFetcherThroughProxy(t *testing.T) {
 	srv := testServer(t)
 	px := startConnectProxy(t)
 	set := metrics.NewSet()
-	f := newTestFetcher(t, FetcherOptions{Proxies: []string{"user:s3cret@" + px.ln.Addr().String()}, Metrics: set})
+	f := newTestFetcher(t, Options{Proxies: []string{"user:s3cret@" + px.ln.Addr().String()}, Metrics: set})
 	for range 3 {
 		resp, err := f.Fetch(context.Background(), &monitors.Request{URL: srv.URL + "/gzip"})
 		if err != nil {
@@ -308,7 +322,7 @@ func TestFetcherThroughProxy(t *testing.T) {
 
 func TestFetcherProxyBench(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f, err := NewFetcher(FetcherOptions{Proxies: []string{"http://a:b@127.0.0.1:1", "127.0.0.1:2"}, ProxyCooldown: time.Minute})
+		f, err := New(Options{Proxies: []string{"http://a:b@127.0.0.1:1", "127.0.0.1:2"}, ProxyCooldown: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -392,4 +406,21 @@ func FuzzParseProxy(f *testing.F) {
 		// Metric names built from the label never panic.
 		metrics.NewSet().GetOrCreateCounter(`x{proxy="` + labelValue(label) + `"}`)
 	})
+}
+
+func TestParseClient(t *testing.T) {
+	for in, want := range map[string]Client{"": ClientBrowser, "browser": ClientBrowser, "fasthttp": ClientFastHTTP} {
+		if got, err := ParseClient(in); got != want || err != nil {
+			t.Errorf("ParseClient(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := New(Options{Client: "chrome"}); err == nil || !strings.Contains(err.Error(), `client: "chrome" is not one of browser, fasthttp`) {
+		t.Errorf("bad client: %v", err)
+	}
+}
+
+func TestZeroSession(t *testing.T) {
+	if got := (Session{}).Proxy(); got != "" {
+		t.Errorf("zero Session proxy %q", got)
+	}
 }

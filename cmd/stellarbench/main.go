@@ -1,9 +1,10 @@
-// Command stellarbench runs the bench suite on its own, the same as
-// `stellarfeed bench` does (use it until, or instead of, the subcommand):
+// Command stellarbench runs the fan-out bench suite (package bench). It is
+// a program of its own so that the server binary links none of the bench
+// code (plots, progress bars, client processes):
 //
-//	go build -o bin/stellarbench ./bench/cmd/stellarbench
+//	make bench                                  # builds bin/stellarfeed and bin/stellarbench
 //	bin/stellarbench -n 1000,5000 -out bench-out
-//	bin/stellarbench -matrix -ours-bin bin/stellarfeed -out bench-out
+//	bin/stellarbench -matrix -out bench-out     # uses bin/stellarfeed beside it
 package main
 
 import (

@@ -1,4 +1,5 @@
-package cluster
+// Package listen opens the server's TCP listeners.
+package listen
 
 import (
 	"context"
@@ -9,12 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Listen opens a TCP listener on addr. With reusePort, SO_REUSEPORT is
+// TCP opens a TCP listener on addr. With reusePort, SO_REUSEPORT is
 // set first, so several stellarfeed processes on one machine can listen
 // on the same WebSocket port and the kernel spreads new connections over
 // them (each process stays under its own open-file limit). Every process
 // sharing the port must set it, as the same user.
-func Listen(ctx context.Context, addr string, reusePort bool) (net.Listener, error) {
+func TCP(ctx context.Context, addr string, reusePort bool) (net.Listener, error) {
 	lc := net.ListenConfig{}
 	if reusePort {
 		lc.Control = func(_, _ string, rc syscall.RawConn) error {
