@@ -78,6 +78,8 @@ func newEnv(t testing.TB, cfg Config) *env {
 			fmt.Fprintln(w, `stellarfeed_connections{endpoint="stellar"} 2`)
 			fmt.Fprintln(w, `stellarfeed_checks_total{site="amazon",outcome="blocked"} 1`)
 			fmt.Fprintln(w, `stellarfeed_checks_total{site="amazon",outcome="in_stock"} 3`)
+			fmt.Fprintln(w, `stellarfeed_proxy_checks_total{site="amazon",proxy="203.0.113.10:3128",outcome="blocked"} 3`)
+			fmt.Fprintln(w, `stellarfeed_proxy_checks_total{site="amazon",proxy="203.0.113.10:3128",outcome="in_stock"} 1`)
 		},
 	})
 	t.Cleanup(e.c.Close)
@@ -360,7 +362,8 @@ func TestMonitorsPage(t *testing.T) {
 	e := newEnv(t, Config{})
 	cookie, _ := e.login(t)
 	r := e.do(t, req{method: "GET", path: "/admin/monitors", cookie: cookie})
-	if r.status != 200 || !strings.Contains(r.body, "does not run on this node") || !regexp.MustCompile(`<td>amazon</td><td class="num">4</td><td class="num">25.0%</td>`).MatchString(r.body) {
+	if r.status != 200 || !strings.Contains(r.body, "does not run on this node") || !regexp.MustCompile(`<td>amazon</td><td class="num">4</td><td class="num">25.0%</td>`).MatchString(r.body) ||
+		!strings.Contains(r.body, `<td>amazon</td><td>203.0.113.10:3128</td><td class="num">4</td><td class="num">75.0%</td>`) {
 		t.Fatalf("monitors: %d %.3000s", r.status, r.body)
 	}
 }

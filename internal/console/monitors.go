@@ -15,6 +15,7 @@ type monitorsView struct {
 	Targets []engine.TargetStatus
 	Sites   []siteRow
 	Proxies []proxyRow
+	Blocked []blockedRow // per site and proxy
 	Pings   []recentPing
 }
 
@@ -46,7 +47,7 @@ func (c *Console) monitorsPage(ctx *fasthttp.RequestCtx, sess *session) {
 		ctx.Error("metrics unreadable: "+err.Error(), fasthttp.StatusInternalServerError)
 		return
 	}
-	v.Sites, v.Proxies = siteRows(r), proxyRows(r)
+	v.Sites, v.Proxies, v.Blocked = siteRows(r), proxyRows(r), blockedRows(r)
 	c.render(ctx, fasthttp.StatusOK, "monitors", v)
 }
 
@@ -86,6 +87,47 @@ func proxyRows(r reading) []proxyRow {
 		out = append(out, proxyRow{Proxy: p, Requests: n, Errors: errs[p], Benched: benched[p], ErrorRate: ratio(errs[p], n)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Proxy < out[j].Proxy })
+	return out
+}
+
+// blockedRow is one site's checks through one proxy.
+type blockedRow struct {
+	Site, Proxy     string
+	Checks, Blocked float64
+	BlockedRate     float64
+}
+
+func blockedRows(r reading) []blockedRow {
+	bySP := map[[2]string]*blockedRow{}
+	for _, s := range r {
+		if s.name != "stellarfeed_proxy_checks_total" {
+			continue
+		}
+		k := [2]string{s.labels["site"], s.labels["proxy"]}
+		row := bySP[k]
+		if row == nil {
+			row = &blockedRow{Site: k[0], Proxy: k[1]}
+			bySP[k] = row
+		}
+		row.Checks += s.value
+		if s.labels["outcome"] == "blocked" {
+			row.Blocked += s.value
+		}
+	}
+	out := make([]blockedRow, 0, len(bySP))
+	for _, row := range bySP {
+		if row.Checks == 0 {
+			continue
+		}
+		row.BlockedRate = ratio(row.Blocked, row.Checks)
+		out = append(out, *row)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Site != out[j].Site {
+			return out[i].Site < out[j].Site
+		}
+		return out[i].Proxy < out[j].Proxy
+	})
 	return out
 }
 

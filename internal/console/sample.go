@@ -57,6 +57,13 @@ type targetRow struct {
 	Checks    uint64    `json:"checks"`
 	Delay     string    `json:"delay"` // current delay, after backoff
 	Skipped   uint64    `json:"skipped"`
+	// Evidence is the monitor's reason for the outcome ("captcha page",
+	// "out of stock: Currently unavailable.").
+	Evidence    string    `json:"evidence,omitempty"`
+	Since       time.Time `json:"since"` // the outcome's streak began
+	Streak      uint64    `json:"streak"`
+	Proxy       string    `json:"proxy,omitempty"`
+	LastRestock time.Time `json:"lastRestock"`
 }
 
 // targets lists the engine's targets, or nil without an engine.
@@ -72,7 +79,8 @@ func (c *Console) targets() []targetRow {
 			what = t.Target.Store
 		}
 		out[i] = targetRow{ID: fmt.Sprint(t.ID), Site: t.Target.Site, Region: t.Target.Region, What: what, Group: t.Target.Group,
-			LastCheck: t.LastCheck, Outcome: t.LastOutcome, Checks: t.Checks, Delay: t.Delay.String(), Skipped: t.Skipped}
+			LastCheck: t.LastCheck, Outcome: t.LastOutcome, Checks: t.Checks, Delay: t.Delay.String(), Skipped: t.Skipped,
+			Evidence: t.Reason, Since: t.Since, Streak: t.Streak, Proxy: t.Proxy, LastRestock: t.LastRestock}
 	}
 	return out
 }

@@ -98,8 +98,10 @@
       rows($("targets").tBodies[0], s.targets.map(function (t) {
         return el("tr", { "class": "outcome-" + (t.outcome || "") }, [el("td", {}, [el("code", {}, [t.id])]), el("td", {}, [t.site]), el("td", {}, [t.region || ""]),
           el("td", {}, [t.what]), el("td", {}, [t.group || ""]), el("td", {}, [ago(t.lastCheck)]), el("td", { "class": "outcome" }, [t.outcome || "–"]),
-          el("td", { "class": "num checks" }, [String(t.checks)]), el("td", {}, [t.delay]), el("td", { "class": "num" }, [String(t.skipped)])]);
-      }), 10, "No target.");
+          el("td", { "class": "evidence" }, [t.evidence || ""]), el("td", { "class": "num" }, [String(t.streak)]),
+          el("td", { "class": "num checks" }, [String(t.checks)]), el("td", {}, [t.delay]), el("td", {}, [t.proxy || ""]),
+          el("td", {}, [ago(t.lastRestock)]), el("td", { "class": "num" }, [String(t.skipped)])]);
+      }), 14, "No target.");
     }
     rows($("pings"), (s.pings || []).map(function (p) {
       return el("tr", {}, [el("td", {}, [when(p.at)]), el("td", {}, [p.site]), el("td", {}, [p.region || ""]), el("td", {}, [el("code", { "class": "payload" }, [p.payload])])]);
