@@ -569,6 +569,7 @@ var (
 	resp431      = httpError(http.StatusRequestHeaderFieldsTooLarge, "request line and headers exceed "+strconv.Itoa(maxRequestBytes)+" bytes")
 	resp400Proxy = httpError(http.StatusBadRequest, "PROXY protocol header from an address that is not a trusted proxy")
 	respBusy     = httpError(http.StatusServiceUnavailable, "server busy")
+	resp400      = httpError(http.StatusBadRequest, "malformed request")
 )
 
 // unsafeBytes views a constant string as bytes for write(2), which only
