@@ -69,12 +69,19 @@ func runAttack(mode string) int {
 				} else {
 					reopened.Add(1)
 				}
+				opened := time.Now()
 				attackOne(nc, mode, slowReq, tick, stop)
 				nc.Close()
+				// Reopen at once after a deadline; after a quick refusal
+				// (429, shed), a second later, as slowloris tools do.
+				pause := time.Duration(0)
+				if time.Since(opened) < time.Second {
+					pause = time.Second
+				}
 				select {
 				case <-stop:
 					return
-				default:
+				case <-time.After(pause):
 				}
 			}
 		}()
