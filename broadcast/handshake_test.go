@@ -48,6 +48,18 @@ func waitClosed(t *testing.T, nc net.Conn, d time.Duration) {
 	}
 }
 
+// waitStats waits until ok holds for the server's Stats: a worker counts
+// an upgrade just after it wrote the 101 the client saw.
+func waitStats(t *testing.T, s *Server, ok func(Stats) bool) {
+	t.Helper()
+	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+		if st := s.Stats(); !ok(st) {
+			return fmt.Errorf("stats %+v", st)
+		}
+		return nil
+	})
+}
+
 // waitHandshakes waits until the server holds n unfinished handshakes.
 func waitHandshakes(t *testing.T, s *Server, n int64) {
 	t.Helper()
@@ -306,9 +318,7 @@ func TestHandshakeSizeLimit(t *testing.T) {
 			}
 		})
 	}
-	if st := s.Stats(); st.Rejected.TooLarge != 3 || st.Upgraded != 1 {
-		t.Errorf("TooLarge %d Upgraded %d, want 3 and 1", st.Rejected.TooLarge, st.Upgraded)
-	}
+	waitStats(t, s, func(st Stats) bool { return st.Rejected.TooLarge == 3 && st.Upgraded == 1 })
 }
 
 func TestHandshakeGarbage(t *testing.T) {
@@ -392,9 +402,7 @@ func TestHandshakePerIPCap(t *testing.T) {
 	held[0].Close()
 	waitHandshakes(t, s, 2)
 	mustDial(t, addr, "/?key=k")
-	if st := s.Stats(); st.Rejected.PerIP != 1 || st.Upgraded != 2 {
-		t.Errorf("PerIP %d Upgraded %d, want 1 and 2", st.Rejected.PerIP, st.Upgraded)
-	}
+	waitStats(t, s, func(st Stats) bool { return st.Rejected.PerIP == 1 && st.Upgraded == 2 })
 }
 
 func TestHandshakeShedsOldest(t *testing.T) {
@@ -423,9 +431,7 @@ func TestHandshakeShedsOldest(t *testing.T) {
 			c.nc.Close()
 		}
 	}
-	if st := s.Stats(); st.Rejected.Shed != 1 || st.Upgraded != 3 {
-		t.Errorf("Shed %d Upgraded %d, want 1 and 3", st.Rejected.Shed, st.Upgraded)
-	}
+	waitStats(t, s, func(st Stats) bool { return st.Rejected.Shed == 1 && st.Upgraded == 3 })
 }
 
 // TestHandshakeDeadline: unfinished handshakes are closed at their
