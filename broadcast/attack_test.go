@@ -1,13 +1,11 @@
 package broadcast
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,38 +135,8 @@ func attackOne(nc net.Conn, mode, slowReq string, offset time.Duration, stop <-c
 // ready; stop ends it, cpu reads the CPU time it used so far.
 func startAttack(b *testing.B, addr, mode string, n int) (stop func(), cpu func() time.Duration) {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", attackEnv+"="+mode,
-		"BROADCAST_CHILD_ADDR="+addr, "BROADCAST_CHILD_N="+strconv.Itoa(n), "GOMAXPROCS=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	stop = func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "READY") {
-		stop()
-		b.Fatalf("attack child %s: %q %v", mode, line, err)
-	}
-	return stop, func() time.Duration { return procCPU(cmd.Process.Pid) }
+	stop, pid := spawnChild(b, attackEnv+"="+mode, "BROADCAST_CHILD_ADDR="+addr, "BROADCAST_CHILD_N="+strconv.Itoa(n))
+	return stop, func() time.Duration { return procCPU(pid) }
 }
 
 // procCPU reads a process's user+system CPU time from /proc (10 ms

@@ -387,16 +387,7 @@ func TestHandshakePerIPCap(t *testing.T) {
 		t.Fatalf("4th: status %d Retry-After %q %v, want 429 and 1", status, hdr.Get("Retry-After"), err)
 	}
 
-	// Another IP has its own budget.
-	nc2, err := dialFrom("127.0.0.2", addr)
-	if err != nil {
-		t.Skipf("cannot bind 127.0.0.2: %v", err)
-	}
-	if c, status, _, err := handshakeOn(nc2, "/?key=k"); err != nil || status != http.StatusSwitchingProtocols {
-		t.Fatalf("other IP: %d %v", status, err)
-	} else {
-		c.nc.Close()
-	}
+	upgradeFrom(t, "127.0.0.2", addr) // another IP has its own budget
 
 	// A finished handshake gives its slot back.
 	held[0].Close()
@@ -651,19 +642,10 @@ func TestHandshakeConfigErrors(t *testing.T) {
 func TestHandshakeShutdown(t *testing.T) {
 	auth := newFakeAuth()
 	auth.add("k", Identity{KeyID: "k"})
-	s, err := New(Config{Logger: quietLogger(), MaxHandshakesPerIP: -1}, auth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
+	s, addr, served := serveOwned(t, Config{MaxHandshakesPerIP: -1}, auth)
 	var conns []net.Conn
 	for i := range 20 {
-		nc, err := net.Dial("tcp", ln.Addr().String())
+		nc, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
