@@ -97,11 +97,13 @@
 //     MaxHandshakesPerIP unfinished handshakes per client IP (IPv6: /64;
 //     default 256): one more is answered "429 Too Many Requests" with
 //     "Retry-After: 1" at accept (Rejected.PerIP). MaxHandshakes
-//     unfinished handshakes in all (default 1,024): a new connection
-//     beyond it closes the OLDEST one, not itself, so a slowloris attack
-//     cannot lock newcomers out (Rejected.Shed). When accept runs out of
-//     fds (EMFILE), the oldest unfinished handshake is closed the same way
-//     and the accept retried at once.
+//     unfinished handshakes in all (default 4,096, and never more than
+//     MaxConns minus the open connections, so client sockets stay within
+//     MaxConns): a new connection beyond it closes the OLDEST one, not
+//     itself, so a slowloris attack cannot lock newcomers out
+//     (Rejected.Shed). When accept runs out of fds (EMFILE), the oldest
+//     unfinished handshake is closed the same way and the accept retried
+//     at once.
 //   - A refusal the peer may still be sending into (431, PROXY 400, a
 //     refused /ws close frame) shuts the write side and lingers: the
 //     poller discards what arrives until EOF, for at most 1 s and

@@ -182,7 +182,11 @@ func (t *hsTable) add(fd int, peer netip.Addr, proxy bool) {
 		refuseFD(fd, resp429)
 		return
 	}
-	for t.reading.n+t.lingering.n >= t.max && t.shedLocked() {
+	// Every fd counts: open and upgrading conns shrink the cap, so client
+	// sockets never exceed MaxConns (the rest of the process keeps its
+	// fds). At least one slot: a full server still answers 503.
+	limit := min(t.max, max(1, s.cfg.MaxConns-int(s.active.Load())))
+	for t.reading.n+t.lingering.n >= limit && t.shedLocked() {
 	}
 	h.state = hsReading
 	h.deadline = s.mlog.now() + t.timeout

@@ -18,9 +18,10 @@ import (
 // In the "attached" variant the server runs with MaxHandshakes 8,192 and
 // the per-IP cap off, so the whole attack stays attached: this measures
 // the poller design itself, not the caps. The "default-caps" variant runs
-// the defaults (1,024 unfinished in all, 256 per IP): most attack sockets
-// are refused with 429 at accept or shed, and the attackers come back a
-// second later.
+// the defaults (4,096 unfinished in all, 256 per IP): the per-IP cap
+// holds 2,048 attack sockets (256 for each of the 8 IPs), the others are
+// refused with 429 at accept and come back a second later, a steady
+// flood of refused connections.
 //
 // Each iteration connects 16 clients at once (from 127.0.0.1 and
 // 127.0.0.10-.16), each timing TCP connect to the 101 response, then

@@ -425,6 +425,34 @@ func TestHandshakeShedsOldest(t *testing.T) {
 	waitStats(t, s, func(st Stats) bool { return st.Rejected.Shed == 1 && st.Upgraded == 3 })
 }
 
+// TestHandshakeCapWithinMaxConns: open connections shrink the handshake
+// cap, so client sockets never exceed MaxConns.
+func TestHandshakeCapWithinMaxConns(t *testing.T) {
+	auth := newFakeAuth()
+	auth.add("k", Identity{KeyID: "k"})
+	s, addr := startServer(t, Config{MaxConns: 3, MaxHandshakesPerIP: -1}, auth)
+	mustDial(t, addr, "/?key=k")
+	mustDial(t, addr, "/?key=k")
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	waitHandshakes(t, s, 1)
+	second, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	waitClosed(t, first, 5*time.Second) // room for one: the older goes
+	waitStats(t, s, func(st Stats) bool { return st.Rejected.Shed == 1 && st.Handshakes == 1 })
+	if c, status, _, err := handshakeOn(second, "/?key=k"); err != nil || status != http.StatusSwitchingProtocols {
+		t.Fatalf("third connection: %d %v", status, err)
+	} else {
+		c.nc.Close()
+	}
+}
+
 // TestHandshakeDeadline: unfinished handshakes are closed at their
 // deadline by the table's sweeper, with no goroutine per connection.
 func TestHandshakeDeadline(t *testing.T) {

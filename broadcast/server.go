@@ -43,7 +43,9 @@ type Config struct {
 	// MaxHandshakes caps unfinished handshakes (accepted, request not
 	// complete yet, or refused and draining). A new connection beyond it
 	// closes the OLDEST unfinished one, never itself: a slow peer loses
-	// its slot to a fresh one. Default 1,024.
+	// its slot to a fresh one. Every fd counts: the cap shrinks to
+	// MaxConns minus the connections open or upgrading, so the process
+	// never holds more than MaxConns client sockets. Default 4,096.
 	MaxHandshakes int
 	// MaxHandshakesPerIP caps the unfinished handshakes of one client IP
 	// (IPv6: one /64); one more is answered "429 Too Many Requests" with
@@ -115,7 +117,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.MaxBacklogBytes, 1<<20)
 	def(&c.ReadLimit, 4096)
 	def(&c.LogSize, 16384)
-	def(&c.MaxHandshakes, 1024)
+	def(&c.MaxHandshakes, 4096)
 	def(&c.MaxHandshakesPerIP, 256)
 	defd(&c.HandshakeTimeout, 5*time.Second)
 	defd(&c.WriteTimeout, 10*time.Second)

@@ -309,7 +309,7 @@ func Default() *Config {
 			PingInterval:     30 * time.Second,
 			// Unfinished handshakes cost a small buffer each, and share
 			// the fd budget with MaxConns.
-			MaxHandshakes:      1024,
+			MaxHandshakes:      4096,
 			MaxHandshakesPerIP: 256,
 		},
 		Engine: Engine{

@@ -296,7 +296,7 @@ func TestParseFull(t *testing.T) {
 	want.File = "testdata/full.yaml"
 	want.Server = Server{WS: "127.0.0.1:9080", API: "", Data: "/var/lib/stellarfeed", LogFormat: "json", LogLevel: "debug"}
 	want.Broadcast = Broadcast{MaxConns: 5000, MaxBacklog: 512 * KiB, WriteTimeout: 5 * time.Second, HandshakeTimeout: 2 * time.Second,
-		MaxHandshakes: 1024, MaxHandshakesPerIP: 256}
+		MaxHandshakes: 4096, MaxHandshakesPerIP: 256}
 	want.Engine.Workers = 16
 	want.Engine.Interval = 4 * time.Second
 	want.Engine.Jitter = 0.15
