@@ -63,7 +63,11 @@ func BenchmarkHandshakeUnderAttack(b *testing.B) {
 				stop2, cpu2 := startAttack(b, addr, "halfopen", halfOpen)
 				b.Cleanup(stop2)
 				attackCPU = func() time.Duration { return cpu1() + cpu2() }
-				want := int64(min(slowloris+halfOpen, s.cfg.MaxHandshakes)) * 9 / 10
+				hold := min(slowloris+halfOpen, s.cfg.MaxHandshakes)
+				if perIP := s.cfg.MaxHandshakesPerIP; perIP > 0 {
+					hold = min(hold, perIP*len(attackSources))
+				}
+				want := int64(hold) * 9 / 10
 				checkFor(b, 60*time.Second, 10*time.Millisecond, func() error {
 					if n := s.Stats().Handshakes; n < want {
 						return fmt.Errorf("%d unfinished handshakes attached", n)
