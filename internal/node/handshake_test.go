@@ -39,6 +39,7 @@ func TestProxyProtocolRealClientIP(t *testing.T) {
 	file.Broadcast.ProxyProtocol = true
 	cfg := FromConfig(file)
 	cfg.Targets = nil
+	cfg.DataDir = t.TempDir() // not the file's ./data
 	n := startNode(t, cfg)
 	secret, k, err := n.keys.Create(keys.Options{Kind: keys.KindSubscriber, Label: "bot", MaxIPsPerDay: 1})
 	if err != nil {
