@@ -62,7 +62,8 @@
 // With Config.ConnRatePerIP set, each source IP (IPv6: each /64) has a
 // token bucket of ConnBurstPerIP connections refilled at ConnRatePerIP
 // per second. It is checked right after accept, before the request is
-// read: over the limit, the client gets "HTTP/1.1 429 Too Many Requests"
+// read (behind a trusted proxy: once its PROXY header named the client):
+// over the limit, the client gets "HTTP/1.1 429 Too Many Requests"
 // with "Retry-After: 1" and is closed (counted in Stats.Rejected.Rate).
 // The table is pruned every second (IPs idle for a minute whose bucket is
 // full again) and capped at 65,536 IPs; when full of recently seen IPs, a
@@ -91,7 +92,8 @@
 //     the same HandshakeTimeout, so the list is ordered by deadline and
 //     by age at once; one sweeper goroutine sleeps until the head's
 //     deadline (one timer for the whole table, none per connection) and
-//     closes what expired (Stats.Rejected.Timeout). Closing is O(1).
+//     closes what expired (Stats.Rejected.Timeout), 128 at a time so a
+//     wave of deadlines never holds the poller up. Closing is O(1).
 //   - Caps: request line and headers over 8 KiB get "431 Request Header
 //     Fields Too Large" as soon as the 8 KiB are in, and are closed.
 //     MaxHandshakesPerIP unfinished handshakes per client IP (IPv6: /64;
