@@ -147,9 +147,11 @@ func newHSTable(s *Server) *hsTable {
 		max:     s.cfg.MaxHandshakes,
 		timeout: int64(s.cfg.HandshakeTimeout),
 		linger:  int64(min(lingerTimeout, s.cfg.HandshakeTimeout)),
-		queue:   make(chan *hsConn, max(s.cfg.MaxHandshakes, 256)),
-		kick:    make(chan struct{}, 1),
-		perIP:   make(map[netip.Addr]int32),
+		// Room for a reconnect storm of every client at once (8 bytes a
+		// slot): a complete request waits for a worker, not for a 503.
+		queue: make(chan *hsConn, max(s.cfg.MaxHandshakes, s.cfg.MaxConns)),
+		kick:  make(chan struct{}, 1),
+		perIP: make(map[netip.Addr]int32),
 	}
 	if s.cfg.MaxHandshakesPerIP > 0 {
 		t.maxPerIP = int32(s.cfg.MaxHandshakesPerIP)
