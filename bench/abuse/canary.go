@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -207,11 +208,24 @@ func (p *Pinger) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
+func (p *Pinger) posted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.next - 1
+}
+
 // Accepted returns the accepted sequence numbers, in order.
 func (p *Pinger) Accepted() []int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]int(nil), p.accepted...)
+}
+
+// AcceptedFrom returns the accepted sequence numbers from seq on.
+func (p *Pinger) AcceptedFrom(seq int) []int {
+	a := p.Accepted()
+	i, _ := slices.BinarySearch(a, seq)
+	return a[i:]
 }
 
 // Counts returns how many pings were accepted, refused and failed.
@@ -282,10 +296,39 @@ func Compare(accepted, received []int) Verdict {
 	return v
 }
 
+// WarmUp posts pings until the canary receives one and returns its
+// sequence number: the first ping the canary is owed. A client sees the
+// 101 answer a moment before the server registers it for pings, so pings
+// accepted before that are not meant for it.
+func WarmUp(ctx context.Context, p *Pinger, c *Canary, timeout time.Duration) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		seq, code, err := p.Post(ctx)
+		if err == nil && code/100 == 2 {
+			wctx, wcancel := context.WithTimeout(ctx, 250*time.Millisecond)
+			err = c.WaitFor(wctx, seq)
+			wcancel()
+			if err == nil {
+				if s := c.Seqs(); len(s) > 0 {
+					return s[0], nil
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("canary: no ping received within %s: %w", timeout, err)
+		}
+		if cerr := c.Err(); cerr != nil {
+			return 0, fmt.Errorf("canary disconnected: %w", cerr)
+		}
+	}
+}
+
 // Settle posts a final marker ping (retrying refusals for up to timeout)
 // and waits until the canary has it: every ping accepted before it must
 // have arrived by then, since one publisher's pings are delivered in order.
-func Settle(ctx context.Context, p *Pinger, c *Canary, timeout time.Duration) (Verdict, error) {
+// from is the first ping the canary is owed (see WarmUp).
+func Settle(ctx context.Context, p *Pinger, c *Canary, from int, timeout time.Duration) (Verdict, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last int
@@ -296,7 +339,7 @@ func Settle(ctx context.Context, p *Pinger, c *Canary, timeout time.Duration) (V
 			break
 		}
 		if ctx.Err() != nil {
-			return verdict(p, c), fmt.Errorf("canary: no marker ping accepted within %s: %w", timeout, err)
+			return verdict(p, c, from), fmt.Errorf("canary: no marker ping accepted within %s: %w", timeout, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -304,11 +347,11 @@ func Settle(ctx context.Context, p *Pinger, c *Canary, timeout time.Duration) (V
 		}
 	}
 	err := c.WaitFor(ctx, last)
-	return verdict(p, c), err
+	return verdict(p, c, from), err
 }
 
-func verdict(p *Pinger, c *Canary) Verdict {
-	v := Compare(p.Accepted(), c.Seqs())
+func verdict(p *Pinger, c *Canary, from int) Verdict {
+	v := Compare(p.AcceptedFrom(from), c.Seqs())
 	_, v.Refused, v.Failed = p.Counts()
 	return v
 }

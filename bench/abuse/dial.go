@@ -85,10 +85,11 @@ func (o outcome) String() string {
 	return "closed"
 }
 
-// refused is true when the server answered with a 4xx or closed without
-// upgrading.
+// refused is true when the server answered with a 4xx (or 505 HTTP
+// Version Not Supported, for an HTTP/1.0 or HTTP/2 request) or closed
+// without upgrading. A 5xx other than 505 is a server fault.
 func (o outcome) refused() bool {
-	return o.err == nil && (o.status == 0 || o.status >= 400 && o.status < 500)
+	return o.err == nil && (o.status == 0 || o.status >= 400 && o.status < 500 || o.status == 505)
 }
 
 // sendRaw writes raw to a fresh connection from src and reads the answer
@@ -175,10 +176,10 @@ type serverEnd struct {
 	code     int // close code, 0 without a close frame
 	closed   bool
 	timedOut bool // the wait ran out with the connection open
-	pongs  int // pong frames seen
-	texts  int // text frames seen
-	reply  []byte
-	err    error
+	pongs    int  // pong frames seen
+	texts    int  // text frames seen
+	reply    []byte
+	err      error
 }
 
 // readUntilClose reads server frames until a close frame or EOF, for up

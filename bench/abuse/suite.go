@@ -13,6 +13,9 @@ import (
 	"time"
 )
 
+// minPingsPerCheck is the fewest canary pings posted during a check.
+const minPingsPerCheck = 5
+
 // Check is one attack and its pass criterion. Run returns the figures to
 // print and nil when the server held, or an error saying how it did not.
 type Check struct {
@@ -21,7 +24,7 @@ type Check struct {
 	About  string // one line: what is attacked and what is expected
 	// NeedsAdmin checks are skipped when the target has no admin token.
 	NeedsAdmin bool
-	Run        func(ctx context.Context, e *Env) (figures string, err error)
+	Run        func(e *Env, ctx context.Context) (figures string, err error)
 }
 
 // Scale bounds the counts and durations of the attacks.
@@ -65,7 +68,7 @@ var Reduced = Scale{
 	SlowlorisConns: 300, SlowlorisHold: 3 * time.Second, Probes: 5, ProbeP99: time.Second,
 	HalfOpen:    300,
 	StormRounds: 3, StormConns: 100,
-	FloodFrames: 20000, SlowConsumers: 5, SlowBytes: 2 << 20,
+	FloodFrames: 20000, SlowConsumers: 5, SlowBytes: 8 << 20,
 	Settle: 10 * time.Second, PingEvery: 20 * time.Millisecond,
 }
 
@@ -211,14 +214,17 @@ func (e *Env) run(ctx context.Context, c Check) Result {
 	canary, err := DialCanary(ctx, e.Target.WS, e.Target.Key, prefix)
 	if err != nil {
 		r.Err = fmt.Errorf("before the check: %w", err)
+		r.Took = time.Since(start)
 		return r
 	}
 	defer canary.Close()
 	pinger := NewPinger(e.Target.API, e.Target.IngestToken, prefix)
 	// One ping through before the attack: the canary is registered and
 	// the path works, so a loss during the check is the check's doing.
-	if _, err := Settle(ctx, pinger, canary, e.Scale.Settle); err != nil {
+	from, err := WarmUp(ctx, pinger, canary, e.Scale.Settle)
+	if err != nil {
 		r.Err = fmt.Errorf("before the check: %w", err)
+		r.Took = time.Since(start)
 		return r
 	}
 	pctx, stop := context.WithCancel(ctx)
@@ -227,10 +233,16 @@ func (e *Env) run(ctx context.Context, c Check) Result {
 		defer close(pdone)
 		pinger.Run(pctx, e.Scale.PingEvery)
 	}()
-	r.Figures, r.Err = c.Run(ctx, e)
+	posted := pinger.posted()
+	r.Figures, r.Err = c.Run(e, ctx)
+	// Short checks still see a few pings go by while the server is busy
+	// cleaning up after them.
+	for pinger.posted() < posted+minPingsPerCheck && ctx.Err() == nil {
+		time.Sleep(e.Scale.PingEvery)
+	}
 	stop()
 	<-pdone
-	v, serr := Settle(ctx, pinger, canary, e.Scale.Settle)
+	v, serr := Settle(ctx, pinger, canary, from, e.Scale.Settle)
 	r.Canary = v
 	switch {
 	case serr != nil:

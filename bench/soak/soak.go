@@ -186,6 +186,13 @@ func (r *run) soak(ctx context.Context) (Result, error) {
 		defer canaries[i].Close()
 	}
 	pinger := abuse.NewPinger(t.API, t.IngestToken, prefix)
+	from := make([]int, len(canaries)) // first ping each canary is owed
+	for i, c := range canaries {
+		var err error
+		if from[i], err = abuse.WarmUp(ctx, pinger, c, 10*time.Second); err != nil {
+			return Result{}, err
+		}
+	}
 
 	start := time.Now()
 	lctx, stop := context.WithTimeout(ctx, o.Duration)
@@ -212,8 +219,8 @@ func (r *run) soak(ctx context.Context) (Result, error) {
 	sample := func() {
 		s := r.sample(ctx, time.Since(start))
 		s.Accepted = len(pinger.Accepted())
-		for _, c := range canaries {
-			v := abuse.Compare(prevAccepted, c.Seqs())
+		for i, c := range canaries {
+			v := abuse.Compare(since(prevAccepted, from[i]), c.Seqs())
 			s.Received += v.Received
 			s.Lost += v.Lost + v.Reordered + v.Dup
 			if c.Err() != nil {
@@ -263,7 +270,7 @@ loop:
 		if err := c.WaitFor(mctx, last); err != nil {
 			res.Failures = append(res.Failures, fmt.Sprintf("canary %d: %v", i, err))
 		}
-		v := abuse.Compare(pinger.Accepted(), c.Seqs())
+		v := abuse.Compare(pinger.AcceptedFrom(from[i]), c.Seqs())
 		res.Canaries = append(res.Canaries, v)
 		if !v.OK() {
 			res.Failures = append(res.Failures, fmt.Sprintf("canary %d: %s", i, v))
@@ -438,6 +445,12 @@ func postFaults(ctx context.Context, simAddr, body string) error {
 		return fmt.Errorf("turn on simulator faults: status %d: %s", resp.StatusCode, bytes.TrimSpace(b))
 	}
 	return nil
+}
+
+// since returns the seqs of accepted (increasing) from seq on.
+func since(accepted []int, seq int) []int {
+	i, _ := slices.BinarySearch(accepted, seq)
+	return accepted[i:]
 }
 
 func sleep(ctx context.Context, d time.Duration) {
