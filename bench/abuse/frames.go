@@ -73,11 +73,11 @@ func frameChecks() []Check {
 	for _, f := range fam {
 		cases := f.cases
 		out = append(out, Check{Name: f.name, Family: "frames", About: f.about,
-			Run: func(e *Env, ctx context.Context) (string, error) { return e.frameCases(ctx, cases) }})
+			Run: func(ctx context.Context, e *Env) (string, error) { return e.frameCases(ctx, cases) }})
 	}
 	out = append(out, Check{Name: "frames/ping-flood", Family: "frames",
 		About: "a client floods 125-byte pings without reading: the server stays responsive, pongs bounded, memory bounded",
-		Run:   (*Env).pingFlood})
+		Run:   func(ctx context.Context, e *Env) (string, error) { return e.pingFlood(ctx) }})
 	return out
 }
 
@@ -211,10 +211,9 @@ func (e *Env) pingFlood(ctx context.Context) (string, error) {
 	batch := bytes.Repeat(one, 256)
 	start := time.Now()
 	sent := 0
-	var werr error
 	for sent < e.Scale.FloodFrames {
 		_ = c.SetWriteDeadline(time.Now().Add(3 * time.Second))
-		if _, werr = c.Write(batch); werr != nil {
+		if _, err := c.Write(batch); err != nil {
 			break // the server stopped reading us or cut us: both fine
 		}
 		sent += 256
@@ -262,6 +261,5 @@ func (e *Env) pingFlood(ctx context.Context) (string, error) {
 	if !end.closed && end.reply == nil {
 		return fig, fmt.Errorf("flooder neither cut nor answered afterwards: %v", end.err)
 	}
-	_ = werr
 	return fig, nil
 }

@@ -15,23 +15,22 @@ func handshakeChecks() []Check {
 	return []Check{
 		{Name: "handshake/garbage", Family: "handshake",
 			About: "binary junk, TLS and HTTP/2 prefaces, non-upgrade and malformed requests: never upgraded, closed within the handshake deadline",
-			Run:   (*Env).garbage},
+			Run:   func(ctx context.Context, e *Env) (string, error) { return e.garbage(ctx) }},
 		{Name: "handshake/truncated", Family: "handshake",
 			About: "requests cut short then FIN, RST, or held open: closed by the server within the deadline, fds back to baseline",
-			Run:   (*Env).truncated},
+			Run:   func(ctx context.Context, e *Env) (string, error) { return e.truncated(ctx) }},
 		{Name: "handshake/header-431", Family: "handshake",
 			About: "a 100 KB header line with a good key is refused with 431, not upgraded",
-			Run:   (*Env).header431},
+			Run:   func(ctx context.Context, e *Env) (string, error) { return e.header431(ctx) }},
 		{Name: "handshake/bare-cr", Family: "handshake",
 			About: "a bare CR inside a header value (RFC 9112 §2.2: reject) is refused with 400, not upgraded",
-			Run:   (*Env).bareCR},
+			Run:   func(ctx context.Context, e *Env) (string, error) { return e.bareCR(ctx) }},
 	}
 }
 
 func (e *Env) garbage(ctx context.Context) (string, error) {
 	junk := make([]byte, 4096)
 	_, _ = rand.Read(junk)
-	t := e.Target
 	cases := []keyCase{
 		{"random-4k", func(Target) []byte { return junk }},
 		{"tls-hello", func(Target) []byte {
@@ -60,7 +59,6 @@ func (e *Env) garbage(ctx context.Context) (string, error) {
 		{"absolute-uri", func(t Target) []byte { return upgradeRequest("x", "http://evil/?key="+t.Key) }},
 		{"nul-request", func(Target) []byte { return bytes.Repeat([]byte{0}, 1024) }},
 	}
-	_ = t
 	return e.refuseAll(ctx, cases)
 }
 

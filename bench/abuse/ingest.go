@@ -24,8 +24,6 @@ type ingestCase struct {
 	accept []int
 }
 
-func good(t Target) string { return t.IngestToken }
-
 func ingestChecks() []Check {
 	valid := []byte(`{"site":"amazon","region":"USA","sku":"B0ABUSE001","offerId":"x","details":{"productPrice":"1.00"}}`)
 	deep := append(bytes.Repeat([]byte("["), 100000), bytes.Repeat([]byte("]"), 100000)...)
@@ -80,11 +78,11 @@ func ingestChecks() []Check {
 	for _, f := range fam {
 		cases := f.cases
 		out = append(out, Check{Name: f.name, Family: "ingest", About: f.about, NeedsAdmin: f.name == "ingest/bad-token",
-			Run: func(e *Env, ctx context.Context) (string, error) { return e.ingestCases(ctx, cases) }})
+			Run: func(ctx context.Context, e *Env) (string, error) { return e.ingestCases(ctx, cases) }})
 	}
 	return append(out, Check{Name: "ingest/invalid-utf8", Family: "ingest",
 		About: "a ping with invalid UTF-8 is refused (400) or broadcast as valid UTF-8 (a client must fail a connection on invalid UTF-8 text)",
-		Run:   (*Env).invalidUTF8})
+		Run:   func(ctx context.Context, e *Env) (string, error) { return e.invalidUTF8(ctx) }})
 }
 
 // invalidUTF8 posts a ping whose offerId and title carry invalid UTF-8 and

@@ -82,7 +82,7 @@ func keyChecks() []Check {
 		cases := f.cases
 		out = append(out, Check{
 			Name: f.name, Family: "keys", About: f.about, NeedsAdmin: f.name == "keys/query",
-			Run: func(e *Env, ctx context.Context) (string, error) { return e.refuseAll(ctx, cases) },
+			Run: func(ctx context.Context, e *Env) (string, error) { return e.refuseAll(ctx, cases) },
 		})
 	}
 	return out

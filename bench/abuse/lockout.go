@@ -16,10 +16,10 @@ func lockoutChecks() []Check {
 	return []Check{
 		{Name: "handshake/slowloris", Family: "lockout",
 			About: "many connections trickle their upgrade request a byte at a time: new clients still connect quickly (p99 under the limit)",
-			Run:   (*Env).slowloris},
+			Run:   func(ctx context.Context, e *Env) (string, error) { return e.slowloris(ctx) }},
 		{Name: "handshake/half-open", Family: "lockout",
 			About: "many connected sockets that never send a byte: new clients still connect quickly, the server closes the idle ones by its deadline",
-			Run:   (*Env).halfOpen},
+			Run:   func(ctx context.Context, e *Env) (string, error) { return e.halfOpen(ctx) }},
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 func slowChecks() []Check {
 	return []Check{{Name: "slow/consumers", Family: "slow",
 		About: "clients that never read (tiny receive buffer) and send 125-byte pings while large pings are published: each is cut as a slow consumer, the canary keeps up",
-		Run:   (*Env).slowConsumers}}
+		Run:   func(ctx context.Context, e *Env) (string, error) { return e.slowConsumers(ctx) }}}
 }
 
 // largePing is a ~3 KB ping: a title, an image URL and an offerId at their

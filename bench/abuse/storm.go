@@ -15,10 +15,10 @@ func stormChecks() []Check {
 	return []Check{
 		{Name: "storm/reconnect", Family: "storm",
 			About: "rounds of many clients connecting at once and leaving (close frame, FIN, RST): fds, goroutines, connections and memory return to baseline",
-			Run:   (*Env).reconnectStorm},
+			Run:   func(ctx context.Context, e *Env) (string, error) { return e.reconnectStorm(ctx) }},
 		{Name: "storm/half-close", Family: "storm",
 			About: "upgraded clients that half-close (FIN, still reading) are released: connections and fds return to baseline",
-			Run:   (*Env).halfClose},
+			Run:   func(ctx context.Context, e *Env) (string, error) { return e.halfClose(ctx) }},
 	}
 }
 

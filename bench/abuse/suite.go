@@ -24,7 +24,7 @@ type Check struct {
 	About  string // one line: what is attacked and what is expected
 	// NeedsAdmin checks are skipped when the target has no admin token.
 	NeedsAdmin bool
-	Run        func(e *Env, ctx context.Context) (figures string, err error)
+	Run        func(ctx context.Context, e *Env) (figures string, err error)
 }
 
 // Scale bounds the counts and durations of the attacks.
@@ -234,7 +234,7 @@ func (e *Env) run(ctx context.Context, c Check) Result {
 		pinger.Run(pctx, e.Scale.PingEvery)
 	}()
 	posted := pinger.posted()
-	r.Figures, r.Err = c.Run(e, ctx)
+	r.Figures, r.Err = c.Run(ctx, e)
 	// Short checks still see a few pings go by while the server is busy
 	// cleaning up after them.
 	for pinger.posted() < posted+minPingsPerCheck && ctx.Err() == nil {
