@@ -248,6 +248,8 @@ loop:
 	stop()
 	wg.Wait()
 	res.Took = time.Since(start)
+	// An interrupted soak still reports what it saw.
+	ctx = context.WithoutCancel(ctx)
 	// Once the load has stopped, the server should be back near its idle
 	// start: reported and drawn, but not part of the growth verdict.
 	sleep(ctx, 3*time.Second)
