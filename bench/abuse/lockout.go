@@ -184,6 +184,12 @@ func (e *Env) halfOpen(ctx context.Context) (string, error) {
 	}
 	lat, errs := e.probeDuring(ctx, e.Scale.SlowlorisHold)
 	wg.Wait()
+	for i, c := range conns { // ours too, before counting the server's fds
+		if c != nil {
+			c.Close()
+			conns[i] = nil
+		}
+	}
 	fig, err := e.judgeProbes(lat, errs)
 	alive := int64(n) - dialFails.Load()
 	fig = fmt.Sprintf("%d idle sockets (%d dials failed), %d closed by the server within %s; %s",
