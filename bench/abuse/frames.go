@@ -221,24 +221,15 @@ func (e *Env) pingFlood(ctx context.Context) (string, error) {
 	took := time.Since(start)
 	// Pongs past a small queue are dropped by design, {"type":"pong"}
 	// included: ask again until the flood is digested and one comes back.
-	stopAsking := make(chan struct{})
+	actx, stopAsking := context.WithCancel(ctx)
+	asked := make(chan struct{})
 	go func() {
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-			if _, err := c.Write(jsonPing); err != nil {
-				return
-			}
-			select {
-			case <-stopAsking:
-				return
-			case <-t.C:
-			}
-		}
+		defer close(asked)
+		writeEvery(actx, c, jsonPing, 200*time.Millisecond)
 	}()
 	end := readUntilClose(c, br, 5*time.Second, func(p []byte) bool { return bytes.Contains(p, []byte(`"pong"`)) })
-	close(stopAsking)
+	stopAsking()
+	<-asked
 	after, err := e.metrics(ctx)
 	if err != nil {
 		return "", err
@@ -262,4 +253,21 @@ func (e *Env) pingFlood(ctx context.Context) (string, error) {
 		return fig, fmt.Errorf("flooder neither cut nor answered afterwards: %v", end.err)
 	}
 	return fig, nil
+}
+
+// writeEvery writes p to c every period until ctx ends or a write fails.
+func writeEvery(ctx context.Context, c net.Conn, p []byte, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := c.Write(p); err != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

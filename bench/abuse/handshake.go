@@ -66,7 +66,7 @@ func (e *Env) garbage(ctx context.Context) (string, error) {
 // each, and wants every one closed by the server, none upgraded, and the
 // server's fds back to their level before the check.
 func (e *Env) truncated(ctx context.Context) (string, error) {
-	base, err := e.metrics(ctx)
+	base, err := e.baseline(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -108,9 +108,9 @@ func (e *Env) truncated(ctx context.Context) (string, error) {
 			bad = append(bad, r.name+": "+r.o.String())
 		}
 	}
-	fds, err := e.settleFDs(ctx, base)
-	fig := fmt.Sprintf("%d truncated handshakes (%d ways × %d), held ones closed after %s, fds %s",
-		len(results), len(cuts)*len(ends), each, slowestHold.Round(10*time.Millisecond), fds)
+	back, err := e.returned(ctx, base, base)
+	fig := fmt.Sprintf("%d truncated handshakes (%d ways × %d), held ones closed after %s; %s",
+		len(results), len(cuts)*len(ends), each, slowestHold.Round(10*time.Millisecond), back)
 	if len(bad) > 0 {
 		return fig, fmt.Errorf("not closed by the server: %s", strings.Join(bad, "; "))
 	}
@@ -138,35 +138,6 @@ func (e *Env) truncate(ctx context.Context, part []byte, end string, wait time.D
 		return outcome{} // closed by us, with RST: counted as refused
 	}
 	return readAnswer(c, time.Now(), wait)
-}
-
-// settleFDs waits until the server's open fds are back to base (a little
-// slack for the API's own keep-alive connections) and describes them.
-func (e *Env) settleFDs(ctx context.Context, base Metrics) (string, error) {
-	b, ok := base.Get(MetricFDs)
-	if !ok {
-		return "not exposed", nil
-	}
-	const slack = 8
-	deadline := time.Now().Add(e.Scale.Settle)
-	for {
-		m, err := e.metrics(ctx)
-		if err != nil {
-			return "", err
-		}
-		now, _ := m.Get(MetricFDs)
-		if now <= b+slack {
-			return fmt.Sprintf("%.0f→%.0f", b, now), nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Sprintf("%.0f→%.0f", b, now), fmt.Errorf("server fds %.0f, %.0f before the check, still higher after %s", now, b, e.Scale.Settle)
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // header431 sends a good upgrade request with one 100 KB header line.

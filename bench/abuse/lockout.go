@@ -159,13 +159,7 @@ func (e *Env) halfOpen(ctx context.Context) (string, error) {
 		}
 		conns[i] = c
 	})
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}()
+	defer closeAll(conns)
 	// Each idle socket learns when the server gives up on it.
 	wait := e.Opts.HandshakeTimeout + e.Scale.SlowlorisHold + 2*time.Second
 	var closedInTime atomic.Int64
@@ -184,12 +178,7 @@ func (e *Env) halfOpen(ctx context.Context) (string, error) {
 	}
 	lat, errs := e.probeDuring(ctx, e.Scale.SlowlorisHold)
 	wg.Wait()
-	for i, c := range conns { // ours too, before counting the server's fds
-		if c != nil {
-			c.Close()
-			conns[i] = nil
-		}
-	}
+	closeAll(conns) // ours too, before counting the server's fds
 	fig, err := e.judgeProbes(lat, errs)
 	alive := int64(n) - dialFails.Load()
 	fig = fmt.Sprintf("%d idle sockets (%d dials failed), %d closed by the server within %s; %s",

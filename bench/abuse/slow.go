@@ -32,11 +32,7 @@ func (e *Env) slowConsumers(ctx context.Context) (string, error) {
 	cut0, _ := base.Get(MetricSlowCut)
 	n := e.Scale.SlowConsumers
 	conns := make([]net.Conn, 0, n)
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
+	defer closeAll(conns)
 	for range n {
 		c, _, err := e.dialAttacker(ctx, "", 2048)
 		if err != nil {
@@ -50,21 +46,7 @@ func (e *Env) slowConsumers(ctx context.Context) (string, error) {
 	defer func() { stop(); wg.Wait() }()
 	big := frame(true, 0, 0x9, bytes.Repeat([]byte("s"), 125), true)
 	for _, c := range conns {
-		wg.Go(func() {
-			t := time.NewTicker(100 * time.Millisecond)
-			defer t.Stop()
-			for {
-				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-				if _, err := c.Write(big); err != nil {
-					return
-				}
-				select {
-				case <-sctx.Done():
-					return
-				case <-t.C:
-				}
-			}
-		})
+		wg.Go(func() { writeEvery(sctx, c, big, 100*time.Millisecond) })
 	}
 	// Publish large pings in batches until every slow consumer is cut or
 	// the bytes are spent; then wait for the write timeout to cut the rest.

@@ -2,6 +2,7 @@ package abuse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -57,18 +58,19 @@ const (
 )
 
 // returned waits until the server is back to b (within the slacks) or the
-// settle time passes, and describes the way back.
+// settle time passes, and describes the way there from b through peak.
 func (e *Env) returned(ctx context.Context, b baseline, peak baseline) (string, error) {
-	deadline := time.Now().Add(e.Scale.Settle)
-	for {
+	var fig string
+	var bad []string
+	err := e.poll(ctx, func() (bool, error) {
 		now, err := e.baseline(ctx)
 		if err != nil {
-			return "", err
+			return false, err
 		}
-		fig := fmt.Sprintf("fds %.0f→%.0f→%.0f, goroutines %.0f→%.0f→%.0f, conns %.0f→%.0f→%.0f, RSS %.1f→%.1f→%.1f MiB",
+		fig = fmt.Sprintf("fds %.0f→%.0f→%.0f, goroutines %.0f→%.0f→%.0f, conns %.0f→%.0f→%.0f, RSS %.1f→%.1f→%.1f MiB",
 			b.fds, peak.fds, now.fds, b.goroutines, peak.goroutines, now.goroutines, b.conns, peak.conns, now.conns,
 			b.rss/(1<<20), peak.rss/(1<<20), now.rss/(1<<20))
-		var bad []string
+		bad = bad[:0]
 		if now.fds > b.fds+fdSlack {
 			bad = append(bad, "fds")
 		}
@@ -81,16 +83,43 @@ func (e *Env) returned(ctx context.Context, b baseline, peak baseline) (string, 
 		if now.rss > b.rss+rssSlack {
 			bad = append(bad, "RSS")
 		}
-		if len(bad) == 0 {
-			return fig, nil
+		return len(bad) == 0, nil
+	})
+	if errors.Is(err, errSettle) {
+		err = fmt.Errorf("%w: %v", err, bad)
+	}
+	return fig, err
+}
+
+// errSettle is a condition still false after Scale.Settle.
+var errSettle = errors.New("not back to baseline within the settle time")
+
+// poll calls done every 100 ms until it reports true, fails, or
+// Scale.Settle passes (errSettle).
+func (e *Env) poll(ctx context.Context, done func() (bool, error)) error {
+	deadline := time.Now().Add(e.Scale.Settle)
+	for {
+		ok, err := done()
+		if ok || err != nil {
+			return err
 		}
 		if time.Now().After(deadline) {
-			return fig, fmt.Errorf("not back to baseline after %s: %v", e.Scale.Settle, bad)
+			return fmt.Errorf("%w (%s)", errSettle, e.Scale.Settle)
 		}
 		select {
 		case <-ctx.Done():
-			return fig, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// closeAll closes every connection of conns that is open and forgets it.
+func closeAll(conns []net.Conn) {
+	for i, c := range conns {
+		if c != nil {
+			c.Close()
+			conns[i] = nil
 		}
 	}
 }
@@ -178,13 +207,7 @@ func (e *Env) halfClose(ctx context.Context) (string, error) {
 		}
 		conns[i] = c
 	})
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}()
+	defer closeAll(conns)
 	peak, _ := e.baseline(ctx)
 	for _, c := range conns {
 		if c != nil {
@@ -196,12 +219,7 @@ func (e *Env) halfClose(ctx context.Context) (string, error) {
 	// and goroutines must follow (when the server runs in this process,
 	// its fd count includes ours).
 	released := e.connsBack(ctx, b.conns)
-	for i, c := range conns {
-		if c != nil {
-			c.Close()
-			conns[i] = nil
-		}
-	}
+	closeAll(conns)
 	if released != nil {
 		return fmt.Sprintf("%d half-closed", n), released
 	}
@@ -218,22 +236,14 @@ func (e *Env) halfClose(ctx context.Context) (string, error) {
 
 // connsBack waits until the server's connection count is back to conns.
 func (e *Env) connsBack(ctx context.Context, conns float64) error {
-	deadline := time.Now().Add(e.Scale.Settle)
-	for {
-		now, err := e.baseline(ctx)
-		if err != nil {
-			return err
-		}
-		if now.conns <= conns {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("server still holds %.0f connections (%.0f before) %s after the clients half-closed", now.conns, conns, e.Scale.Settle)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	var now baseline
+	err := e.poll(ctx, func() (bool, error) {
+		var err error
+		now, err = e.baseline(ctx)
+		return err == nil && now.conns <= conns, err
+	})
+	if errors.Is(err, errSettle) {
+		return fmt.Errorf("server still holds %.0f connections (%.0f before) after the clients half-closed: %w", now.conns, conns, err)
 	}
+	return err
 }
