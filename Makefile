@@ -45,6 +45,11 @@ bench: build
 bench-cluster: build
 	./$(BIN) bench -servers ours-cluster -nodes 3 -n 51000 -m 50 -floor=false -overload-interval 100ms -out bench-out/cluster
 
+## bench-handshake: new clients' upgrade latency and connect rate while 3,000 slowloris and
+## 1,000 half-open sockets are attached (issue #10's target), against the unattacked figures.
+bench-handshake:
+	$(GO) test -run '^$$' -bench HandshakeUnderAttack -benchtime 2000x -count 3 ./broadcast/
+
 ## fuzz: each fuzz target for FUZZTIME.
 FUZZTIME ?= 20s
 fuzz:

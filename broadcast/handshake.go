@@ -493,8 +493,11 @@ func (t *hsTable) sweeper(stop <-chan struct{}) {
 	for {
 		t.mu.Lock()
 		now := t.srv.mlog.now()
-		next := t.expireLocked(now + int64(sweepSlack))
+		next, more := t.expireLocked(now+int64(sweepSlack), sweepBatch)
 		t.mu.Unlock()
+		if more {
+			continue // let the poller and accept take the lock in between
+		}
 		wait := time.Hour
 		if next != 0 {
 			wait = time.Duration(next - now)
@@ -509,22 +512,34 @@ func (t *hsTable) sweeper(stop <-chan struct{}) {
 	}
 }
 
-// expireLocked closes every conn whose deadline is before now and returns
-// the earliest deadline left (0: none).
-func (t *hsTable) expireLocked(now int64) (next int64) {
-	for h := t.reading.head; h != nil && h.deadline <= now; h = t.reading.head {
-		t.srv.stats.rejTimeout.Add(1)
-		t.closeLocked(h)
-	}
-	for h := t.lingering.head; h != nil && h.deadline <= now; h = t.lingering.head {
-		t.closeLocked(h)
+// sweepBatch bounds the conns one hold of the table's lock expires: a
+// wave of thousands of deadlines (an attack that connected at once) must
+// not stall the poller, which waits on the same lock, for its whole
+// length.
+const sweepBatch = 128
+
+// expireLocked closes up to limit conns whose deadline is before now.
+// It returns the earliest deadline left (0: none), and more when it
+// stopped at the limit with expired conns left.
+func (t *hsTable) expireLocked(now int64, limit int) (next int64, more bool) {
+	for _, l := range [...]*hsList{&t.reading, &t.lingering} {
+		for h := l.head; h != nil && h.deadline <= now; h = l.head {
+			if limit == 0 {
+				return 0, true
+			}
+			limit--
+			if l == &t.reading {
+				t.srv.stats.rejTimeout.Add(1)
+			}
+			t.closeLocked(h)
+		}
 	}
 	for _, h := range [...]*hsConn{t.reading.head, t.lingering.head} {
 		if h != nil && (next == 0 || h.deadline < next) {
 			next = h.deadline
 		}
 	}
-	return next
+	return next, false
 }
 
 // closeAll closes every reading and lingering conn and refuses new ones
@@ -569,6 +584,7 @@ var (
 	resp431      = httpError(http.StatusRequestHeaderFieldsTooLarge, "request line and headers exceed "+strconv.Itoa(maxRequestBytes)+" bytes")
 	resp400Proxy = httpError(http.StatusBadRequest, "PROXY protocol header from an address that is not a trusted proxy")
 	respBusy     = httpError(http.StatusServiceUnavailable, "server busy")
+	resp400      = httpError(http.StatusBadRequest, "malformed request")
 )
 
 // unsafeBytes views a constant string as bytes for write(2), which only

@@ -25,6 +25,7 @@ type hsWorker struct {
 	reserved bool        // a MaxConns slot is taken
 	counted  bool        // a rejection counter was bumped
 	wrErr    error       // the answer could not be written: the peer is gone
+	wrote    bool        // the Upgrader wrote an answer
 	refused  *protoError // /ws refusal, sent as a close frame after the upgrade
 }
 
@@ -54,6 +55,7 @@ func (w *hsWorker) Read(p []byte) (int, error) { return w.rd.Read(p) }
 // answer of a few hundred bytes fits the empty send buffer of a fresh
 // socket, so EAGAIN (like any error) ends the handshake.
 func (w *hsWorker) Write(p []byte) (int, error) {
+	w.wrote = true
 	n := 0
 	for n < len(p) {
 		k, err := unix.Write(w.h.fd, p[n:])
@@ -111,7 +113,7 @@ func (w *hsWorker) onRequest(uri []byte) error {
 // the connection to a shard, or answers and closes it.
 func (w *hsWorker) upgrade(h *hsConn) {
 	s, t := w.s, w.s.hs
-	w.h, w.id, w.req, w.reserved, w.counted, w.refused, w.wrErr = h, Identity{}, request{}, false, false, nil, nil
+	w.h, w.id, w.req, w.reserved, w.counted, w.refused, w.wrErr, w.wrote = h, Identity{}, request{}, false, false, nil, nil, false
 	defer func() { w.h, w.id, w.req, w.refused, w.wrErr = nil, Identity{}, request{}, nil, nil }()
 
 	w.rd.Reset((*h.buf)[h.start:h.end])
@@ -140,6 +142,10 @@ func (w *hsWorker) upgrade(h *hsConn) {
 			} else {
 				s.stats.rejBad.Add(1) // the request is all in memory: any other error is the request's
 			}
+		}
+		if !w.wrote {
+			// gobwas/ws answers nothing to a request line it cannot parse.
+			_, _ = w.Write(unsafeBytes(resp400))
 		}
 		t.mu.Lock()
 		t.dropLocked(h)

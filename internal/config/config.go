@@ -54,6 +54,11 @@ type Server struct {
 	// error.
 	LogFormat string `yaml:"logFormat"`
 	LogLevel  string `yaml:"logLevel"`
+	// TrustedProxies are the CIDRs ("10.0.0.0/8") or single addresses
+	// of the load balancers in front of us. Only they may say who the
+	// client is (a PROXY header on the WebSocket port when
+	// broadcast.proxyProtocol is on).
+	TrustedProxies []string `yaml:"trustedProxies"`
 }
 
 // SlogLevel returns LogLevel as a slog.Level (info when unset).
@@ -106,6 +111,16 @@ type Broadcast struct {
 	// ConnBurstPerIP is the bucket size (0 = the rate, rounded up).
 	ConnRatePerIP  float64 `yaml:"connRatePerIP"`
 	ConnBurstPerIP int     `yaml:"connBurstPerIP"`
+	// MaxHandshakes caps connections whose upgrade is not finished; a
+	// new one beyond it closes the oldest unfinished one.
+	MaxHandshakes int `yaml:"maxHandshakes"`
+	// MaxHandshakesPerIP caps the unfinished upgrades of one client IP
+	// (an IPv6 /64), answered with 429 at accept; 0 = off.
+	MaxHandshakesPerIP int `yaml:"maxHandshakesPerIP"`
+	// ProxyProtocol reads a PROXY v1/v2 header from peers listed in
+	// server.trustedProxies: its client address then counts for limits,
+	// key IP limits, usage and the connection list.
+	ProxyProtocol bool `yaml:"proxyProtocol"`
 }
 
 // Engine tunes polling. Fields map one to one onto engine.Options.
@@ -292,6 +307,10 @@ func Default() *Config {
 			WriteTimeout:     10 * time.Second,
 			HandshakeTimeout: 5 * time.Second,
 			PingInterval:     30 * time.Second,
+			// Unfinished handshakes cost a small buffer each, and share
+			// the fd budget with MaxConns.
+			MaxHandshakes:      1024,
+			MaxHandshakesPerIP: 256,
 		},
 		Engine: Engine{
 			Workers:       64,

@@ -149,6 +149,23 @@ targets:
 				"m.yaml:2:57: broadcast.pingInterval: must not be negative, got -1s",
 		},
 		{
+			name: "trusted proxies and handshake caps",
+			src: `server:
+  trustedProxies: ["10.0.0.0/8", "192.0.2.10", "10.0.0.0/33", "proxy.local", "fe80::1%eth0"]
+broadcast: {maxHandshakes: 0, maxHandshakesPerIP: -1, proxyProtocol: true}
+`,
+			want: `m.yaml:2:48: server.trustedProxies[2]: "10.0.0.0/33" is not a CIDR such as "10.0.0.0/8" or an address` + "\n" +
+				`m.yaml:2:63: server.trustedProxies[3]: "proxy.local" is not a CIDR such as "10.0.0.0/8" or an address` + "\n" +
+				`m.yaml:2:78: server.trustedProxies[4]: "fe80::1%eth0" is not a CIDR such as "10.0.0.0/8" or an address` + "\n" +
+				"m.yaml:3:28: broadcast.maxHandshakes: must be at least 1, got 0\n" +
+				"m.yaml:3:51: broadcast.maxHandshakesPerIP: must not be negative (0 turns it off), got -1",
+		},
+		{
+			name: "proxy protocol without trusted proxies",
+			src:  "broadcast:\n  proxyProtocol: true\n",
+			want: "m.yaml:2:18: broadcast.proxyProtocol: needs server.trustedProxies: the load balancers allowed to send PROXY headers",
+		},
+		{
 			name: "unknown site everywhere",
 			src: `engine:
   sites:
@@ -278,7 +295,8 @@ func TestParseFull(t *testing.T) {
 	want := Default()
 	want.File = "testdata/full.yaml"
 	want.Server = Server{WS: "127.0.0.1:9080", API: "", Data: "/var/lib/stellarfeed", LogFormat: "json", LogLevel: "debug"}
-	want.Broadcast = Broadcast{MaxConns: 5000, MaxBacklog: 512 * KiB, WriteTimeout: 5 * time.Second, HandshakeTimeout: 2 * time.Second}
+	want.Broadcast = Broadcast{MaxConns: 5000, MaxBacklog: 512 * KiB, WriteTimeout: 5 * time.Second, HandshakeTimeout: 2 * time.Second,
+		MaxHandshakes: 1024, MaxHandshakesPerIP: 256}
 	want.Engine.Workers = 16
 	want.Engine.Interval = 4 * time.Second
 	want.Engine.Jitter = 0.15

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -184,6 +185,34 @@ func (v *validator) server(s *Server) {
 	default:
 		v.errf("server.logLevel", "%q is not one of debug, info, warn, error", short(s.LogLevel))
 	}
+	v.trustedProxies(s.TrustedProxies)
+}
+
+// trustedProxies checks each entry is a CIDR or a single address.
+func (v *validator) trustedProxies(list []string) {
+	for i, p := range list {
+		if _, err := ParsePrefix(p); err != nil {
+			v.errf(fmt.Sprintf("server.trustedProxies[%d]", i), "%v", err)
+		}
+	}
+}
+
+// ParsePrefix reads a trusted-proxy entry: a CIDR ("10.0.0.0/8",
+// "2001:db8::/32") or a single address, taken as a /32 or /128.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return p, fmt.Errorf("%q is not a CIDR such as \"10.0.0.0/8\" or an address", short(s))
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR such as \"10.0.0.0/8\" or an address", short(s))
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func listenProblem(addr string) string {
@@ -210,6 +239,15 @@ func (v *validator) broadcast(b *Broadcast) {
 	}
 	if b.ConnBurstPerIP < 0 {
 		v.errf("broadcast.connBurstPerIP", "must not be negative, got %d", b.ConnBurstPerIP)
+	}
+	if b.MaxHandshakes < 1 {
+		v.errf("broadcast.maxHandshakes", "must be at least 1, got %d", b.MaxHandshakes)
+	}
+	if b.MaxHandshakesPerIP < 0 {
+		v.errf("broadcast.maxHandshakesPerIP", "must not be negative (0 turns it off), got %d", b.MaxHandshakesPerIP)
+	}
+	if b.ProxyProtocol && len(v.cfg.Server.TrustedProxies) == 0 {
+		v.errf("broadcast.proxyProtocol", "needs server.trustedProxies: the load balancers allowed to send PROXY headers")
 	}
 }
 

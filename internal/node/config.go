@@ -59,7 +59,7 @@ func FromConfig(c *config.Config) Config {
 	for _, r := range c.Cluster.Roles {
 		cc.Roles = append(cc.Roles, cluster.Role(r))
 	}
-	return Config{
+	out := Config{
 		Cluster:   cc,
 		ReusePort: c.Cluster.ReusePort,
 		DataDir:   c.Server.Data,
@@ -79,6 +79,8 @@ func FromConfig(c *config.Config) Config {
 		Targets: Targets(c),
 		Discord: discord.Config{Webhooks: hooks},
 	}
+	handshakeConfig(c, &out.Broadcast)
+	return out
 }
 
 // pingInterval maps the file's "0 disables" onto the broadcaster's
