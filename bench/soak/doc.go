@@ -18,6 +18,12 @@
 //     (from /proc/PID), goroutines and deliveries (from /metrics), canary
 //     deliveries and losses, churn and rotation counts.
 //
+// Before the first sample it publishes 16,384 pings (Options.Prefill): the
+// broadcaster keeps that many recent pings in its message log (~4.5 MiB of
+// heap), so until the log is full memory grows with every ping by design.
+// Without the prefill, a run at 5 pings/s would see that growth for its
+// first 55 minutes.
+//
 // At the end it writes soak.csv and soak.png (RSS, fds and goroutines over
 // time) and judges growth: after a warm-up (a tenth of the run, at most a
 // minute), the median of the last quarter of the samples is compared with

@@ -35,6 +35,11 @@ type Options struct {
 	PingEvery   time.Duration // canary ping period; default 200 ms
 	Canaries    int           // default 2
 	RotateEvery time.Duration // key rotation round period; default 30 s
+	// Prefill pings are published before the first sample (default
+	// 16,384, the broadcaster's message log): the log keeps that many
+	// recent pings, so until it is full the heap grows with every ping by
+	// design, which would read as a leak. Negative: none.
+	Prefill int
 	// SimFaults is the body posted to the simulator's /_sim/faults.
 	SimFaults string
 	Limits    []Limit // default DefaultLimits
@@ -65,6 +70,9 @@ func (o *Options) defaults() error {
 	}
 	if o.RotateEvery <= 0 {
 		o.RotateEvery = 30 * time.Second
+	}
+	if o.Prefill == 0 {
+		o.Prefill = 16384
 	}
 	if o.SimFaults == "" {
 		o.SimFaults = DefaultSimFaults
@@ -184,6 +192,9 @@ func (r *run) soak(ctx context.Context) (Result, error) {
 			return Result{}, err
 		}
 		defer canaries[i].Close()
+	}
+	if err := prefill(ctx, t, o.Prefill); err != nil {
+		return Result{}, err
 	}
 	pinger := abuse.NewPinger(t.API, t.IngestToken, prefix)
 	from := make([]int, len(canaries)) // first ping each canary is owed
@@ -429,6 +440,39 @@ func (r *run) sample(ctx context.Context, at time.Duration) Sample {
 	s.Revocations = int(r.cnt.revocations.Load())
 	s.KeyFaults = int(r.cnt.faults.Load())
 	return s
+}
+
+// prefill publishes n pings in batches of 1,000 through the ingest API.
+func prefill(ctx context.Context, t abuse.Target, n int) error {
+	for sent := 0; sent < n; {
+		k := min(n-sent, 1000)
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for i := range k {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"site":"amazon","region":"USA","sku":"B0PREFILL1","offerId":"prefill-%d","details":{"productTitle":"prefill %d","productPrice":"1.00"}}`, sent+i, sent+i)
+		}
+		b.WriteByte(']')
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+t.API+"/api/pings", &b)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+t.IngestToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("prefill: %w", err)
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("prefill: status %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
+		}
+		sent += k
+	}
+	return nil
 }
 
 func postFaults(ctx context.Context, simAddr, body string) error {

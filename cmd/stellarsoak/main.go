@@ -26,6 +26,7 @@ func main() {
 	flag.IntVar(&o.Churners, "churners", 60, "concurrent churning clients")
 	flag.DurationVar(&o.PingEvery, "ping-every", 200*time.Millisecond, "canary ping period")
 	flag.DurationVar(&o.RotateEvery, "rotate-every", 30*time.Second, "key rotation round period")
+	flag.IntVar(&o.Prefill, "prefill", 16384, "pings published before the first sample, to fill the broadcaster's message log (negative: none)")
 	flag.StringVar(&o.SimFaults, "sim-faults", soak.DefaultSimFaults, "JSON posted to the simulator's /_sim/faults")
 	flag.Parse()
 	o.Stdout = os.Stdout
