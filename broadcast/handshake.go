@@ -368,6 +368,20 @@ func endOfRequest(b []byte, from int) int {
 	}
 }
 
+// hasBareCR reports whether b holds a CR not followed by LF.
+func hasBareCR(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b, '\r')
+		if i < 0 {
+			return false
+		}
+		if i+1 == len(b) || b[i+1] != '\n' {
+			return true
+		}
+		b = b[i+2:]
+	}
+}
+
 // progressLocked looks at what h has buffered: the PROXY stage, then the
 // end of the request. A complete request goes to a worker.
 func (t *hsTable) progressLocked(h *hsConn) {
@@ -421,6 +435,12 @@ func (t *hsTable) progressLocked(h *hsConn) {
 	}
 	if end-h.start > maxRequestBytes {
 		t.refuseLocked(h, resp431, &s.stats.rejLarge)
+		return
+	}
+	if hasBareCR(b[h.start:end]) {
+		// RFC 9112 §2.2: a bare CR must be rejected, never read as a line
+		// end (request smuggling past a proxy that splits differently).
+		t.refuseLocked(h, resp400BareCR, &s.stats.rejBad)
 		return
 	}
 	if len(t.queue) == cap(t.queue) {
@@ -587,10 +607,11 @@ func (t *hsTable) drainQueue() {
 // Canned answers. 429 and 503 keep the client's retry logic simple; 431
 // and the PROXY 400 explain themselves in the body.
 var (
-	resp431      = httpError(http.StatusRequestHeaderFieldsTooLarge, "request line and headers exceed "+strconv.Itoa(maxRequestBytes)+" bytes")
-	resp400Proxy = httpError(http.StatusBadRequest, "PROXY protocol header from an address that is not a trusted proxy")
-	respBusy     = httpError(http.StatusServiceUnavailable, "server busy")
-	resp400      = httpError(http.StatusBadRequest, "malformed request")
+	resp431       = httpError(http.StatusRequestHeaderFieldsTooLarge, "request line and headers exceed "+strconv.Itoa(maxRequestBytes)+" bytes")
+	resp400Proxy  = httpError(http.StatusBadRequest, "PROXY protocol header from an address that is not a trusted proxy")
+	respBusy      = httpError(http.StatusServiceUnavailable, "server busy")
+	resp400       = httpError(http.StatusBadRequest, "malformed request")
+	resp400BareCR = httpError(http.StatusBadRequest, "bare CR in the request head")
 )
 
 // unsafeBytes views a constant string as bytes for write(2), which only

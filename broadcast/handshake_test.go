@@ -71,6 +71,23 @@ func waitHandshakes(t *testing.T, s *Server, n int64) {
 	})
 }
 
+func TestHasBareCR(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", false},
+		{"GET / HTTP/1.1\nHost: a\n\n", false},
+		{"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", true},
+		{"GET / HTTP/1.1\r\nX: a\r", true},
+		{"", false},
+	} {
+		if got := hasBareCR([]byte(tt.in)); got != tt.want {
+			t.Errorf("hasBareCR(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestEndOfRequest(t *testing.T) {
 	for _, tt := range []struct {
 		in   string

@@ -21,18 +21,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, leaktest.Options()...)
 }
 
-// knownFailingUntilHandshakeRewrite are the checks the broadcaster still
-// fails, in code that belongs to the handshake rewrite of issue #10 (branch
-// hs). Before it, slowloris, half-open and header-431 failed too (a
-// goroutine per handshake under a 256-slot semaphore; headers of any
-// size); hs 201f01c, merged here, fixed them. Its request parser still
-// upgrades a request with a bare CR inside a header value (RFC 9112 §2.2
-// says reject it): reported to hs. Empty this list when that is fixed;
-// `make abuse` runs every check regardless.
-var knownFailingUntilHandshakeRewrite = []string{
-	"handshake/bare-cr",
-}
-
 // TestAbuseReduced runs every check at the reduced scale against a real
 // node (broadcaster, API, key store on disk) started in this process.
 func TestAbuseReduced(t *testing.T) {
@@ -64,9 +52,6 @@ func TestAbuseReduced(t *testing.T) {
 	}
 	for _, c := range Checks() {
 		t.Run(c.Name, func(t *testing.T) {
-			if slices.Contains(knownFailingUntilHandshakeRewrite, c.Name) {
-				t.Skipf("known to fail until the handshake rewrite (knownFailingUntilHandshakeRewrite): %s", c.About)
-			}
 			var out strings.Builder
 			rep, err := Run(context.Background(), Options{
 				Target: target, Scale: Reduced, Only: []string{c.Name},
@@ -90,8 +75,7 @@ func TestAbuseReduced(t *testing.T) {
 	}
 }
 
-// Every check is in the table once, in a family, with a description; the
-// skip list names only checks that exist.
+// Every check is in the table once, in a family, with a description.
 func TestCheckTable(t *testing.T) {
 	seen := map[string]bool{}
 	for _, c := range Checks() {
@@ -102,11 +86,6 @@ func TestCheckTable(t *testing.T) {
 			t.Errorf("check %q twice", c.Name)
 		}
 		seen[c.Name] = true
-	}
-	for _, name := range knownFailingUntilHandshakeRewrite {
-		if !seen[name] {
-			t.Errorf("knownFailingUntilHandshakeRewrite names %q, which is not a check", name)
-		}
 	}
 	for _, fam := range []string{"keys", "handshake", "frames", "ingest", "slow", "storm", "lockout"} {
 		if !slices.ContainsFunc(Checks(), func(c Check) bool { return c.Family == fam }) {
