@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 type reload struct {
@@ -58,7 +60,7 @@ func TestWatch(t *testing.T) {
 	saves := 0
 	waitFor := func(content string, ok func(reload) error) {
 		t.Helper()
-		checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		testutil.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
 			mu.Lock()
 			defer mu.Unlock()
 			if len(got) > 0 {
@@ -100,7 +102,7 @@ func TestWatch(t *testing.T) {
 	mu.Lock()
 	n := len(got)
 	mu.Unlock()
-	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+	testutil.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(got) > n {

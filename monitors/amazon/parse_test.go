@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the parsers' output")
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
+)
 
 // fixtureCase is one file in testdata/ with what it must parse to. The
 // golden file pins the whole parse; the fields here state the behaviour
@@ -209,19 +208,7 @@ func compareGolden(t *testing.T, name string, v any) {
 	}
 	got := buf.Bytes()
 	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s mismatch (run with -update after checking):\n got: %s\nwant: %s", path, got, want)
-	}
+	testutil.Golden(t, path, got)
 }
 
 // The real amazon.com page from /work/shared/fixtures: a third-party buy

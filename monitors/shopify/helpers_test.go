@@ -2,7 +2,6 @@ package shopify
 
 import (
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,8 +11,6 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // golden is what each fixture produces through every parser.
@@ -55,18 +57,7 @@ func TestFixturesGolden(t *testing.T) {
 			}
 			got = append(got, '\n')
 			gpath := path + ".golden"
-			if *update {
-				if err := os.WriteFile(gpath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(gpath)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s mismatch (run with -update after checking)\n got: %s\nwant: %s", gpath, got, want)
-			}
+			testutil.Golden(t, gpath, got)
 		})
 	}
 	if n < 8 {

@@ -3,7 +3,6 @@ package walmart
 import (
 	"context"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
