@@ -142,12 +142,17 @@ func warmUp(t *testing.T, pub *BusPublisher, cs []*wsClient) []int {
 		}
 		return true
 	})
-	// Let the last probe land everywhere before counting: a probe still
-	// in flight would be read as part of the next batch.
-	time.Sleep(100 * time.Millisecond)
+	// A probe still in flight would be read as part of the next batch: one
+	// more probe, now that every client is in its fan-out set, arrives
+	// after all of them (one publisher, delivered in order).
+	last := publishPings(t, pub, probe, 1)[0]
 	out := make([]int, len(cs))
 	for i, c := range cs {
-		out[i] = len(c.received())
+		checkFor(t, 5*time.Second, 10*time.Millisecond, func() bool {
+			got := c.received()
+			out[i] = len(got)
+			return len(got) > 0 && got[len(got)-1] == last
+		})
 	}
 	return out
 }
@@ -308,7 +313,20 @@ func TestProcessesEnginesRacing(t *testing.T) {
 		want = append(want, p.SKU)
 	}
 	checkFor(t, 10*time.Second, 10*time.Millisecond, func() bool { return hub.len() >= len(want) })
-	time.Sleep(time.Second) // ten more checks by each engine: no repeat may come
+	// Every engine has seen the restocks (and checked them once more), so
+	// any repeat was published; then a marker restock goes the same way.
+	for _, e := range es {
+		e.await(t, 10*time.Second, fmt.Sprintf("INSTOCK %d", len(want)))
+	}
+	marker := processCatalog().Products[len(want)]
+	if err := srv.SetStock(marker.Site, marker.Region, marker.SKU, true); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, marker.SKU)
+	for _, e := range es {
+		e.await(t, 10*time.Second, fmt.Sprintf("INSTOCK %d", len(want)))
+	}
+	checkFor(t, 10*time.Second, 10*time.Millisecond, func() bool { return slices.Contains(pingSKUs(t, hub), marker.SKU) })
 	got := pingSKUs(t, hub)
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
@@ -371,8 +389,16 @@ func TestProcessesEngineTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFor(t, 5*time.Second, 10*time.Millisecond, func() bool { return hub.len() >= 1 })
-	time.Sleep(500 * time.Millisecond)
-	if got := pingSKUs(t, hub); !slices.Equal(got, []string{p}) {
-		t.Fatalf("pings %v, want one for %s", got, p)
+	// e1 has checked p in stock again, so a repeat would be published;
+	// then a marker restock goes the same way.
+	e1.awaitAfter(t, mark, 10*time.Second, "INSTOCK 1")
+	marker := share1[0]
+	if err := srv.SetStock(sim.SiteWalmart, "USA", marker, true); err != nil {
+		t.Fatal(err)
+	}
+	e1.awaitAfter(t, mark, 10*time.Second, "INSTOCK 2")
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() bool { return hub.len() >= 2 })
+	if got := pingSKUs(t, hub); !slices.Equal(got, []string{p, marker}) {
+		t.Fatalf("pings %v, want one for %s, then the marker %s", got, p, marker)
 	}
 }

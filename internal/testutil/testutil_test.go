@@ -16,8 +16,15 @@ import (
 // them, so the helpers' failure paths can be tested.
 type recorder struct {
 	testing.TB
-	failed bool
-	msg    string
+	failed  bool
+	skipped bool
+	msg     string
+}
+
+func (r *recorder) Skipf(format string, args ...any) {
+	r.skipped = true
+	r.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
 }
 
 func (r *recorder) Helper() {}
@@ -109,4 +116,33 @@ func TestGolden(t *testing.T) {
 	if !strings.Contains(msg, "first difference at byte 5000") || len(msg) > 400 {
 		t.Fatalf("long diff = %.200q…, want the offset and a short excerpt", msg)
 	}
+}
+
+func TestSharedDir(t *testing.T) {
+	dir := SharedDir()
+	if dir == "" {
+		r := run(func(tb testing.TB) { SharedFile(tb, "fixtures/none.html") })
+		if r.failed || !r.skipped || !strings.Contains(r.msg, "fixtures/none.html") {
+			t.Fatalf("SharedFile without ../shared: failed=%v skipped=%v %q, want a skip naming the file", r.failed, r.skipped, r.msg)
+		}
+		t.Skip("no ../shared next to the module root")
+	}
+	if filepath.Base(dir) != "shared" {
+		t.Fatalf("SharedDir = %q", dir)
+	}
+	if filepath.Dir(dir) != filepath.Dir(mustModuleDir(t)) {
+		t.Fatalf("SharedDir %q is not next to the module root %s", dir, mustModuleDir(t))
+	}
+	r := run(func(tb testing.TB) { SharedFile(tb, "no/such/file") })
+	if r.failed || !r.skipped || !strings.Contains(r.msg, "no/such/file") {
+		t.Fatalf("absent file: failed=%v skipped=%v %q, want a skip naming the file", r.failed, r.skipped, r.msg)
+	}
+}
+
+func mustModuleDir(t *testing.T) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(filepath.Dir(wd)) // internal/testutil → module root
 }
