@@ -239,9 +239,8 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 
 // decodeText hands a scalar to the field's encoding.TextUnmarshaler.
 func (d *decoder) decodeText(n ast.Node, v reflect.Value, path string, at Pos) {
-	s, ok := scalar(n)
+	s, ok := d.stringValue(n, path, at)
 	if !ok {
-		d.errorAt(at, path, "expected a string, got %s", kindName(n))
 		return
 	}
 	if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
@@ -250,12 +249,18 @@ func (d *decoder) decodeText(n ast.Node, v reflect.Value, path string, at Pos) {
 }
 
 func (d *decoder) decodeString(n ast.Node, v reflect.Value, path string, at Pos) {
+	if s, ok := d.stringValue(n, path, at); ok {
+		v.SetString(s)
+	}
+}
+
+// stringValue is the text of scalar n; a list or map is reported.
+func (d *decoder) stringValue(n ast.Node, path string, at Pos) (string, bool) {
 	s, ok := scalar(n)
 	if !ok {
 		d.errorAt(at, path, "expected a string, got %s", kindName(n))
-		return
 	}
-	v.SetString(s)
+	return s, ok
 }
 
 func (d *decoder) decodeBool(n ast.Node, v reflect.Value, path string, at Pos) {

@@ -217,18 +217,7 @@ func IsSiteName(s string) bool {
 
 // IsASIN reports whether s is an Amazon ASIN: 10 upper-case letters or
 // digits.
-func IsASIN(s string) bool {
-	if len(s) != 10 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
+func IsASIN(s string) bool { return len(s) == 10 && textutil.IsUpperAlnum(s) }
 
 // isDecimal accepts "199", "199.9" and "199.99": what Stellar's own example
 // sends. Monitors normalise localized prices ("1.234,56 €", "￥12,800").

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -93,4 +94,14 @@ func diff(got, want []byte) string {
 	from := max(0, i-context)
 	return fmt.Sprintf("%d vs %d bytes, first difference at byte %d:\n got: …%s…\nwant: …%s…",
 		len(got), len(want), i, got[from:min(len(got), i+context)], want[from:min(len(want), i+context)])
+}
+
+// Testdata reads testdata/name of the package under test.
+func Testdata(tb testing.TB, name string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

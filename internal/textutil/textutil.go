@@ -39,3 +39,28 @@ func HasControl(s string) bool {
 	}
 	return false
 }
+
+// IsDigits reports whether s is one or more ASCII digits (an item id).
+func IsDigits(s string) bool {
+	return s != "" && all(s, func(c byte) bool { return c >= '0' && c <= '9' })
+}
+
+// IsAlnum reports whether s is one or more ASCII letters or digits.
+func IsAlnum(s string) bool {
+	return s != "" && all(s, func(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' })
+}
+
+// IsUpperAlnum reports whether s is one or more ASCII upper-case letters
+// or digits, the alphabet of Amazon's ASINs and merchant ids.
+func IsUpperAlnum(s string) bool {
+	return s != "" && all(s, func(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' })
+}
+
+func all(s string, ok func(byte) bool) bool {
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}

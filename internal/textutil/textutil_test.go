@@ -65,3 +65,31 @@ func FuzzTruncate(f *testing.F) {
 		}
 	})
 }
+
+func TestIsDigits(t *testing.T) {
+	for s, want := range map[string]bool{"": false, "0": true, "5113183757": true, "12a": false, " 1": false, "١": false} {
+		if got := IsDigits(s); got != want {
+			t.Errorf("IsDigits(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestAlnum(t *testing.T) {
+	for _, tc := range []struct {
+		s            string
+		alnum, upper bool
+	}{
+		{"", false, false},
+		{"B0DR8G428S", true, true},
+		{"a1B2", true, false},
+		{"A-1", false, false},
+		{"É1", false, false},
+	} {
+		if got := IsAlnum(tc.s); got != tc.alnum {
+			t.Errorf("IsAlnum(%q) = %v, want %v", tc.s, got, tc.alnum)
+		}
+		if got := IsUpperAlnum(tc.s); got != tc.upper {
+			t.Errorf("IsUpperAlnum(%q) = %v, want %v", tc.s, got, tc.upper)
+		}
+	}
+}

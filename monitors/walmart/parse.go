@@ -292,7 +292,7 @@ func (rp *rawProduct) product(finalURL string) (Product, error) {
 	if p.ItemID == "" {
 		return Product{}, fmt.Errorf("%w: product.usItemId is missing", ErrNoProduct)
 	}
-	if len(p.ItemID) > 64 || !isAlnum(p.ItemID) {
+	if len(p.ItemID) > 64 || !textutil.IsAlnum(p.ItemID) {
 		return Product{}, fmt.Errorf("product.usItemId %q is not an item id (letters and digits)", textutil.Short(p.ItemID))
 	}
 

@@ -32,7 +32,7 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 	}
 	switch mer := t.Merchant; {
 	case mer == "" || strings.EqualFold(mer, MerchantAny) || strings.EqualFold(mer, MerchantWalmart):
-	case len(mer) > 64 || !isAlnum(mer):
+	case len(mer) > 64 || !textutil.IsAlnum(mer):
 		e.Add("merchant", "%q is not any, walmart or a seller id (letters and digits)", textutil.Short(mer))
 	}
 	switch t.Fulfillment {
@@ -53,9 +53,9 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 func IsItemID(region, sku string) bool {
 	switch region {
 	case RegionUSA:
-		return isDigits(sku) && len(sku) <= 20
+		return textutil.IsDigits(sku) && len(sku) <= 20
 	case RegionCA:
-		return (len(sku) == 12 && isAlnum(sku)) || (len(sku) == 13 && isDigits(sku))
+		return (len(sku) == 12 && textutil.IsAlnum(sku)) || (len(sku) == 13 && textutil.IsDigits(sku))
 	}
 	return false
 }
