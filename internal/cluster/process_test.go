@@ -19,6 +19,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // wsClient is a Stellar bot: it reads text frames until the connection
@@ -260,17 +261,7 @@ func TestProcessesBroadcast(t *testing.T) {
 func startSim(t *testing.T) (*sim.Server, string) {
 	t.Helper()
 	srv := sim.New(sim.Config{Catalog: processCatalog(), Seed: 7, Logger: testLogger(t)})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return srv, "http://" + ln.Addr().String()
+	return srv, testutil.Serve(t, srv)
 }
 
 // pingSKUs decodes the SKUs of the pings a hub got.

@@ -3,6 +3,8 @@ package testutil
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -145,4 +147,17 @@ func mustModuleDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return filepath.Dir(filepath.Dir(wd)) // internal/testutil → module root
+}
+
+func TestServe(t *testing.T) {
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })}
+	url := Serve(t, srv)
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); string(b) != "ok" || !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("GET %s = %q", url, b)
+	}
 }
