@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,17 +15,6 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 )
-
-// keyAdmin is what the keys command needs; it is served by the store
-// directly when no server runs, or by the running server's admin API.
-type keyAdmin interface {
-	Create(ctx context.Context, req api.KeyRequest) (api.CreatedKey, error)
-	List(ctx context.Context) (api.KeyList, error)
-	Get(ctx context.Context, id string) (api.KeyInfo, error)
-	Update(ctx context.Context, id string, p api.KeyPatch) (keys.Key, error)
-	Rotate(ctx context.Context, id string) (api.CreatedKey, error)
-	Revoke(ctx context.Context, id string) (keys.Key, error)
-}
 
 const keysUsage = `Usage: stellarfeed keys <create|list|show|update|rotate|revoke> [flags] [KEY]
 
@@ -80,23 +71,62 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprint(stderr, keysUsage)
 		return errUsage
 	}
+	if *apiURL == "" && !flagSet(fs, "data") {
+		// A typo'd or forgotten --data must not quietly create an empty
+		// ./data whose keys no server reads.
+		if _, err := os.Stat(*dataDir); errors.Is(err, iofs.ErrNotExist) {
+			return fmt.Errorf("no data directory %q here: pass --data with the server's data directory (server.data in its config), set STELLARFEED_DATA, or --api for a remote server", *dataDir)
+		}
+	}
 	admin, closeAdmin, err := openKeyAdmin(*dataDir, *apiURL, *token)
 	if err != nil {
 		return err
 	}
 	defer closeAdmin()
+	kind := createKind{ingest: ingest != nil && *ingest, admin: adminKind != nil && *adminKind}
+	if feed != nil {
+		kind.feed = *feed
+	}
+	if err := runKeys(ctx, admin, sub, fs, &patch, kind, stdout, stderr); err != nil {
+		return explainKeyError(err)
+	}
+	return nil
+}
+
+// explainKeyError words the errors of both back ends alike: the store's
+// carry the operation and the key, the admin API's its status line.
+func explainKeyError(err error) error {
+	var ie *keys.InvalidError
+	switch {
+	case errors.As(err, &ie):
+		return ie
+	case errors.Is(err, keys.ErrNotFound):
+		return errors.New("key not found (name it by its ID or its secret)")
+	case errors.Is(err, keys.ErrConflict):
+		return errors.New("conflict: the key is revoked, or the slug is taken")
+	}
+	return err
+}
+
+// createKind is what create's own flags ask for.
+type createKind struct {
+	ingest, admin bool
+	feed          string
+}
+
+func runKeys(ctx context.Context, admin api.KeyService, sub string, fs *flag.FlagSet, patch *patchFlags, kind createKind, stdout, stderr io.Writer) error {
 
 	switch sub {
 	case "create":
-		if *ingest && *adminKind {
+		if kind.ingest && kind.admin {
 			return errors.New("--ingest and --admin exclude each other")
 		}
 		req := patch.request()
-		req.Feed = *feed
+		req.Feed = kind.feed
 		req.Kind = string(keys.KindSubscriber)
-		if *ingest {
+		if kind.ingest {
 			req.Kind = string(keys.KindIngest)
-		} else if *adminKind {
+		} else if kind.admin {
 			req.Kind = string(keys.KindAdmin)
 		}
 		ck, err := admin.Create(ctx, req)
@@ -118,11 +148,12 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		printKey(stdout, info)
 	case "update":
-		k, err := admin.Update(ctx, fs.Arg(0), patch.patch(fs))
+		info, err := admin.Update(ctx, fs.Arg(0), patch.patch(fs))
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "updated %s\n", k.ID)
+		fmt.Fprintf(stderr, "updated %s; it now reads:\n", info.Key.ID)
+		printKey(stdout, info)
 	case "rotate":
 		ck, err := admin.Rotate(ctx, fs.Arg(0))
 		if err != nil {
@@ -131,18 +162,18 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "rotated %s; the old secret no longer works. New secret:\n", ck.Key.ID)
 		fmt.Fprintln(stdout, ck.Secret)
 	case "revoke":
-		k, err := admin.Revoke(ctx, fs.Arg(0))
+		info, err := admin.Revoke(ctx, fs.Arg(0))
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "revoked %s (%s)\n", k.ID, labelOr(k.Label))
+		fmt.Fprintf(stdout, "revoked %s (%s)\n", info.Key.ID, labelOr(info.Key.Label))
 	}
 	return nil
 }
 
 // openKeyAdmin prefers the database; when a running server holds it, the
 // server's admin API answers instead, so a revoke also kicks live clients.
-func openKeyAdmin(dataDir, apiURL, token string) (keyAdmin, func(), error) {
+func openKeyAdmin(dataDir, apiURL, token string) (api.KeyService, func(), error) {
 	st, cl, closeFn, err := openStoreOrAPI(dataDir, apiURL, token)
 	switch {
 	case err != nil:
@@ -150,79 +181,7 @@ func openKeyAdmin(dataDir, apiURL, token string) (keyAdmin, func(), error) {
 	case cl != nil:
 		return cl, closeFn, nil
 	}
-	return localKeys{st}, closeFn, nil
-}
-
-// localKeys serves keyAdmin straight from the store.
-type localKeys struct{ st *keys.Store }
-
-func (l localKeys) Create(_ context.Context, req api.KeyRequest) (api.CreatedKey, error) {
-	o, err := req.Options(time.Now())
-	if err != nil {
-		return api.CreatedKey{}, err
-	}
-	secret, k, err := l.st.Create(o)
-	return api.CreatedKey{Secret: secret, Key: k}, err
-}
-
-func (l localKeys) List(context.Context) (api.KeyList, error) {
-	list := api.KeyList{Keys: l.st.List(), Usage: map[string]keys.Usage{}}
-	for _, k := range list.Keys {
-		if u, err := l.st.Usage(k.ID); err == nil {
-			list.Usage[k.ID] = u
-		}
-	}
-	return list, nil
-}
-
-func (l localKeys) Get(_ context.Context, id string) (api.KeyInfo, error) {
-	k, err := l.resolve(id)
-	if err != nil {
-		return api.KeyInfo{}, err
-	}
-	info := api.KeyInfo{Key: k}
-	if u, err := l.st.Usage(k.ID); err == nil {
-		info.Usage = &u
-	}
-	return info, nil
-}
-
-func (l localKeys) Update(_ context.Context, id string, p api.KeyPatch) (keys.Key, error) {
-	k, err := l.resolve(id)
-	if err != nil {
-		return keys.Key{}, err
-	}
-	kp, err := p.Patch(time.Now())
-	if err != nil {
-		return keys.Key{}, err
-	}
-	return l.st.Update(k.ID, kp)
-}
-
-func (l localKeys) Rotate(_ context.Context, id string) (api.CreatedKey, error) {
-	k, err := l.resolve(id)
-	if err != nil {
-		return api.CreatedKey{}, err
-	}
-	secret, k, err := l.st.Rotate(k.ID)
-	return api.CreatedKey{Secret: secret, Key: k}, err
-}
-
-func (l localKeys) Revoke(_ context.Context, id string) (keys.Key, error) { return l.st.Revoke(id) }
-
-// resolve accepts an id or a secret, as revoke does.
-func (l localKeys) resolve(idOrSecret string) (keys.Key, error) {
-	if k, err := l.st.Get(idOrSecret); err == nil {
-		return k, nil
-	}
-	for _, kind := range []keys.Kind{keys.KindSubscriber, keys.KindIngest, keys.KindAdmin} {
-		if strings.HasPrefix(idOrSecret, kind.Prefix()) {
-			if k, err := l.st.Check(idOrSecret, kind, time.Now()); err == nil {
-				return k, nil
-			}
-		}
-	}
-	return l.st.Get(idOrSecret)
+	return api.StoreService{Keys: st}, closeFn, nil
 }
 
 // patchFlags are the settings shared by create and update.
@@ -265,7 +224,9 @@ func (p *patchFlags) patch(fs *flag.FlagSet) api.KeyPatch {
 		case "expires":
 			kp.Expires = p.expires
 		case "scopes":
-			s := splitList(*p.scopes)
+			// Non-nil even when empty: --scopes "" means "every site",
+			// and must reach the server as [] rather than null.
+			s := append([]string{}, splitList(*p.scopes)...)
 			kp.Scopes = &s
 		case "max-conns":
 			kp.MaxConns = p.maxConns
@@ -304,18 +265,6 @@ func labelOr(l string) string {
 	return l
 }
 
-func keyState(k keys.Key, now time.Time) string {
-	switch {
-	case !k.Revoked.IsZero():
-		return "revoked"
-	case k.Disabled:
-		return "disabled"
-	case !k.Expires.IsZero() && !now.Before(k.Expires):
-		return "expired"
-	}
-	return "active"
-}
-
 func printKeyTable(w io.Writer, list api.KeyList) {
 	now := time.Now()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -342,7 +291,7 @@ func printKeyTable(w io.Writer, list api.KeyList) {
 		if k.Kind == keys.KindIngest {
 			delivered = u.IngestPings // what an ingest token moved: pings accepted
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%d\t%s\n", k.ID, k.Kind, keyState(k, now), k.Label,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%d\t%s\n", k.ID, k.Kind, api.KeyState(k, now), k.Label,
 			exp, u.Conns, maxc, delivered, u.ConnectedTime.Round(time.Second), seen, rejected, strings.Join(k.Scopes, ","))
 	}
 	tw.Flush()
@@ -354,7 +303,7 @@ func printKey(w io.Writer, info api.KeyInfo) {
 	row := func(name string, v any) { fmt.Fprintf(tw, "%s:\t%v\n", name, v) }
 	row("id", k.ID)
 	row("kind", k.Kind)
-	row("state", keyState(k, time.Now()))
+	row("state", api.KeyState(k, time.Now()))
 	row("label", k.Label)
 	if k.Feed != "" {
 		row("feed", k.Feed)

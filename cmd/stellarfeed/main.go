@@ -25,14 +25,15 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"run":     {"start the broadcaster, ingest API and monitor engine", cmdRun},
-		"keys":    {"create, list, show, update, rotate and revoke API keys", cmdKeys},
-		"feeds":   {"create, list, show, update and delete feeds (isolated streams)", cmdFeeds},
-		"watch":   {"connect to a feed like a Stellar bot and print each ping", cmdWatch},
-		"sim":     {"serve the built-in retailer simulator", cmdSim},
-		"config":  {"check a config file (config check FILE)", cmdConfig},
-		"version": {"print the version", cmdVersion},
-		"check":   {"check one product once and explain what the monitor sees", cmdCheck},
+		"run":         {"start the broadcaster, ingest API and monitor engine", cmdRun},
+		"keys":        {"create, list, show, update, rotate and revoke API keys", cmdKeys},
+		"feeds":       {"create, list, show, update and delete feeds (isolated streams)", cmdFeeds},
+		"watch":       {"connect to a feed like a Stellar bot and print each ping", cmdWatch},
+		"sim":         {"serve the built-in retailer simulator", cmdSim},
+		"config":      {"check a config file (config check FILE)", cmdConfig},
+		"version":     {"print the version", cmdVersion},
+		"check":       {"check one product once and explain what the monitor sees", cmdCheck},
+		"healthcheck": {"exit 0 if the server on --api-addr is ready (for container health checks)", cmdHealthcheck},
 	}
 }
 

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -84,6 +87,53 @@ func TestKeysLocal(t *testing.T) {
 	}
 }
 
+// TestKeysUpdate: every change shows, a change that changes nothing or a
+// scope that is a typo is refused.
+func TestKeysUpdate(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := run(t, "keys", "create", "--data", dir, "--scopes", "amazon:USA,walmart")
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, errOut)
+	}
+	secret := lastLine(out)
+	code, out, errOut = run(t, "keys", "update", secret, "--scopes", "", "--data", dir)
+	if code != 0 || strings.Contains(out, "scopes:") || !strings.Contains(errOut, "updated") {
+		t.Fatalf("update --scopes \"\": %d %q %q", code, out, errOut)
+	}
+	code, out, _ = run(t, "keys", "show", secret, "--data", dir)
+	if code != 0 || strings.Contains(out, "scopes:") {
+		t.Fatalf("scopes not cleared: %q", out)
+	}
+	code, _, errOut = run(t, "keys", "update", secret, "--scopes", "amazn", "--data", dir)
+	if code != 1 || !strings.Contains(errOut, `did you mean "amazon"?`) {
+		t.Fatalf("update --scopes amazn: %d %q", code, errOut)
+	}
+	code, out, errOut = run(t, "keys", "update", secret, "--data", dir)
+	if code != 1 || !strings.Contains(errOut, "patch: no setting to change") {
+		t.Fatalf("update without flags: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = run(t, "keys", "update", secret, "--scopes", "kith,amazon:JP", "--data", dir)
+	if code != 0 || !strings.Contains(out, "scopes:           kith, amazon:JP") && !strings.Contains(out, "kith, amazon:JP") {
+		t.Fatalf("update --scopes kith,amazon:JP: %d %q", code, out)
+	}
+	if code, _, errOut = run(t, "keys", "show", "0123456789", "--data", dir); code != 1 || !strings.Contains(errOut, "key not found") {
+		t.Fatalf("show unknown: %d %q", code, errOut)
+	}
+}
+
+// TestKeysNeedData: without --data, keys refuses to invent an empty
+// ./data.
+func TestKeysNeedData(t *testing.T) {
+	t.Chdir(t.TempDir())
+	code, _, errOut := run(t, "keys", "list")
+	if code != 1 || !strings.Contains(errOut, `no data directory "data" here`) {
+		t.Fatalf("keys list without data: %d %q", code, errOut)
+	}
+	if _, err := os.Stat("data"); !os.IsNotExist(err) {
+		t.Fatalf("./data was created: %v", err)
+	}
+}
+
 func TestKeysDataFromEnv(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("STELLARFEED_DATA", dir)
@@ -143,7 +193,8 @@ func TestRunDemo(t *testing.T) {
 	urlRE := regexp.MustCompile(`ws://[0-9.:]+/\?key=sfk_[0-9A-Za-z]+`)
 	curlRE := regexp.MustCompile(`curl -i -X POST (http://[0-9.:]+)/api/pings \\\s+-H 'Authorization: Bearer (sfi_[0-9A-Za-z]+)'`)
 	deadline := time.Now().Add(20 * time.Second)
-	for wsURL == "" && time.Now().Before(deadline) {
+	// The dashboard line is printed last.
+	for (wsURL == "" || !strings.Contains(out.String(), "admin.token\n")) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 		wsURL = urlRE.FindString(out.String())
 		if m := curlRE.FindStringSubmatch(out.String()); m != nil {
@@ -152,6 +203,16 @@ func TestRunDemo(t *testing.T) {
 	}
 	if wsURL == "" || token == "" {
 		t.Fatalf("demo output lacks the URL or the curl command:\n%s\n%s", out.String(), errOut.String())
+	}
+	// ... and where the dashboard is, and how to log in.
+	dash := regexp.MustCompile(`Dashboard: (http://[0-9.:]+/admin/)\n  log in with the admin token: cat (\S+admin\.token)`).FindStringSubmatch(out.String())
+	if dash == nil || dash[2] != filepath.Join(dir, "admin.token") {
+		t.Fatalf("demo output lacks the dashboard:\n%s", out.String())
+	}
+	if resp, err := http.Get(dash[1] + "login"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("dashboard login page: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	// A watcher receives a ping pushed through the printed curl command.
@@ -171,6 +232,16 @@ func TestRunDemo(t *testing.T) {
 	code, list, errList := run(t, "keys", "list", "--data", dir)
 	if code != 0 || !strings.Contains(list, "demo subscriber") {
 		t.Fatalf("keys list while running: %d %q %q", code, list, errList)
+	}
+	// ... and a secret names a key there as it does offline.
+	demoSecret := wsURL[strings.Index(wsURL, "key=")+4:]
+	code, shown, errShow := run(t, "keys", "show", demoSecret, "--data", dir)
+	if code != 0 || !strings.Contains(shown, "demo subscriber") {
+		t.Fatalf("keys show SECRET while running: %d %q %q", code, shown, errShow)
+	}
+	code, shown, errShow = run(t, "keys", "update", demoSecret, "--scopes", "amazn", "--data", dir)
+	if code != 1 || !strings.Contains(errShow, `scopes[0]: "amazn": unknown site "amazn"; did you mean "amazon"?`) {
+		t.Fatalf("keys update --scopes amazn while running: %d %q %q", code, shown, errShow)
 	}
 
 	cancel()
@@ -305,5 +376,38 @@ func TestRunConfigHotReload(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("run exited %d:\n%s", code, errOut.String())
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	var notReady atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+			return
+		}
+		if notReady.Load() {
+			http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	if code, out, errOut := run(t, "healthcheck", "--api-addr", addr); code != 0 || out != "ok\n" {
+		t.Fatalf("ready: %d %q %q", code, out, errOut)
+	}
+	notReady.Store(true)
+	if code, _, errOut := run(t, "healthcheck", "--api-addr", addr); code != 1 || !strings.Contains(errOut, "answered 503: not ready: starting") {
+		t.Fatalf("not ready: %d %q", code, errOut)
+	}
+	srv.Close()
+	if code, _, errOut := run(t, "healthcheck", "--api-addr", addr, "--timeout", "1s"); code != 1 || !strings.Contains(errOut, "not healthy") {
+		t.Fatalf("down: %d %q", code, errOut)
+	}
+	for in, want := range map[string]string{":8081": "http://127.0.0.1:8081/readyz", "[::]:9": "http://127.0.0.1:9/readyz", "10.0.0.5:8081": "http://10.0.0.5:8081/readyz", "https://x/readyz": "https://x/readyz"} {
+		if got := readyURL(in); got != want {
+			t.Errorf("readyURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -95,6 +96,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	} else {
 		printRunning(stdout, n, file, len(cfg.Targets), cfg.RunEngine)
 	}
+	printConsole(stdout, n, cfg.DataDir)
 	if *cfgPath != "" && cfg.RunEngine {
 		go watchConfig(ctx, *cfgPath, n, log)
 	}
@@ -199,6 +201,11 @@ Push a ping from your own monitor:
 	if sa := n.SimAddr(); sa != nil {
 		fmt.Fprintf(w, "Retailer simulator: http://%s/_sim/products (restocks every few seconds)\nMetrics: http://%s/metrics\n\n", sa, api)
 	}
+}
+
+// printConsole says where the dashboard is and how to log in to it.
+func printConsole(w io.Writer, n *node.Node, dataDir string) {
+	fmt.Fprintf(w, "Dashboard: %s\n  log in with the admin token: cat %s\n\n", n.ConsoleURL(), filepath.Join(dataDir, "admin.token"))
 }
 
 // dialable turns a wildcard listen address into one a local client can use.

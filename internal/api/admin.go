@@ -113,11 +113,16 @@ func (p *KeyPatch) Patch(now time.Time) (keys.Patch, error) {
 	return out, nil
 }
 
+// LookupRequest is the body of POST /api/admin/keys/lookup: a secret is
+// sent in a body, never in a URL, which ends up in access logs.
+type LookupRequest struct {
+	Secret string `json:"secret"`
+}
+
 // admin serves /api/admin/...; rest is the path after that prefix.
 func (a *API) admin(ctx *fasthttp.RequestCtx, rest []byte) {
 	a.m.admin.Inc()
-	now := a.now()
-	admin, err := a.deps.Keys.Check(bearer(ctx), keys.KindAdmin, now)
+	admin, err := a.deps.Keys.Check(bearer(ctx), keys.KindAdmin, a.now())
 	if err != nil {
 		writeAuthError(ctx, err)
 		return
@@ -126,133 +131,116 @@ func (a *API) admin(ctx *fasthttp.RequestCtx, rest []byte) {
 	// other feeds' keys are "not found" to it.
 	scope := admin.Feed
 	parts := strings.Split(strings.Trim(string(rest), "/"), "/")
-	switch parts[0] {
-	case "connections":
+	switch {
+	case parts[0] == "connections":
 		a.connections(ctx, parts, scope)
-		return
-	case "feeds":
+	case parts[0] == "feeds":
 		a.feeds(ctx, parts, scope)
-		return
-	case "usage":
-		if len(parts) == 1 {
-			a.usage(ctx, scope)
-			return
-		}
-	}
-	if parts[0] == "targets" {
+	case parts[0] == "usage" && len(parts) == 1:
+		a.usage(ctx, scope)
+	case parts[0] == "targets":
 		a.targets(ctx, parts)
-		return
-	}
-	if parts[0] != "keys" || len(parts) > 3 {
+	case parts[0] == "keys" && len(parts) <= 3:
+		a.adminKeys(ctx, parts, scope)
+	default:
 		writeError(ctx, fasthttp.StatusNotFound, "not found")
-		return
 	}
+}
+
+// adminKeys serves /api/admin/keys[/{id}[/rotate]] and /api/admin/keys/lookup.
+// Keys are named by ID in URLs; a secret goes through lookup.
+func (a *API) adminKeys(ctx *fasthttp.RequestCtx, parts []string, scope string) {
+	svc := StoreService{Keys: a.deps.Keys, Now: a.now, Feed: scope}
 	method := string(ctx.Method())
-	if len(parts) >= 2 && scope != "" {
-		if k, err := a.deps.Keys.Get(parts[1]); err != nil || !inScope(&k, scope) {
-			writeError(ctx, fasthttp.StatusNotFound, "key not found")
-			return
-		}
-	}
+	var (
+		out    any
+		status = fasthttp.StatusOK
+		err    error
+		logMsg string
+	)
 	switch {
 	case len(parts) == 1 && method == fasthttp.MethodGet:
-		list := KeyList{Keys: []keys.Key{}, Usage: map[string]keys.Usage{}}
-		for _, k := range a.deps.Keys.List() {
-			if inScope(&k, scope) {
-				list.Keys = append(list.Keys, k)
-			}
-		}
-		for _, k := range list.Keys {
-			if u, err := a.deps.Keys.Usage(k.ID); err == nil {
-				list.Usage[k.ID] = u
-			}
-		}
-		writeJSON(ctx, fasthttp.StatusOK, list)
+		out, err = svc.List(ctx)
 	case len(parts) == 1 && method == fasthttp.MethodPost:
 		var req KeyRequest
 		if !decodeBody(ctx, &req) {
 			return
 		}
-		o, err := req.Options(now)
-		if err != nil {
-			a.storeError(ctx, err)
+		if scope != "" && req.Feed != "" && req.Feed != scope {
+			writeJSON(ctx, fasthttp.StatusForbidden, errorBody{Error: "this admin token manages feed " + scope + " only", Field: "feed"})
 			return
 		}
-		if scope != "" {
-			if o.Feed != "" && o.Feed != scope {
-				writeJSON(ctx, fasthttp.StatusForbidden, errorBody{Error: "this admin token manages feed " + scope + " only", Field: "feed"})
-				return
-			}
-			o.Feed = scope
-		}
-		secret, k, err := a.deps.Keys.Create(o)
-		if err != nil {
-			a.storeError(ctx, err)
-			return
-		}
-		a.log.Info("key created", "id", k.ID, "kind", k.Kind, "label", k.Label)
-		writeJSON(ctx, fasthttp.StatusCreated, CreatedKey{Secret: secret, Key: k})
+		out, err = svc.Create(ctx, req)
+		status, logMsg = fasthttp.StatusCreated, "key created"
 	case len(parts) == 1:
-		ctx.Response.Header.Set("Allow", "GET, POST")
-		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed")
-	case len(parts) == 2 && method == fasthttp.MethodGet:
-		k, err := a.deps.Keys.Get(parts[1])
-		if err != nil {
-			a.storeError(ctx, err)
+		methodNotAllowed(ctx, "GET, POST")
+		return
+	case len(parts) == 2 && parts[1] == "lookup" && method == fasthttp.MethodPost:
+		var req LookupRequest
+		if !decodeBody(ctx, &req) {
 			return
 		}
-		info := KeyInfo{Key: k}
-		if u, err := a.deps.Keys.Usage(k.ID); err == nil {
-			info.Usage = &u
+		if !keys.IsSecret(req.Secret) {
+			writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "secret: not a key secret (sfk_, sfi_ or sfa_ followed by 32 characters)", Field: "secret"})
+			return
 		}
-		writeJSON(ctx, fasthttp.StatusOK, info)
+		out, err = svc.Get(ctx, req.Secret)
+	case len(parts) == 2 && parts[1] == "lookup":
+		methodNotAllowed(ctx, "POST")
+		return
+	case len(parts) == 2 && keys.IsSecret(parts[1]):
+		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "a secret does not belong in a URL: name the key by its ID, or POST the secret to /api/admin/keys/lookup"})
+		return
+	case len(parts) == 2 && method == fasthttp.MethodGet:
+		out, err = svc.Get(ctx, parts[1])
 	case len(parts) == 2 && method == fasthttp.MethodPatch:
 		var req KeyPatch
 		if !decodeBody(ctx, &req) {
 			return
 		}
-		p, err := req.Patch(now)
-		if err != nil {
-			a.storeError(ctx, err)
-			return
-		}
-		k, err := a.deps.Keys.Update(parts[1], p)
-		if err != nil {
-			a.storeError(ctx, err)
-			return
-		}
-		a.log.Info("key updated", "id", k.ID)
-		writeJSON(ctx, fasthttp.StatusOK, KeyInfo{Key: k})
+		out, err = svc.Update(ctx, parts[1], req)
+		logMsg = "key updated"
 	case len(parts) == 2 && method == fasthttp.MethodDelete:
-		// By ID only: a secret in a URL ends up in access logs.
-		if _, err := a.deps.Keys.Get(parts[1]); err != nil {
-			a.storeError(ctx, err)
-			return
-		}
-		k, err := a.deps.Keys.Revoke(parts[1])
-		if err != nil {
-			a.storeError(ctx, err)
-			return
-		}
-		a.log.Info("key revoked", "id", k.ID)
-		writeJSON(ctx, fasthttp.StatusOK, KeyInfo{Key: k})
+		out, err = svc.Revoke(ctx, parts[1])
+		logMsg = "key revoked"
 	case len(parts) == 2:
-		ctx.Response.Header.Set("Allow", "GET, PATCH, DELETE")
-		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed")
+		methodNotAllowed(ctx, "GET, PATCH, DELETE")
+		return
 	case len(parts) == 3 && parts[2] == "rotate" && method == fasthttp.MethodPost:
-		secret, k, err := a.deps.Keys.Rotate(parts[1])
-		if err != nil {
-			a.storeError(ctx, err)
-			return
-		}
-		a.log.Info("key rotated", "id", k.ID)
-		writeJSON(ctx, fasthttp.StatusCreated, CreatedKey{Secret: secret, Key: k})
+		out, err = svc.Rotate(ctx, parts[1])
+		status, logMsg = fasthttp.StatusCreated, "key rotated"
 	case len(parts) == 3 && parts[2] == "rotate":
-		ctx.Response.Header.Set("Allow", "POST")
-		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed")
+		methodNotAllowed(ctx, "POST")
+		return
 	default:
 		writeError(ctx, fasthttp.StatusNotFound, "not found")
+		return
 	}
+	if err != nil {
+		a.storeError(ctx, err)
+		return
+	}
+	if logMsg != "" {
+		k := keyOf(out)
+		a.log.Info(logMsg, "id", k.ID, "kind", k.Kind, "label", k.Label)
+	}
+	writeJSON(ctx, status, out)
+}
+
+// keyOf is the key an answer is about.
+func keyOf(v any) keys.Key {
+	switch v := v.(type) {
+	case CreatedKey:
+		return v.Key
+	case KeyInfo:
+		return v.Key
+	}
+	return keys.Key{}
+}
+
+func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
+	ctx.Response.Header.Set("Allow", allow)
+	writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed")
 }
 
 // decodeBody reads a strict JSON body into v, answering 415 or 400 itself.

@@ -34,7 +34,11 @@ func TestAdminErrors(t *testing.T) {
 		{"too deep", "GET", "/api/admin/keys/a/b/c", adm(), "", 404, `{"error":"not found"}`},
 		{"unknown id", "GET", "/api/admin/keys/0123456789", adm(), "", 404, `{"error":"key not found"}`},
 		{"delete unknown", "DELETE", "/api/admin/keys/0123456789", adm(), "", 404, `{"error":"key not found"}`},
-		{"delete by secret refused", "DELETE", "/api/admin/keys/" + e.sub, adm(), "", 404, `{"error":"key not found"}`},
+		{"delete by secret refused", "DELETE", "/api/admin/keys/" + e.sub, adm(), "", 400, `{"error":"a secret does not belong in a URL: name the key by its ID, or POST the secret to /api/admin/keys/lookup"}`},
+		{"lookup of a non-secret", "POST", "/api/admin/keys/lookup", js, `{"secret":"` + revKey.ID + `"}`, 400, `{"error":"secret: not a key secret (sfk_, sfi_ or sfa_ followed by 32 characters)","field":"secret"}`},
+		{"lookup GET", "GET", "/api/admin/keys/lookup", adm(), "", 405, `{"error":"method not allowed"}`},
+		{"empty patch", "PATCH", "/api/admin/keys/" + revKey.ID, js, `{}`, 400, `{"error":"patch: no setting to change","field":"patch"}`},
+		{"typo in a scope", "POST", "/api/admin/keys", js, `{"scopes":["amazn"]}`, 400, `{"error":"scopes[0]: \"amazn\": unknown site \"amazn\"; did you mean \"amazon\"?","field":"scopes[0]"}`},
 		{"put", "PUT", "/api/admin/keys", adm(), "", 405, `{"error":"method not allowed"}`},
 		{"rotate GET", "GET", "/api/admin/keys/" + revKey.ID + "/rotate", adm(), "", 405, `{"error":"method not allowed"}`},
 		{"rotate revoked", "POST", "/api/admin/keys/" + revKey.ID + "/rotate", adm(), "", 409, `{"error":"rotate \"` + revKey.ID + `\": key is revoked: conflict"}`},
@@ -98,7 +102,8 @@ func TestAdminCRUDWithClient(t *testing.T) {
 	}
 
 	label, never, conns := "renamed", "never", 10
-	up, err := c.Update(ctx, k.ID, KeyPatch{Label: &label, Expires: &never, MaxConns: &conns})
+	upInfo, err := c.Update(ctx, k.ID, KeyPatch{Label: &label, Expires: &never, MaxConns: &conns})
+	up := upInfo.Key
 	if err != nil || up.Label != "renamed" || !up.Expires.IsZero() || up.MaxConns != 10 || len(up.Scopes) != 2 {
 		t.Fatalf("update: %+v %v", up, err)
 	}
@@ -116,7 +121,8 @@ func TestAdminCRUDWithClient(t *testing.T) {
 		t.Fatalf("old secret after rotate: %v", err)
 	}
 
-	rev, err := c.Revoke(ctx, k.ID)
+	revInfo, err := c.Revoke(ctx, k.ID)
+	rev := revInfo.Key
 	if err != nil || rev.Revoked.IsZero() {
 		t.Fatalf("revoke: %+v %v", rev, err)
 	}

@@ -50,13 +50,9 @@ type KeyStore interface {
 	Connected(keyID string, remote netip.Addr)
 	Disconnected(keyID string, remote netip.Addr, dur time.Duration, delivered uint64)
 
-	Create(o keys.Options) (string, keys.Key, error)
-	List() []keys.Key
+	// Administration, served through StoreService.
+	Keys
 	Get(id string) (keys.Key, error)
-	Usage(id string) (keys.Usage, error)
-	Update(id string, p keys.Patch) (keys.Key, error)
-	Rotate(id string) (string, keys.Key, error)
-	Revoke(idOrSecret string) (keys.Key, error)
 
 	FeedStore
 	SessionStore
@@ -77,6 +73,10 @@ type Config struct {
 	// WriteTimeout): a client that stops reading is cut after it.
 	// WriteTimeout itself does not apply to streams, which last for hours.
 	SSEWriteTimeout time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Real-IP headers are believed (see Proxies.ClientIP); empty trusts
+	// none, and every client is the TCP peer.
+	TrustedProxies Proxies
 	// NoProcessMetrics leaves go_* and process_* out of /metrics, for a
 	// process that exposes them elsewhere.
 	NoProcessMetrics bool
@@ -120,6 +120,10 @@ type Deps struct {
 	SSE StreamHub
 	// Conns backs /api/admin/connections; nil answers 404 there.
 	Conns ConnAdmin
+	// Console serves /admin and everything under /admin/ (the operator's
+	// dashboard, internal/console); nil answers 404 there. Shutdown
+	// closes it, ending its live streams.
+	Console Console
 	// Targets backs /api/admin/targets; nil answers 404 there.
 	Targets TargetSource
 	// Metrics receives the API's metrics; nil gives the API a private set.
@@ -138,6 +142,15 @@ type Deps struct {
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 }
+
+// Console is the dashboard (*console.Console).
+type Console interface {
+	Serve(ctx *fasthttp.RequestCtx)
+	Close()
+}
+
+// consolePath is where Deps.Console is served.
+const consolePath = "/admin"
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("api: server closed")
@@ -219,6 +232,10 @@ func (a *API) route(ctx *fasthttp.RequestCtx) {
 	default:
 		if rest, ok := bytes.CutPrefix(path, []byte("/api/admin/")); ok {
 			a.admin(ctx, rest)
+			return
+		}
+		if a.deps.Console != nil && (string(path) == consolePath || bytes.HasPrefix(path, []byte(consolePath+"/"))) {
+			a.deps.Console.Serve(ctx)
 			return
 		}
 		if slug, ok := bytes.CutPrefix(path, []byte(webhookPrefix)); ok {
@@ -316,6 +333,9 @@ func (a *API) Shutdown(ctx context.Context) error {
 	// wait for it until ctx ran out.
 	if a.deps.SSE != nil {
 		a.deps.SSE.Close()
+	}
+	if a.deps.Console != nil {
+		a.deps.Console.Close()
 	}
 	err := a.srv.ShutdownWithContext(ctx)
 	// A Serve that registered its listener after fasthttp looked at its

@@ -33,8 +33,9 @@ func NewClient(baseURL, adminToken string, hc *http.Client) *Client {
 	return &Client{base: strings.TrimRight(baseURL, "/"), token: adminToken, hc: hc}
 }
 
-// APIError is a non-2xx answer. It unwraps to keys.ErrNotFound (404) or
-// keys.ErrConflict (409), so callers can use errors.Is as with a Store.
+// APIError is a non-2xx answer. It unwraps to keys.ErrNotFound (404),
+// keys.ErrConflict (409) or a *keys.InvalidError (400 naming a field), so
+// callers can use errors.Is and errors.As as with a Store.
 type APIError struct {
 	Status  int
 	Message string
@@ -47,6 +48,10 @@ func (e *APIError) Error() string {
 
 func (e *APIError) Unwrap() error {
 	switch e.Status {
+	case http.StatusBadRequest:
+		if e.Field != "" {
+			return &keys.InvalidError{Field: e.Field, Message: strings.TrimPrefix(e.Message, e.Field+": ")}
+		}
 	case http.StatusNotFound:
 		return keys.ErrNotFound
 	case http.StatusConflict:
@@ -82,29 +87,51 @@ func (c *Client) Kick(ctx context.Context, id uint64) error {
 }
 
 // Get returns a key and its usage.
-func (c *Client) Get(ctx context.Context, id string) (KeyInfo, error) {
+func (c *Client) Get(ctx context.Context, idOrSecret string) (KeyInfo, error) {
 	var out KeyInfo
-	return out, c.do(ctx, http.MethodGet, "/api/admin/keys/"+url.PathEscape(id), nil, &out)
+	if keys.IsSecret(idOrSecret) {
+		return out, c.do(ctx, http.MethodPost, "/api/admin/keys/lookup", LookupRequest{Secret: idOrSecret}, &out)
+	}
+	return out, c.do(ctx, http.MethodGet, "/api/admin/keys/"+url.PathEscape(idOrSecret), nil, &out)
+}
+
+// id turns a secret into its key's ID; secrets never go into URLs.
+func (c *Client) id(ctx context.Context, idOrSecret string) (string, error) {
+	if !keys.IsSecret(idOrSecret) {
+		return idOrSecret, nil
+	}
+	info, err := c.Get(ctx, idOrSecret)
+	return info.Key.ID, err
 }
 
 // Update changes the given settings of a key.
-func (c *Client) Update(ctx context.Context, id string, p KeyPatch) (keys.Key, error) {
+func (c *Client) Update(ctx context.Context, idOrSecret string, p KeyPatch) (KeyInfo, error) {
 	var out KeyInfo
-	err := c.do(ctx, http.MethodPatch, "/api/admin/keys/"+url.PathEscape(id), p, &out)
-	return out.Key, err
+	id, err := c.id(ctx, idOrSecret)
+	if err != nil {
+		return out, err
+	}
+	return out, c.do(ctx, http.MethodPatch, "/api/admin/keys/"+url.PathEscape(id), p, &out)
 }
 
 // Rotate gives a key a new secret, shown only once.
-func (c *Client) Rotate(ctx context.Context, id string) (CreatedKey, error) {
+func (c *Client) Rotate(ctx context.Context, idOrSecret string) (CreatedKey, error) {
 	var out CreatedKey
+	id, err := c.id(ctx, idOrSecret)
+	if err != nil {
+		return out, err
+	}
 	return out, c.do(ctx, http.MethodPost, "/api/admin/keys/"+url.PathEscape(id)+"/rotate", nil, &out)
 }
 
 // Revoke ends a key.
-func (c *Client) Revoke(ctx context.Context, id string) (keys.Key, error) {
+func (c *Client) Revoke(ctx context.Context, idOrSecret string) (KeyInfo, error) {
 	var out KeyInfo
-	err := c.do(ctx, http.MethodDelete, "/api/admin/keys/"+url.PathEscape(id), nil, &out)
-	return out.Key, err
+	id, err := c.id(ctx, idOrSecret)
+	if err != nil {
+		return out, err
+	}
+	return out, c.do(ctx, http.MethodDelete, "/api/admin/keys/"+url.PathEscape(id), nil, &out)
 }
 
 // maxAnswer bounds what the client reads of an answer.

@@ -16,6 +16,9 @@
 //	PATCH  /api/admin/keys/{id}          change settings
 //	POST   /api/admin/keys/{id}/rotate   new secret, 201 with it once
 //	DELETE /api/admin/keys/{id}          revoke
+//	POST   /api/admin/keys/lookup        {"secret":...}: the key a secret names (secrets never go in URLs)
+//	GET    /api/admin/connections        live WebSocket and SSE clients; DELETE .../{id} kicks one
+//	GET    /admin/...                    the operator's console (Deps.Console, internal/console)
 //	*      /api/admin/feeds[/{name}]     feeds: list, create, read, change, delete
 //	GET    /api/admin/usage?month=       usage per feed and key (JSON or &format=csv)
 //
@@ -49,6 +52,13 @@
 //	go a.Serve(ln)          // returns api.ErrServerClosed after Shutdown
 //	defer a.Shutdown(ctx)   // also closes events, ending every stream
 //
-// Client is a small net/http client of the admin API, for the CLI when a
-// running server holds the bbolt file lock.
+// Key administration is KeyService: StoreService serves it from the key
+// store (the admin endpoints above, the CLI without a server, the
+// console), Client from a running server's admin API (the CLI when that
+// server holds the bbolt file lock). Both name a key by ID or secret and
+// answer with the same errors.
+//
+// Behind reverse proxies, Config.TrustedProxies (Proxies) decides whose
+// X-Forwarded-For / X-Real-IP is believed: the client address of SSE
+// admission, usage and the connection list.
 package api

@@ -3,8 +3,6 @@ package api
 import (
 	"bufio"
 	"errors"
-	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -70,7 +68,7 @@ func (a *API) stream(ctx *fasthttp.RequestCtx) {
 	if secret == "" {
 		secret = string(args.Peek("token"))
 	}
-	remote := remoteAddr(ctx)
+	remote := a.cfg.TrustedProxies.ClientAddr(ctx)
 	var id keys.Identity
 	if sess := ctx.Request.Header.Cookie(SessionCookie); secret == "" && len(sess) > 0 {
 		id, err = a.deps.Keys.AuthenticateSession(string(sess), remote)
@@ -87,7 +85,7 @@ func (a *API) stream(ctx *fasthttp.RequestCtx) {
 		filter, _ = sse.NewFilter(peekAll(args, "site"), peekAll(args, "region"), id.Scopes)
 	}
 	sub, err := hub.Subscribe(sse.SubscribeOptions{
-		KeyID: id.KeyID, Filter: filter, Resume: resume, LastEventID: last, Feed: id.Feed, Expires: id.Expires,
+		KeyID: id.KeyID, Remote: remote, Filter: filter, Resume: resume, LastEventID: last, Feed: id.Feed, Expires: id.Expires,
 	})
 	if err != nil {
 		// Shutting down. The slot Authenticate holds comes back after
@@ -155,14 +153,4 @@ func lastEventID(ctx *fasthttp.RequestCtx) (uint64, bool, error) {
 		return 0, false, errors.New("Last-Event-ID must be an event id (a decimal number)")
 	}
 	return n, true, nil
-}
-
-// remoteAddr is the client's IP for the key's per-day IP limit.
-func remoteAddr(ctx *fasthttp.RequestCtx) netip.Addr {
-	if ta, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
-		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
-			return ip.Unmap()
-		}
-	}
-	return netip.Addr{}
 }

@@ -93,7 +93,7 @@ func (a *API) feedIngest(ctx *fasthttp.RequestCtx, f *keys.Feed, now time.Time) 
 		}
 		key = &k
 	}
-	if err := a.deps.Keys.AllowFeed(f.Name, remoteAddr(ctx), now); err != nil {
+	if err := a.deps.Keys.AllowFeed(f.Name, a.cfg.TrustedProxies.ClientAddr(ctx), now); err != nil {
 		if errors.Is(err, keys.ErrRateLimited) {
 			secs := retryAfter(min(nonZero(f.RatePerSec), nonZero(f.IPRatePerSec)))
 			ctx.Response.Header.Set("Retry-After", strconv.Itoa(secs))

@@ -80,6 +80,10 @@ type Server struct {
 	// error.
 	LogFormat string `yaml:"logFormat"`
 	LogLevel  string `yaml:"logLevel"`
+	// TrustedProxies are the reverse proxies (CIDR prefixes or addresses)
+	// whose X-Forwarded-For / X-Real-IP headers name the real client on
+	// the HTTP endpoints; empty trusts none.
+	TrustedProxies []string `yaml:"trustedProxies"`
 	// CORSOrigins may use the event stream and /api/login from browser
 	// pages of other origins ("https://dash.example.com", or "*").
 	CORSOrigins []string `yaml:"corsOrigins,omitempty"`

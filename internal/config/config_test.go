@@ -161,6 +161,13 @@ targets:
 				"m.yaml:2:57: broadcast.pingInterval: must not be negative, got -1s",
 		},
 		{
+			name: "trusted proxies",
+			src:  "server:\n  trustedProxies: [10.0.0.0/8, '::1', 10.0.0.1/8, nginx, 1.2.3.4/40]\n",
+			want: `m.yaml:2:39: server.trustedProxies[2]: "10.0.0.1/8" has host bits set: did you mean "10.0.0.0/8"?` + "\n" +
+				`m.yaml:2:51: server.trustedProxies[3]: "nginx" is neither an IP address nor a CIDR prefix such as "10.0.0.0/8"` + "\n" +
+				`m.yaml:2:58: server.trustedProxies[4]: "1.2.3.4/40" is not a CIDR prefix such as "10.0.0.0/8" or "::1/128"`,
+		},
+		{
 			name: "unknown site everywhere",
 			src: `engine:
   sites:

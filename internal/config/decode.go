@@ -13,6 +13,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/stellarfeed/stellarfeed/internal/textutil"
+	"github.com/stellarfeed/stellarfeed/internal/typo"
 )
 
 // The decoder walks goccy/go-yaml's AST into the config structs itself,
@@ -488,41 +489,12 @@ func (d *decoder) decodeStruct(n ast.Node, v reflect.Value, path string, at Pos)
 
 // suggest names the closest known field, or lists them all.
 func suggest(key string, names []string) string {
-	best, bestD := "", 3
-	for _, n := range names {
-		if dist := editDistance(strings.ToLower(key), strings.ToLower(n)); dist < bestD {
-			best, bestD = n, dist
-		}
-	}
-	if best != "" {
+	if best, ok := typo.Closest(key, names, 2); ok {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	sorted := append([]string(nil), names...)
 	sort.Strings(sorted)
 	return " (known: " + strings.Join(sorted, ", ") + ")"
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func (d *decoder) decodeDuration(n ast.Node, v reflect.Value, path string, at Pos) {

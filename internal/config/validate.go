@@ -188,6 +188,7 @@ func (v *validator) server(s *Server) {
 	default:
 		v.errf("server.logLevel", "%q is not one of debug, info, warn, error", textutil.Short(s.LogLevel))
 	}
+	v.trustedProxies(s)
 }
 
 func listenProblem(addr string) string {

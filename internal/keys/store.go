@@ -242,6 +242,35 @@ func (s *Store) Get(id string) (Key, error) {
 	return rec.key, nil
 }
 
+// Find returns the key named by its ID or by its secret, whatever its
+// state (a disabled key's secret still names it), so that every command
+// that takes a key accepts either.
+func (s *Store) Find(idOrSecret string) (Key, error) {
+	rec := s.snap.Load().find(idOrSecret)
+	if rec == nil {
+		return Key{}, fmt.Errorf("find %q: %w", redact(idOrSecret), ErrNotFound)
+	}
+	return rec.key, nil
+}
+
+// find returns the record with that ID or secret, or nil.
+func (snap *snapshot) find(idOrSecret string) *record {
+	if rec := snap.byID[idOrSecret]; rec != nil {
+		return rec
+	}
+	if _, ok := kindOf(idOrSecret); ok {
+		return snap.byHash[hashSecret(idOrSecret)]
+	}
+	return nil
+}
+
+// IsSecret reports whether s has the shape of a secret (a kind prefix and
+// the right length), as opposed to a key ID.
+func IsSecret(s string) bool {
+	_, ok := kindOf(s)
+	return ok
+}
+
 // List returns every key, revoked ones included, oldest first.
 func (s *Store) List() []Key {
 	snap := s.snap.Load()
@@ -330,10 +359,7 @@ func (s *Store) Revoke(idOrSecret string) (Key, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	snap := s.snap.Load()
-	old := snap.byID[idOrSecret]
-	if _, ok := kindOf(idOrSecret); ok && old == nil {
-		old = snap.byHash[hashSecret(idOrSecret)]
-	}
+	old := snap.find(idOrSecret)
 	if old == nil {
 		return Key{}, fmt.Errorf("revoke %q: %w", redact(idOrSecret), ErrNotFound)
 	}

@@ -41,7 +41,7 @@ func (n *Node) role(r cluster.Role) bool {
 }
 
 // local is every client endpoint of this process.
-func (n *Node) local() api.Publisher { return api.Publishers{n.hub, n.events} }
+func (n *Node) local() api.Publisher { return api.Publishers{n.hub, n.events, n.console} }
 
 // share is the part of targets this node runs: all of them alone, its
 // rendezvous share in a cluster.

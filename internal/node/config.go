@@ -90,7 +90,7 @@ func FromConfig(c *config.Config) Config {
 		Discord:    discord.Config{Webhooks: hooks},
 		EngineFeed: c.Engine.Feed,
 		GroupFeeds: groupFeeds(c),
-		API:        api.Config{CORSOrigins: c.Server.CORSOrigins},
+		API:        api.Config{CORSOrigins: c.Server.CORSOrigins, TrustedProxies: trustedProxies(c.Server)},
 	}
 }
 
@@ -106,6 +106,15 @@ func groupFeeds(c *config.Config) map[string]string {
 		}
 	}
 	return m
+}
+
+// trustedProxies reads server.trustedProxies, which Load has validated.
+func trustedProxies(s config.Server) api.Proxies {
+	p, err := config.ParseTrustedProxies(s.TrustedProxies)
+	if err != nil {
+		panic("node: server.trustedProxies passed validation but does not parse: " + err.Error())
+	}
+	return p
 }
 
 // pingInterval maps the file's "0 disables" onto the broadcaster's

@@ -21,6 +21,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/engine"
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/cluster"
+	"github.com/stellarfeed/stellarfeed/internal/console"
 	"github.com/stellarfeed/stellarfeed/internal/discord"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/listen"
@@ -73,6 +74,8 @@ type Config struct {
 	// Cluster joins a NATS cluster when Cluster.NATS is set (see
 	// internal/cluster); empty runs one process alone.
 	Cluster cluster.Config
+	// Console tunes the dashboard under /admin/ on the API port.
+	Console console.Config
 	// ReusePort sets SO_REUSEPORT on the WebSocket listener, so several
 	// processes on one machine share the port.
 	ReusePort bool
@@ -90,6 +93,7 @@ type Node struct {
 	events  *sse.Hub // Server-Sent Events, fed the same pings as hub
 	api     *api.API
 	metrics *metrics.Set
+	console *console.Console
 
 	wsLn, apiLn net.Listener
 	targets     engineTargets // the engine's status, for the admin API
@@ -188,7 +192,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	bcfg := cfg.Broadcast
 	bcfg.Logger = n.log.With("component", "broadcast")
-	fanout := n.metrics.NewPrometheusHistogram(`stellarfeed_fanout_latency_seconds`)
+	// Fan-out takes microseconds to milliseconds: the default buckets
+	// start at 5 ms and would put every pass in the first one.
+	fanout := n.metrics.NewPrometheusHistogramExt(`stellarfeed_fanout_latency_seconds`, metrics.ExponentialBuckets(25e-6, 2, 16))
 	bcfg.OnFanout = func(age time.Duration, _ int) { fanout.Update(age.Seconds()) }
 	auth := &keyAuth{st: n.keys}
 	if n.hub, err = broadcast.New(bcfg, auth); err != nil {
@@ -201,6 +207,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	scfg.Logger = n.log.With("component", "sse")
 	n.events = sse.New(scfg)
+	n.console = n.newConsole()
 	// Revoking, disabling or expiring a key cuts its live connections
 	// everywhere at once. The callback runs under the store's lock, so the
 	// disconnect is handed to a goroutine.
@@ -221,9 +228,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 
 	n.api = api.New(cfg.API, api.Deps{
+		Console:   n.console,
 		Publisher: n.publisher(),
 		SSE:       n.events,
-		Conns:     hubConns{n.hub},
+		Conns:     liveConns{hub: n.hub, events: n.events, keys: n.keys},
 		Targets:   &n.targets,
 		Keys:      n.keys,
 		Metrics:   n.metrics,
@@ -438,24 +446,8 @@ func (a *keyAuth) Disconnected(id broadcast.Identity, remote netip.Addr, dur tim
 	a.st.Disconnected(id.KeyID, remote, dur, delivered)
 }
 
-// hubConns shows the broadcaster's connections to the admin API.
-type hubConns struct{ hub *broadcast.Server }
-
-func (h hubConns) Conns() []api.Conn {
-	conns := h.hub.Conns()
-	out := make([]api.Conn, len(conns))
-	for i, c := range conns {
-		out[i] = api.Conn{ID: c.ID, Endpoint: c.Endpoint, KeyID: c.KeyID, Label: c.Label, Remote: c.Remote, Since: c.Since, Delivered: c.Delivered}
-	}
-	return out
-}
-
-func (h hubConns) Kick(id uint64) bool {
-	return h.hub.Kick(id, ws.StatusPolicyViolation, "kicked by the provider")
-}
-
 var (
-	_ api.ConnAdmin           = hubConns{}
+	_ api.ConnAdmin           = liveConns{}
 	_ broadcast.Authenticator = (*keyAuth)(nil)
 	_ broadcast.ConnObserver  = (*keyAuth)(nil)
 )

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,8 @@ var (
 	// ErrKeyDisconnected: DisconnectKey ended the key's streams (revoked,
 	// rotated, disabled).
 	ErrKeyDisconnected = errors.New("sse: key disconnected")
+	// ErrKicked: Kick ended the stream (an operator's decision).
+	ErrKicked = errors.New("sse: kicked by the provider")
 	// ErrKeyExpired: the key's expiry passed while streaming.
 	ErrKeyExpired = errors.New("sse: key expired")
 	// errUnsubscribed: the subscription's own Close.
@@ -91,6 +94,7 @@ type Hub struct {
 	lastID uint64
 	subs   map[*Subscription]struct{}
 	closed bool
+	nextID uint64 // id of the last subscription
 
 	subscribed, published, delivered, replayed, missed, dropped, heartbeats atomic.Uint64
 }
@@ -163,6 +167,8 @@ type SubscribeOptions struct {
 	// KeyID is the subscriber key's ID, for DisconnectKey and logs.
 	KeyID  string
 	Filter Filter
+	// Remote is the client's address, shown by Conns.
+	Remote netip.Addr
 	// Feed is the key's feed (keys.Identity.Feed): only its events are
 	// sent or replayed, whatever Last-Event-ID says.
 	Feed uint32
@@ -179,12 +185,14 @@ type SubscribeOptions struct {
 // one lock, so no event falls between the replayed ones and the live
 // ones, and none comes twice.
 func (h *Hub) Subscribe(o SubscribeOptions) (*Subscription, error) {
-	s := &Subscription{hub: h, keyID: o.KeyID, filter: o.Filter, feed: o.Feed, expires: o.Expires, ch: make(chan *Event, h.cfg.Buffer)}
+	s := &Subscription{hub: h, keyID: o.KeyID, filter: o.Filter, remote: o.Remote, since: time.Now(), feed: o.Feed, expires: o.Expires, ch: make(chan *Event, h.cfg.Buffer)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return nil, ErrClosed
 	}
+	h.nextID++
+	s.id = h.nextID
 	if o.Resume {
 		h.replayLocked(s, o.LastEventID)
 	}
@@ -265,6 +273,40 @@ func (h *Hub) DisconnectKey(keyID string) int {
 		}
 	}
 	return n
+}
+
+// Conn is one live stream, for an operator's connection list.
+type Conn struct {
+	ID        uint64 // unique within the Hub, from 1
+	KeyID     string
+	Remote    netip.Addr
+	Since     time.Time
+	Delivered uint64
+}
+
+// Conns lists the live streams (for an admin view; it allocates).
+func (h *Hub) Conns() []Conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]Conn, 0, len(h.subs))
+	for s := range h.subs {
+		out = append(out, Conn{ID: s.id, KeyID: s.keyID, Remote: s.remote, Since: s.since, Delivered: s.delivered.Load()})
+	}
+	return out
+}
+
+// Kick ends the stream with that id with ErrKicked; false if there is
+// none.
+func (h *Hub) Kick(id uint64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		if s.id == id {
+			h.endLocked(s, ErrKicked)
+			return true
+		}
+	}
+	return false
 }
 
 // Close ends every stream with ErrClosed and refuses new subscribers;

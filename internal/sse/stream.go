@@ -3,6 +3,7 @@ package sse
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -12,7 +13,10 @@ import (
 // events to replay first. Stream writes it out; Close ends it.
 type Subscription struct {
 	hub     *Hub
+	id      uint64
 	keyID   string
+	remote  netip.Addr
+	since   time.Time
 	filter  Filter
 	feed    uint32
 	expires time.Time
