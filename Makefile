@@ -11,7 +11,7 @@ NORACE_PKGS := $(shell $(GO) list ./... 2>/dev/null | grep -e /bench)
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build build-bench run test vet fmt lint bench bench-cluster fuzz check clean
+.PHONY: all build build-bench run test vet fmt lint bench bench-cluster bench-handshake fuzz check clean abuse soak
 
 all: build
 
@@ -54,6 +54,11 @@ bench: build-bench
 bench-cluster: build-bench
 	./$(BENCHBIN) -servers ours-cluster -nodes 3 -n 51000 -m 50 -floor=false -overload-interval 100ms -out bench-out/cluster
 
+## bench-handshake: new clients' upgrade latency and connect rate while 3,000 slowloris and
+## 1,000 half-open sockets are attached (issue #10's target), against the unattacked figures.
+bench-handshake:
+	$(GO) test -run '^$$' -bench HandshakeUnderAttack -benchtime 2000x -count 3 ./broadcast/
+
 ## fuzz: each fuzz target for FUZZTIME.
 FUZZTIME ?= 20s
 fuzz:
@@ -62,6 +67,19 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+## abuse: start `make run`'s server (fresh data directory, free loopback
+## ports) and attack it with every check of bench/abuse; fails on any FAIL.
+abuse: build
+	$(GO) build -o bin/stellarabuse ./cmd/stellarabuse
+	./bin/stellarabuse -start ./$(BIN) $(ABUSE_FLAGS)
+
+## soak: DURATION of churning load on a fresh server; fails on growth or loss.
+## Writes bench-out/soak/{soak.csv,soak.png,summary.txt,server.log}.
+DURATION ?= 10m
+soak: build
+	$(GO) build -o bin/stellarsoak ./cmd/stellarsoak
+	./bin/stellarsoak -bin ./$(BIN) -duration $(DURATION) -out bench-out/soak $(SOAK_FLAGS)
 
 check: lint test
 

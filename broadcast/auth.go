@@ -26,8 +26,10 @@ type Identity struct {
 	Webhook bool
 }
 
-// Authenticator checks a key before the WebSocket upgrade. It runs on a
-// handshake goroutine, so it may take a lock but should not do slow I/O.
+// Authenticator checks a key before the WebSocket upgrade. It runs on one
+// of a few handshake workers, so it may take a lock but should not do
+// slow I/O: every handshake waits behind it. remote is the client's
+// address (from a trusted PROXY header when there is one).
 //
 // Return an *AuthError to choose the HTTP status (401, 403, 429...); any
 // other error rejects with 401 and the error text as the reason.

@@ -99,10 +99,18 @@ func startChild(t testing.TB, addr, target string, n int) (stop func()) {
 // channel (when not empty) before the child reports ready.
 func startChildSub(t testing.TB, addr, target, channel string, n int) (stop func()) {
 	t.Helper()
+	stop, _ = spawnChild(t, "BROADCAST_CHILD_ADDR="+addr, "BROADCAST_CHILD_N="+strconv.Itoa(n),
+		"BROADCAST_CHILD_TARGET="+target, "BROADCAST_CHILD_SUBSCRIBE="+channel)
+	return stop
+}
+
+// spawnChild re-executes this test binary as a child (env added to ours,
+// one CPU), waits until it prints READY, and returns how to stop it
+// (close its stdin; killed after 30 s) and its pid.
+func spawnChild(t testing.TB, env ...string) (stop func(), pid int) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1",
-		"BROADCAST_CHILD_ADDR="+addr, "BROADCAST_CHILD_N="+strconv.Itoa(n),
-		"BROADCAST_CHILD_TARGET="+target, "BROADCAST_CHILD_SUBSCRIBE="+channel, "GOMAXPROCS=1")
+	cmd.Env = append(append(os.Environ(), childEnv+"=1", "GOMAXPROCS=1"), env...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +129,7 @@ func startChildSub(t testing.TB, addr, target, channel string, n int) (stop func
 		go func() { _ = cmd.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
 			<-done
 		}
@@ -129,7 +137,7 @@ func startChildSub(t testing.TB, addr, target, channel string, n int) (stop func
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "READY") {
 		stop()
-		t.Fatalf("child: %q %v", line, err)
+		t.Fatalf("child %v: %q %v", env, line, err)
 	}
-	return stop
+	return stop, cmd.Process.Pid
 }

@@ -74,11 +74,74 @@
 // With Config.ConnRatePerIP set, each source IP (IPv6: each /64) has a
 // token bucket of ConnBurstPerIP connections refilled at ConnRatePerIP
 // per second. It is checked right after accept, before the request is
-// read: over the limit, the client gets "HTTP/1.1 429 Too Many Requests"
+// read (behind a trusted proxy: once its PROXY header named the client):
+// over the limit, the client gets "HTTP/1.1 429 Too Many Requests"
 // with "Retry-After: 1" and is closed (counted in Stats.Rejected.Rate).
 // The table is pruned every second (IPs idle for a minute whose bucket is
 // full again) and capped at 65,536 IPs; when full of recently seen IPs, a
 // new IP passes untracked rather than being refused (MaxConns still holds).
+//
+// # Handshakes
+//
+// The upgrade request is read on the poller, the way the data path works,
+// so a peer that trickles its request holds no goroutine and no worker:
+//
+//   - Serve accepts and detaches the socket from Go's runtime at once
+//     (one fd, non-blocking), then registers it with the epoll instance.
+//     Accept never waits for a peer.
+//   - Each readable event reads what the socket holds (never blocking)
+//     into a per-connection buffer from a pool: 1 KiB first, 9 KiB only
+//     when a request (or a PROXY header) needs it; released after the
+//     upgrade. An idle unfinished handshake costs a ~200-byte struct.
+//   - When the head is complete (a blank line; bare LF accepted), the
+//     connection goes to a small pool of workers (max(2, Workers)) that
+//     run gobwas/ws's Upgrader on the buffered bytes and write the answer
+//     to the still fresh, non-blocking socket. Authentication stays in
+//     OnRequest: 401/403/429/503 are sent before anything is upgraded.
+//     An upgraded connection moves to a shard with its first epoll event
+//     intact (registration re-checks readiness).
+//   - Deadlines: every unfinished handshake is in one FIFO list. All get
+//     the same HandshakeTimeout, so the list is ordered by deadline and
+//     by age at once; one sweeper goroutine sleeps until the head's
+//     deadline (one timer for the whole table, none per connection) and
+//     closes what expired (Stats.Rejected.Timeout), 128 at a time so a
+//     wave of deadlines never holds the poller up. Closing is O(1).
+//   - Caps: request line and headers over 8 KiB get "431 Request Header
+//     Fields Too Large" as soon as the 8 KiB are in, and are closed.
+//     MaxHandshakesPerIP unfinished handshakes per client IP (IPv6: /64;
+//     default 256): one more is answered "429 Too Many Requests" with
+//     "Retry-After: 1" at accept (Rejected.PerIP). MaxHandshakes
+//     unfinished handshakes in all (default 4,096, and never more than
+//     MaxConns minus the open connections, so client sockets stay within
+//     MaxConns): a new connection beyond it closes the OLDEST one, not
+//     itself, so a slowloris attack cannot lock newcomers out
+//     (Rejected.Shed). When accept runs out of fds (EMFILE), the oldest
+//     unfinished handshake is closed the same way and the accept retried
+//     at once.
+//   - A refusal the peer may still be sending into (431, PROXY 400, a
+//     refused /ws close frame) shuts the write side and lingers: the
+//     poller discards what arrives until EOF, for at most 1 s and
+//     256 KiB, so close(2) does not turn into an RST that would destroy
+//     the answer in flight. Lingering connections count toward
+//     MaxHandshakes and are shed first.
+//
+// Stats.Handshakes is the number of unfinished handshakes now.
+//
+// # Real client IPs: the PROXY protocol
+//
+// Behind a TCP load balancer every peer is the balancer. With
+// Config.ProxyProtocol, a connection from one of Config.TrustedProxies
+// may start with a PROXY protocol header, v1 (text) or v2 (binary; TLVs
+// skipped, 1 KiB at most), parsed from the handshake buffer on the
+// poller. The address it names is then the client's: ConnRatePerIP and
+// MaxHandshakesPerIP apply to it (checked once the header is read), and
+// the Authenticator (key IP limits), the ConnObserver (usage, lastIP) and
+// Conns see it. v1 UNKNOWN, v2 LOCAL (health checks), UNSPEC and UNIX
+// keep the balancer's own address, as does a trusted connection that
+// sends no header at all. A malformed header is refused with 400. A
+// PROXY header from any other address is refused with 400 too, whether
+// or not ProxyProtocol is on: no one else may choose their IP
+// (Rejected.Proxy).
 //
 // # Fan-out latency
 //
@@ -92,13 +155,14 @@
 //
 // # Design, and why
 //
-//   - Accept and upgrade run off the poller: one accept loop (Serve), one
-//     short-lived goroutine per handshake, bounded by a semaphore and a
-//     deadline, using gobwas/ws's zero-copy Upgrader.
-//   - After the upgrade the raw fd is read once (SyscallConn().Control: no
-//     dup, the socket stays non-blocking) and registered edge-triggered
-//     with easygo's low-level epoll. An idle connection costs its fd, its
-//     epoll entry and a small struct: no goroutine, no buffer.
+//   - Handshakes are read on the poller and upgraded by a few workers
+//     (see Handshakes above): a slow peer costs a small struct and buffer,
+//     never a goroutine, and never blocks accept.
+//   - From accept on, the connection is a raw fd (taken once through
+//     SyscallConn().Control, then detached from Go's runtime: one fd, the
+//     socket stays non-blocking) registered edge-triggered with easygo's
+//     low-level epoll. An idle connection costs its fd, its epoll entry
+//     and a small struct: no goroutine, no buffer.
 //   - Connections are sharded over Config.Workers shards; a pass of a
 //     shard runs on an ants pool and writes to each matching connection
 //     every frame pending for it with a single writev, from a per-shard
@@ -120,6 +184,8 @@
 //
 //	srv, err := broadcast.New(broadcast.Config{
 //		ConnRatePerIP: 2, ConnBurstPerIP: 10, // per source IP
+//		ProxyProtocol:  true, // client IPs from the load balancer's PROXY header
+//		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 //		OnFanout: func(age time.Duration, n int) { fanout.Update(age.Seconds()) },
 //	}, keys) // keys implements Authenticator
 //	if err != nil { ... }

@@ -94,6 +94,26 @@ func startServer(t testing.TB, cfg Config, auth Authenticator) (*Server, string)
 	return s, ln.Addr().String()
 }
 
+// serveOwned runs a Server on 127.0.0.1:0 whose Shutdown is the test's
+// own business; served receives Serve's result.
+func serveOwned(t testing.TB, cfg Config, auth Authenticator) (s *Server, addr string, served <-chan error) {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = quietLogger()
+	}
+	s, err := New(cfg, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan error, 1)
+	go func() { ch <- s.Serve(ln) }()
+	return s, ln.Addr().String(), ch
+}
+
 // checkFor polls cond every step until it holds or timeout passes.
 func checkFor(t testing.TB, timeout, step time.Duration, cond func() error) {
 	t.Helper()

@@ -11,6 +11,9 @@ import (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
+		if mode := os.Getenv(attackEnv); mode != "" {
+			os.Exit(runAttack(mode))
+		}
 		os.Exit(runChild())
 	}
 	goleak.VerifyTestMain(m, leaktest.Options()...)

@@ -274,17 +274,7 @@ func TestServerPing(t *testing.T) {
 func TestShutdownGoingAway(t *testing.T) {
 	auth := newFakeAuth()
 	auth.add("k", Identity{KeyID: "k"})
-	s, err := New(Config{Logger: quietLogger()}, auth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	addr := ln.Addr().String()
+	s, addr, served := serveOwned(t, Config{}, auth)
 	cs := make([]*client, 50)
 	for i := range cs {
 		cs[i] = mustDial(t, addr, "/?key=k")

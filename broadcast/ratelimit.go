@@ -21,7 +21,7 @@ const (
 // sweeper once idle; the table never exceeds max entries. When it is full
 // of IPs seen within the last minute (tens of thousands of distinct
 // addresses: a botnet, not a bot), a new IP is let through untracked
-// rather than refused: MaxConns and the handshake semaphore still bound
+// rather than refused: MaxConns and the handshake caps still bound
 // the damage, and legitimate newcomers are not locked out.
 type ipLimiter struct {
 	rate  float64 // tokens per second

@@ -112,6 +112,21 @@ func dialFrom(local, addr string) (net.Conn, error) {
 	return d.Dial("tcp", addr)
 }
 
+// upgradeFrom upgrades one connection from the local address src (with
+// key k) and closes it; it skips the test when src cannot be bound.
+func upgradeFrom(t *testing.T, src, addr string) {
+	t.Helper()
+	nc, err := dialFrom(src, addr)
+	if err != nil {
+		t.Skipf("cannot bind %s: %v", src, err)
+	}
+	c, status, _, err := handshakeOn(nc, "/?key=k")
+	if err != nil || status != http.StatusSwitchingProtocols {
+		t.Fatalf("from %s: %d %v", src, status, err)
+	}
+	c.nc.Close()
+}
+
 func TestConnRateLimit(t *testing.T) {
 	auth := newFakeAuth()
 	auth.add("k", Identity{KeyID: "k"})
@@ -148,23 +163,18 @@ func TestConnRateLimit(t *testing.T) {
 		t.Fatalf("4th: status %d err %v", status, err)
 	}
 
-	// Another source IP has its own budget.
-	nc2, err := dialFrom("127.0.0.2", addr)
-	if err != nil {
-		t.Skipf("cannot bind 127.0.0.2: %v", err)
-	}
-	if c, status, _, err := handshakeOn(nc2, "/?key=k"); err != nil || status != http.StatusSwitchingProtocols {
-		t.Fatalf("other IP: %d %v", status, err)
-	} else {
-		c.nc.Close()
-	}
+	upgradeFrom(t, "127.0.0.2", addr) // another source IP has its own budget
 	st := s.Stats()
 	if st.Rejected.Rate != 2 || st.RateIPs != 2 {
 		t.Errorf("Rejected.Rate = %d, RateIPs = %d; want 2, 2", st.Rejected.Rate, st.RateIPs)
 	}
-	if st.Upgraded != 3 {
-		t.Errorf("Upgraded = %d, want 3", st.Upgraded)
-	}
+	// The worker counts an upgrade just after writing the 101.
+	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+		if n := s.Stats().Upgraded; n != 3 {
+			return fmt.Errorf("Upgraded = %d, want 3", n)
+		}
+		return nil
+	})
 }
 
 // TestConnRateLimitStress: a burst of refused connections all get a

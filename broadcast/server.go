@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -33,14 +32,34 @@ type Config struct {
 	Workers          int           // shards and fan-out workers; default GOMAXPROCS
 	MaxConns         int           // open + upgrading connections; above it 503; default 19,500 (under the 20,000 open-file limit)
 	MaxBacklogBytes  int           // pending bytes before a conn is a slow consumer; default 1 MiB
-	HandshakeTimeout time.Duration // whole HTTP upgrade; default 5 s
+	HandshakeTimeout time.Duration // accept to complete request; default 5 s
 	WriteTimeout     time.Duration // a conn stalled this long is a slow consumer; default 10 s
 	PingInterval     time.Duration // server WebSocket pings; default 30 s, negative = off
 	Logger           *slog.Logger  // default slog.Default()
 
-	ReadLimit     int // largest client frame payload; default 4 KiB (above: close 1009)
-	LogSize       int // messages kept for lagging conns (rounded up to a power of 2); default 16,384
-	MaxHandshakes int // concurrent handshakes; default 256
+	ReadLimit int // largest client frame payload; default 4 KiB (above: close 1009)
+	LogSize   int // messages kept for lagging conns (rounded up to a power of 2); default 16,384
+
+	// MaxHandshakes caps unfinished handshakes (accepted, request not
+	// complete yet, or refused and draining). A new connection beyond it
+	// closes the OLDEST unfinished one, never itself: a slow peer loses
+	// its slot to a fresh one. Every fd counts: the cap shrinks to
+	// MaxConns minus the connections open or upgrading, so the process
+	// never holds more than MaxConns client sockets. Default 4,096.
+	MaxHandshakes int
+	// MaxHandshakesPerIP caps the unfinished handshakes of one client IP
+	// (IPv6: one /64); one more is answered "429 Too Many Requests" with
+	// "Retry-After: 1" right at accept. Default 256; negative = off.
+	MaxHandshakesPerIP int
+
+	// ProxyProtocol reads a PROXY protocol v1 or v2 header before the
+	// request from peers in TrustedProxies: the address it names is the
+	// client's for rate and handshake limits, the Authenticator and
+	// ConnInfo. From a trusted peer the header is optional (a load
+	// balancer's health check may send none); from any other peer a
+	// PROXY header is refused with 400, whether or not this is on.
+	ProxyProtocol  bool
+	TrustedProxies []netip.Prefix
 
 	// ConnRatePerIP limits new connections per source IP (IPv6: per /64),
 	// in connections per second; 0 = off. It is checked right after
@@ -74,6 +93,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"ReadLimit", c.ReadLimit < 0 || c.ReadLimit > 1<<20},
 		{"LogSize", c.LogSize < 0 || c.LogSize > 1<<24},
 		{"MaxHandshakes", c.MaxHandshakes < 0},
+		{"TrustedProxies", c.ProxyProtocol && len(c.TrustedProxies) == 0},
 		{"ConnRatePerIP", !(c.ConnRatePerIP >= 0) || math.IsInf(c.ConnRatePerIP, 1)}, // NaN fails >= 0
 		{"ConnBurstPerIP", c.ConnBurstPerIP < 0 || c.ConnBurstPerIP > 1<<20},
 	}
@@ -97,7 +117,8 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.MaxBacklogBytes, 1<<20)
 	def(&c.ReadLimit, 4096)
 	def(&c.LogSize, 16384)
-	def(&c.MaxHandshakes, 256)
+	def(&c.MaxHandshakes, 4096)
+	def(&c.MaxHandshakesPerIP, 256)
 	defd(&c.HandshakeTimeout, 5*time.Second)
 	defd(&c.WriteTimeout, 10*time.Second)
 	defd(&c.PingInterval, 30*time.Second)
@@ -124,14 +145,13 @@ type Server struct {
 	shards []*shard
 	mlog   *msgLog
 	readq  chan *conn
-	sem    chan struct{} // bounds concurrent handshakes
-	rate   *ipLimiter    // nil when ConnRatePerIP is 0
+	hs     *hsTable   // unfinished handshakes, on the poller
+	rate   *ipLimiter // nil when ConnRatePerIP is 0
 
-	active     atomic.Int64 // open + upgrading conns, for MaxConns
-	open       atomic.Int64 // registered conns
-	wsOpen     atomic.Int64 // registered conns of the realtime endpoint (/ws)
-	handshakes atomic.Int64 // handshake goroutines running
-	stats      counters
+	active atomic.Int64 // open + upgrading conns, for MaxConns
+	open   atomic.Int64 // registered conns
+	wsOpen atomic.Int64 // registered conns of the realtime endpoint (/ws)
+	stats  counters
 
 	mu        sync.Mutex
 	conns     map[uint64]*conn
@@ -159,8 +179,7 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 		auth:      auth,
 		log:       cfg.Logger,
 		mlog:      newMsgLog(cfg.LogSize),
-		readq:     make(chan *conn, cfg.MaxConns+cfg.MaxHandshakes),
-		sem:       make(chan struct{}, cfg.MaxHandshakes),
+		readq:     make(chan *conn, cfg.MaxConns),
 		conns:     make(map[uint64]*conn),
 		listeners: make(map[net.Listener]struct{}),
 		done:      make(chan struct{}),
@@ -192,6 +211,20 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 	}
 	s.bg.Add(1)
 	go s.sweeper()
+	s.hs = newHSTable(s)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.hs.sweeper(s.stop)
+	}()
+	for range max(2, cfg.Workers) {
+		w := newHSWorker(s)
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			w.run(s.hs.queue, s.stop)
+		}()
+	}
 	return s, nil
 }
 
@@ -229,7 +262,7 @@ func (s *Server) Serve(ln net.Listener) error {
 
 	var delay time.Duration
 	for {
-		nc, err := ln.Accept()
+		fd, peer, err := accept(ln)
 		if err != nil {
 			if s.isClosing() {
 				return ErrServerClosed
@@ -238,6 +271,11 @@ func (s *Server) Serve(ln net.Listener) error {
 				return fmt.Errorf("broadcast: accept: %w", err)
 			}
 			s.stats.acceptErrors.Add(1)
+			if isFDLimit(err) && s.hs.shedOldest() {
+				// Out of fds: the oldest unfinished handshake gives its
+				// own back, and the new client is accepted at once.
+				continue
+			}
 			if delay == 0 {
 				delay = 5 * time.Millisecond
 				s.log.Warn("broadcast: accept failing, backing off", "err", err)
@@ -258,20 +296,30 @@ func (s *Server) Serve(ln net.Listener) error {
 			delay = 0
 		}
 		s.stats.accepted.Add(1)
-		if s.rate != nil && !s.rate.allow(remoteAddr(nc), s.mlog.now()) {
-			s.stats.rejRate.Add(1)
-			tooMany(nc)
-			continue
-		}
-		select {
-		case s.sem <- struct{}{}:
-		case <-s.done:
-			_ = nc.Close()
-			return ErrServerClosed
-		}
-		s.handshakes.Add(1)
-		go s.handshake(nc)
+		s.admit(fd, peer)
 	}
+}
+
+// admit puts a fresh connection on the poller, or refuses it at once.
+// Behind a trusted proxy the client's limits wait for its PROXY header.
+func (s *Server) admit(fd int, peer netip.Addr) {
+	proxy := s.cfg.ProxyProtocol && s.trusted(peer)
+	if !proxy && s.rate != nil && !s.rate.allow(peer, s.mlog.now()) {
+		s.stats.rejRate.Add(1)
+		refuseFD(fd, resp429)
+		return
+	}
+	s.hs.add(fd, peer, proxy)
+}
+
+// trusted reports whether peer may send a PROXY header.
+func (s *Server) trusted(peer netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(peer) {
+			return true
+		}
+	}
+	return false
 }
 
 // temporary reports whether an accept error is worth retrying.
@@ -292,17 +340,9 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-// resp429 is the whole answer to a client over its connection rate.
+// resp429 is the whole answer to a client over its connection rate or
+// its IP's handshake cap.
 const resp429 = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-
-// tooMany answers a rate-limited connection on the accept goroutine: the
-// socket is fresh, so the tiny write goes into an empty send buffer and
-// cannot block; the deadline is a guard all the same.
-func tooMany(nc net.Conn) {
-	_ = nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	_, _ = io.WriteString(nc, resp429)
-	_ = nc.Close()
-}
 
 // reject builds the handshake error sent as an HTTP response.
 func reject(status int, reason string) error {
@@ -310,144 +350,6 @@ func reject(status int, reason string) error {
 }
 
 var errFull = reject(http.StatusServiceUnavailable, "server full")
-
-// handshake upgrades one accepted connection, on its own short-lived
-// goroutine, under the handshake deadline. Authentication runs in
-// OnRequest, before anything is upgraded. A refused Stellar request gets
-// an HTTP error; a refused /ws request is upgraded and closed with a close
-// frame (1008, or 1013 when full), which a browser can read.
-func (s *Server) handshake(nc net.Conn) {
-	defer func() {
-		<-s.sem
-		s.handshakes.Add(-1)
-	}()
-	remote := remoteAddr(nc)
-	deadline := time.Now().Add(s.cfg.HandshakeTimeout)
-	_ = nc.SetDeadline(deadline)
-
-	var (
-		id       Identity
-		req      request
-		reserved bool
-		counted  bool        // a rejection counter was bumped
-		refused  *protoError // /ws refusal, sent as a close frame after the upgrade
-	)
-	var (
-		r       request
-		session *sessionAuth // a /ws request without ?key=: its cookie decides, after the headers
-	)
-	deny := func(counter *atomic.Uint64, code ws.StatusCode, httpErr error) error {
-		counter.Add(1)
-		counted = true
-		if r.realtime {
-			_, reason := rejection(httpErr)
-			refused = &protoError{code: code, reason: reason}
-			return nil
-		}
-		return httpErr
-	}
-	admit := func(authenticate func() (Identity, error)) error {
-		if !s.reserve() {
-			return deny(&s.stats.rejFull, statusTryAgainLater, errFull)
-		}
-		reserved = true
-		var err error
-		id, err = authenticate()
-		if err != nil {
-			status, reason := rejection(err)
-			return deny(&s.stats.rejAuth, ws.StatusPolicyViolation, reject(status, reason))
-		}
-		req = r
-		return nil
-	}
-	u := ws.Upgrader{
-		OnRequest: func(uri []byte) error {
-			var err error
-			r, err = parseRequestURI(uri)
-			if session = s.sessionFor(r, err); session != nil {
-				return nil
-			}
-			if err != nil {
-				status, reason := rejection(err)
-				counter := &s.stats.rejBad
-				if errors.Is(err, ErrMissingKey) {
-					counter = &s.stats.rejAuth
-				}
-				return deny(counter, ws.StatusPolicyViolation, reject(status, reason))
-			}
-			return admit(func() (Identity, error) { return s.auth.Authenticate(r.key, remote) })
-		},
-		OnHeader: func(key, value []byte) error {
-			if session != nil {
-				session.header(key, value)
-			}
-			return nil
-		},
-		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
-			if session == nil {
-				return nil, nil
-			}
-			return nil, admit(func() (Identity, error) { return session.authenticate(remote) })
-		},
-	}
-	_, err := u.Upgrade(nc)
-	if err == nil && refused != nil {
-		// The goodbye may take a second: it holds no connection slot.
-		if reserved {
-			s.active.Add(-1)
-			reserved = false
-		}
-		s.refuseRealtime(nc, refused, deadline)
-		err = refused
-	}
-	if err != nil {
-		if reserved {
-			s.active.Add(-1)
-		}
-		if !counted {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || !isRejection(err) {
-				s.stats.rejTimeout.Add(1)
-			} else {
-				s.stats.rejBad.Add(1)
-			}
-		}
-		_ = nc.Close()
-		return
-	}
-	_ = nc.SetDeadline(time.Time{})
-	s.stats.upgraded.Add(1)
-	if err := s.register(nc, id, req, remote); err != nil {
-		s.active.Add(-1)
-		s.log.Warn("broadcast: register connection", "remote", remote, "err", err)
-		_ = nc.Close()
-	}
-}
-
-// refuseRealtime ends a refused /ws handshake after the upgrade: a close
-// frame with the code and reason, then FIN, then a short wait (at most 1 s)
-// for the client's close echo or EOF, so that closing the socket does not
-// turn into an RST that could destroy the close frame in flight. As RFC
-// 6455 asks, the server then closes the TCP connection. The caller closes nc.
-func (s *Server) refuseRealtime(nc net.Conn, why *protoError, deadline time.Time) {
-	if d := time.Now().Add(time.Second); d.Before(deadline) {
-		deadline = d
-	}
-	_ = nc.SetDeadline(deadline)
-	var buf [256]byte
-	if _, err := nc.Write(appendClose(buf[:0], why.code, why.reason)); err != nil {
-		return
-	}
-	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-	}
-	_, _ = nc.Read(buf[:])
-}
-
-func isRejection(err error) bool {
-	var rej *ws.ConnectionRejectedError
-	return errors.As(err, &rej) || errors.Is(err, ws.ErrMalformedRequest)
-}
 
 // reserve takes a connection slot, or reports MaxConns reached.
 func (s *Server) reserve() bool {
@@ -462,19 +364,9 @@ func (s *Server) reserve() bool {
 	}
 }
 
-func remoteAddr(nc net.Conn) netip.Addr {
-	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-		return ta.AddrPort().Addr().Unmap()
-	}
-	return netip.Addr{}
-}
-
-// register hands an upgraded connection to a shard and the poller.
-func (s *Server) register(nc net.Conn, id Identity, req request, remote netip.Addr) error {
-	fd, err := detachFD(nc)
-	if err != nil {
-		return err
-	}
+// register hands an upgraded connection to a shard and the poller. On
+// error (the server is closing) the fd is closed.
+func (s *Server) register(fd int, id Identity, req request, remote netip.Addr) error {
 	c := &conn{
 		fd:     fd,
 		srv:    s,
@@ -692,12 +584,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	// 1. No new conns: wait for Serve loops and handshakes to end.
+	// 1. No new conns: wait for the Serve loops, close the unfinished
+	// handshakes, let the workers finish the ones they hold.
 	err := s.waitFor(ctx, func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.serving == 0 && s.handshakes.Load() == 0
+		return s.serving == 0
 	})
+	s.hs.closeAll()
+	if err == nil {
+		err = s.waitFor(ctx, func() bool { return s.hs.size() == 0 })
+	}
 	// 2. Drain: passes for what was published before Shutdown.
 	if err == nil {
 		for _, sh := range s.shards {
@@ -746,6 +643,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	close(s.stop)
 	s.bg.Wait()
+	s.hs.drainQueue() // handshakes left queued when ctx ended
 	if cerr := s.ep.Close(); cerr != nil {
 		s.log.Warn("broadcast: close epoll", "err", cerr)
 	}

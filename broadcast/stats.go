@@ -25,6 +25,10 @@ type Stats struct {
 	LastFanout time.Duration
 	Envelopes  uint64 // /ws event frames built: one per message a /ws conn received
 	RateIPs    int    // source IPs tracked by the connection-rate limiter
+	// Handshakes is the number of unfinished handshakes now: accepted
+	// and not yet upgraded or closed (reading, queued, upgrading, or
+	// refused and draining).
+	Handshakes int64
 }
 
 // Rejections counts refused handshakes by reason.
@@ -34,6 +38,10 @@ type Rejections struct {
 	BadRequest uint64 // bad path, query, or HTTP/WebSocket headers
 	Timeout    uint64 // handshake deadline passed or the peer vanished
 	Rate       uint64 // over ConnRatePerIP: 429 at accept, before reading the request
+	PerIP      uint64 // over MaxHandshakesPerIP: 429 at accept
+	Shed       uint64 // oldest unfinished handshake closed for a newer one (MaxHandshakes, or out of fds)
+	TooLarge   uint64 // request line and headers over 8 KiB: 431
+	Proxy      uint64 // PROXY header malformed, or from an untrusted address: 400
 }
 
 type counters struct {
@@ -41,6 +49,7 @@ type counters struct {
 	rejAuth, rejFull, rejBad, rejTimeout atomic.Uint64
 	published, delivered, writes, passes atomic.Uint64
 	slow, envelopes, rejRate             atomic.Uint64
+	rejIP, rejShed, rejLarge, rejProxy   atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters. It takes no lock but the
@@ -65,7 +74,12 @@ func (s *Server) Stats() Stats {
 			BadRequest: s.stats.rejBad.Load(),
 			Timeout:    s.stats.rejTimeout.Load(),
 			Rate:       s.stats.rejRate.Load(),
+			PerIP:      s.stats.rejIP.Load(),
+			Shed:       s.stats.rejShed.Load(),
+			TooLarge:   s.stats.rejLarge.Load(),
+			Proxy:      s.stats.rejProxy.Load(),
 		},
+		Handshakes: s.hs.size(),
 	}
 	// The two gauges are read apart: clamp a transient mismatch.
 	st.StellarConns = max(0, st.Conns-ws)

@@ -198,6 +198,10 @@ func New(cfg Config, deps Deps) *API {
 		CloseOnShutdown:    true,
 		Logger:             printfLogger{a.log},
 	}
+	// No endpoint takes forms: without this, fasthttp parses every
+	// multipart body, before any token is checked, and answers 400
+	// instead of our 415.
+	a.srv.DisablePreParseMultipartForm = true
 	return a
 }
 

@@ -80,9 +80,11 @@ type Server struct {
 	// error.
 	LogFormat string `yaml:"logFormat"`
 	LogLevel  string `yaml:"logLevel"`
-	// TrustedProxies are the reverse proxies (CIDR prefixes or addresses)
-	// whose X-Forwarded-For / X-Real-IP headers name the real client on
-	// the HTTP endpoints; empty trusts none.
+	// TrustedProxies are the reverse proxies and load balancers (CIDR
+	// prefixes or addresses) allowed to name the real client: by
+	// X-Forwarded-For / X-Real-IP on the HTTP endpoints, and by a PROXY
+	// header on the WebSocket port when broadcast.proxyProtocol is on.
+	// Empty trusts none.
 	TrustedProxies []string `yaml:"trustedProxies"`
 	// CORSOrigins may use the event stream and /api/login from browser
 	// pages of other origins ("https://dash.example.com", or "*").
@@ -139,6 +141,16 @@ type Broadcast struct {
 	// ConnBurstPerIP is the bucket size (0 = the rate, rounded up).
 	ConnRatePerIP  float64 `yaml:"connRatePerIP"`
 	ConnBurstPerIP int     `yaml:"connBurstPerIP"`
+	// MaxHandshakes caps connections whose upgrade is not finished; a
+	// new one beyond it closes the oldest unfinished one.
+	MaxHandshakes int `yaml:"maxHandshakes"`
+	// MaxHandshakesPerIP caps the unfinished upgrades of one client IP
+	// (an IPv6 /64), answered with 429 at accept; 0 = off.
+	MaxHandshakesPerIP int `yaml:"maxHandshakesPerIP"`
+	// ProxyProtocol reads a PROXY v1/v2 header from peers listed in
+	// server.trustedProxies: its client address then counts for limits,
+	// key IP limits, usage and the connection list.
+	ProxyProtocol bool `yaml:"proxyProtocol"`
 }
 
 // Engine tunes polling. Fields map one to one onto engine.Options.
@@ -347,6 +359,10 @@ func Default() *Config {
 			WriteTimeout:     10 * time.Second,
 			HandshakeTimeout: 5 * time.Second,
 			PingInterval:     30 * time.Second,
+			// Unfinished handshakes cost a small buffer each, and share
+			// the fd budget with MaxConns.
+			MaxHandshakes:      4096,
+			MaxHandshakesPerIP: 256,
 		},
 		Engine: Engine{
 			Workers:          64,

@@ -168,6 +168,17 @@ targets:
 				`m.yaml:2:58: server.trustedProxies[4]: "1.2.3.4/40" is not a CIDR prefix such as "10.0.0.0/8" or "::1/128"`,
 		},
 		{
+			name: "handshake caps",
+			src:  "broadcast: {maxHandshakes: 0, maxHandshakesPerIP: -1}\n",
+			want: "m.yaml:1:28: broadcast.maxHandshakes: must be at least 1, got 0\n" +
+				"m.yaml:1:51: broadcast.maxHandshakesPerIP: must not be negative (0 turns it off), got -1",
+		},
+		{
+			name: "proxy protocol without trusted proxies",
+			src:  "broadcast:\n  proxyProtocol: true\n",
+			want: "m.yaml:2:18: broadcast.proxyProtocol: needs server.trustedProxies: the load balancers allowed to send PROXY headers",
+		},
+		{
 			name: "unknown site everywhere",
 			src: `engine:
   sites:
@@ -298,7 +309,8 @@ func TestParseFull(t *testing.T) {
 	want := Default()
 	want.File = "testdata/full.yaml"
 	want.Server = Server{WS: "127.0.0.1:9080", API: "", Data: "/var/lib/stellarfeed", LogFormat: "json", LogLevel: "debug"}
-	want.Broadcast = Broadcast{MaxConns: 5000, MaxBacklog: 512 * KiB, WriteTimeout: 5 * time.Second, HandshakeTimeout: 2 * time.Second}
+	want.Broadcast = Broadcast{MaxConns: 5000, MaxBacklog: 512 * KiB, WriteTimeout: 5 * time.Second, HandshakeTimeout: 2 * time.Second,
+		MaxHandshakes: 4096, MaxHandshakesPerIP: 256}
 	want.Engine.Workers = 16
 	want.Engine.Interval = 4 * time.Second
 	want.Engine.Jitter = 0.15

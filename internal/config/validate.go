@@ -216,6 +216,15 @@ func (v *validator) broadcast(b *Broadcast) {
 	if b.ConnBurstPerIP < 0 {
 		v.errf("broadcast.connBurstPerIP", "must not be negative, got %d", b.ConnBurstPerIP)
 	}
+	if b.MaxHandshakes < 1 {
+		v.errf("broadcast.maxHandshakes", "must be at least 1, got %d", b.MaxHandshakes)
+	}
+	if b.MaxHandshakesPerIP < 0 {
+		v.errf("broadcast.maxHandshakesPerIP", "must not be negative (0 turns it off), got %d", b.MaxHandshakesPerIP)
+	}
+	if b.ProxyProtocol && len(v.cfg.Server.TrustedProxies) == 0 {
+		v.errf("broadcast.proxyProtocol", "needs server.trustedProxies: the load balancers allowed to send PROXY headers")
+	}
 }
 
 func (v *validator) positive(path string, d time.Duration) {

@@ -68,7 +68,7 @@ func FromConfig(c *config.Config) Config {
 	for _, r := range c.Cluster.Roles {
 		cc.Roles = append(cc.Roles, cluster.Role(r))
 	}
-	return Config{
+	out := Config{
 		Cluster:   cc,
 		ReusePort: c.Cluster.ReusePort,
 		DataDir:   c.Server.Data,
@@ -92,6 +92,8 @@ func FromConfig(c *config.Config) Config {
 		GroupFeeds: groupFeeds(c),
 		API:        api.Config{CORSOrigins: c.Server.CORSOrigins, TrustedProxies: trustedProxies(c.Server)},
 	}
+	handshakeConfig(c, &out.Broadcast)
+	return out
 }
 
 // groupFeeds maps group names to the feeds their restocks go to.

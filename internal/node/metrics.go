@@ -32,4 +32,5 @@ func registerHubMetrics(set *metrics.Set, hub *broadcast.Server) {
 		set.NewGauge(name, stat(func(s broadcast.Stats) float64 { return float64(f(s)) }))
 	}
 	set.NewGauge(`stellarfeed_fanout_last_pass_seconds`, stat(func(s broadcast.Stats) float64 { return s.LastPassDuration.Seconds() }))
+	registerHandshakeMetrics(set, hub)
 }

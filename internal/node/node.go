@@ -407,7 +407,7 @@ func loopbackAddr(a net.Addr) string {
 // ConnObserver.
 type keyAuth struct {
 	st  *keys.Store
-	hub *broadcast.Server // set once the hub exists, before it serves
+	hub keyDisconnector // set once the hub exists, before it serves
 }
 
 func (a *keyAuth) Authenticate(key string, remote netip.Addr) (broadcast.Identity, error) {
@@ -440,6 +440,7 @@ func (a *keyAuth) AuthenticateSession(token string, remote netip.Addr) (broadcas
 
 func (a keyAuth) Connected(id broadcast.Identity, remote netip.Addr) {
 	a.st.Connected(id.KeyID, remote)
+	a.recheck(id)
 }
 
 func (a *keyAuth) Disconnected(id broadcast.Identity, remote netip.Addr, dur time.Duration, delivered uint64) {
