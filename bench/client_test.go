@@ -2,47 +2,15 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
-
-// checkFor polls cond until it holds or timeout passes.
-func checkFor(t *testing.T, timeout, step time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(step)
-	}
-	t.Fatalf("condition not met within %s: %v", timeout, err)
-}
-
-// syncBuffer is a bytes.Buffer safe for the client's writer goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestClientProtocol drives one client connection through a scripted
 // server: frames glued to the 101 response, a ping to answer, a duplicate,
@@ -107,7 +75,7 @@ func TestClientProtocol(t *testing.T) {
 	}()
 
 	inR, inW := io.Pipe()
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	c := newClient(clientConfig{Addr: ln.Addr().String(), Keys: []string{"a+b"}, Conns: 1, Pings: 4, Readers: 1,
 		Handshake: 5 * time.Second, Progress: 10 * time.Millisecond}, &out)
 	done := make(chan error, 1)
@@ -126,7 +94,7 @@ func TestClientProtocol(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no pong")
 	}
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 10*time.Second, 5*time.Millisecond, func() error {
 		if ev := c.totals(); ev.Recv != 3 || ev.Closed != 1 {
 			return io.ErrNoProgress
 		}
@@ -136,7 +104,7 @@ func TestClientProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	var res clientEvent
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 10*time.Second, 5*time.Millisecond, func() error {
 		for _, line := range strings.Split(out.String(), "\n") {
 			if strings.Contains(line, `"ev":"result"`) {
 				return json.Unmarshal([]byte(line), &res)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 )
 
 // Report is everything one bench invocation measured.
@@ -222,7 +224,7 @@ func (rep *Report) tableRows() (head []string, rows [][]string) {
 		}
 		errs := fmt.Sprint(len(r.Errors))
 		if len(r.Errors) > 0 {
-			errs += ": " + truncate(r.Errors[0], 60)
+			errs += ": " + textutil.Truncate(r.Errors[0], 60)
 		}
 		rows = append(rows, []string{r.Server, r.Regime, fmt.Sprint(r.N), fmt.Sprint(r.Connected),
 			fmt.Sprintf("%.0f", r.ConnectPerSec), fmt.Sprintf("%d/%d", r.Delivered, r.Expected),
@@ -259,13 +261,6 @@ func (rep *Report) clusterRows() (head []string, rows [][]string) {
 			fmt.Sprintf("%.1f", r.ServerCPUPerDeliveryUS), fmt.Sprintf("%.1f", r.MemPerConnBytes/1024)})
 	}
 	return head, rows
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // WriteTable prints the terminal summary.

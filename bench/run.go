@@ -287,18 +287,7 @@ func (h *harness) runServer(ctx context.Context, n int, name string, start func(
 	}
 	o := h.o
 	log := o.Log.With("server", name, "n", n)
-	results := make([]*RunResult, len(regimes))
-	for i, rg := range regimes {
-		results[i] = &RunResult{Server: name, Regime: rg, N: n, Pings: o.Pings, PingBytes: o.PingSize}
-		if rg == RegimeSteady {
-			results[i].IntervalMS = float64(o.steadyInterval(n)) / float64(time.Millisecond)
-		} else {
-			results[i].IntervalMS = float64(o.OverloadInterval) / float64(time.Millisecond)
-		}
-	}
-	h.mu.Lock()
-	h.rep.Runs = append(h.rep.Runs, results...)
-	h.mu.Unlock()
+	results := h.newResults(name, n, regimes)
 	fail := func(err error) []*RunResult {
 		log.Error("bench run failed", "err", err)
 		for _, r := range results {
@@ -321,26 +310,86 @@ func (h *harness) runServer(ctx context.Context, n int, name string, start func(
 	}
 	rssIdle, _ := srv.rss()
 
-	// Connect: one client process per ConnsPerProc connections.
 	prog := newProgress(o.Progress)
 	defer prog.wait()
 	if o.logSink != nil && prog != nil {
 		o.logSink.set(prog)
 		defer o.logSink.set(nil) // before wait: the container stops taking lines
 	}
+	procs, conn, err := h.connectClients(ctx, srv, name, n, o.Pings*len(regimes), prog)
+	defer stopClients(procs)
+	if err != nil {
+		return fail(err)
+	}
+	log.Info("clients connected", "ok", conn.ok, "failed", conn.failed, "in", conn.wall.Round(time.Millisecond))
+	conn.record(results, len(srv.nodes))
+	if conn.ok == 0 {
+		return fail(fmt.Errorf("%w: %s", errNoClients, conn.firstErr))
+	}
+	if err := h.measureIdle(ctx, srv, results, rssIdle, conn.ok); err != nil {
+		return fail(err)
+	}
+	h.runRegimes(ctx, srv, floor, procs, prog, results, log)
+	if err := h.collectPings(ctx, procs, results, log); err != nil {
+		return fail(err)
+	}
+	return results
+}
+
+// newResults makes one result per regime, already listed in the report so
+// a run that fails still shows up with its error.
+func (h *harness) newResults(name string, n int, regimes []string) []*RunResult {
+	o := h.o
+	results := make([]*RunResult, len(regimes))
+	for i, rg := range regimes {
+		results[i] = &RunResult{Server: name, Regime: rg, N: n, Pings: o.Pings, PingBytes: o.PingSize}
+		if rg == RegimeSteady {
+			results[i].IntervalMS = float64(o.steadyInterval(n)) / float64(time.Millisecond)
+		} else {
+			results[i].IntervalMS = float64(o.OverloadInterval) / float64(time.Millisecond)
+		}
+	}
+	h.mu.Lock()
+	h.rep.Runs = append(h.rep.Runs, results...)
+	h.mu.Unlock()
+	return results
+}
+
+// connected is what the client processes reported after connecting.
+type connected struct {
+	procs, ok, failed int
+	firstErr          string
+	connectUS         int64
+	nodeConns         []int // per node of a cluster, else nil
+	wall              time.Duration
+}
+
+// record copies the connection figures into every result.
+func (c *connected) record(results []*RunResult, nodes int) {
+	for _, r := range results {
+		r.ClientProcs = c.procs
+		r.Connected, r.ConnectFailed, r.ConnectError = c.ok, c.failed, c.firstErr
+		r.Nodes, r.NodeConns = nodes, c.nodeConns
+		r.ConnectMS = float64(c.connectUS) / 1000
+		if c.connectUS > 0 {
+			r.ConnectPerSec = float64(c.ok) / (float64(c.connectUS) / 1e6)
+		}
+	}
+}
+
+// connectClients starts one client process per ConnsPerProc connections
+// and waits until each has connected its share. The processes it started
+// are returned even with an error: the caller stops them.
+func (h *harness) connectClients(ctx context.Context, srv *server, name string, n, totalPings int, prog *progress) ([]*clientProc, *connected, error) {
+	o := h.o
 	cbar := prog.bar(fmt.Sprintf("%s N=%d connect", name, n), int64(n))
+	defer cbar.done()
 	nprocs := srv.clientProcs(n, o.ConnsPerProc)
-	var nodeConns []int
+	c := &connected{procs: nprocs}
 	if len(srv.nodes) > 0 {
-		nodeConns = make([]int, len(srv.nodes))
+		c.nodeConns = make([]int, len(srv.nodes))
 	}
 	procs := make([]*clientProc, 0, nprocs)
-	defer func() {
-		for _, p := range procs {
-			p.stop()
-		}
-	}()
-	totalPings := o.Pings * len(regimes)
 	connStart := time.Now()
 	for i := 0; i < nprocs; i++ {
 		share := n / nprocs
@@ -352,49 +401,41 @@ func (h *harness) runServer(ctx context.Context, n int, name string, start func(
 			SrcIPs: o.SrcIPs, Pings: totalPings, Readers: o.ReadersPerProc, Handshake: 10 * time.Second, MaxFrame: DefaultMaxFrame}
 		p, err := startClient(ctx, o.ClientCommand, cfg)
 		if err != nil {
-			cbar.done()
-			return fail(err)
+			return procs, nil, err
 		}
 		procs = append(procs, p)
 	}
-	connected, failed, firstErr := 0, 0, ""
-	var connectUS int64
 	for i, p := range procs {
 		ev, err := p.wait(ctx, "connected", o.ConnectTimeout)
 		if err != nil {
-			cbar.done()
-			return fail(err)
+			return procs, nil, err
 		}
-		if nodeConns != nil {
-			nodeConns[i%len(nodeConns)] += ev.OK
+		if c.nodeConns != nil {
+			c.nodeConns[i%len(c.nodeConns)] += ev.OK
 		}
-		connected += ev.OK
-		failed += ev.Failed
-		connectUS = max(connectUS, ev.ConnectUS)
-		if firstErr == "" {
-			firstErr = ev.FirstErr
+		c.ok += ev.OK
+		c.failed += ev.Failed
+		c.connectUS = max(c.connectUS, ev.ConnectUS)
+		if c.firstErr == "" {
+			c.firstErr = ev.FirstErr
 		}
-		cbar.set(int64(connected + failed))
+		cbar.set(int64(c.ok + c.failed))
 	}
-	cbar.done()
-	connectWall := time.Since(connStart)
-	log.Info("clients connected", "ok", connected, "failed", failed, "in", connectWall.Round(time.Millisecond))
-	for _, r := range results {
-		r.ClientProcs = nprocs
-		r.Connected, r.ConnectFailed, r.ConnectError = connected, failed, firstErr
-		r.Nodes, r.NodeConns = len(srv.nodes), nodeConns
-		r.ConnectMS = float64(connectUS) / 1000
-		if connectUS > 0 {
-			r.ConnectPerSec = float64(connected) / (float64(connectUS) / 1e6)
-		}
-	}
-	if connected == 0 {
-		return fail(fmt.Errorf("%w: %s", errNoClients, firstErr))
-	}
+	c.wall = time.Since(connStart)
+	return procs, c, nil
+}
 
-	// Idle memory per connection, after the server has settled.
-	if err := sleepCtx(ctx, o.Settle); err != nil {
-		return fail(err)
+func stopClients(procs []*clientProc) {
+	for _, p := range procs {
+		p.stop()
+	}
+}
+
+// measureIdle records memory per connection and goroutines once the
+// server has settled with every client connected and idle.
+func (h *harness) measureIdle(ctx context.Context, srv *server, results []*RunResult, rssIdle int64, connected int) error {
+	if err := sleepCtx(ctx, h.o.Settle); err != nil {
+		return err
 	}
 	if rss, ok := srv.rss(); ok { // summed over the nodes of a cluster
 		for _, r := range results {
@@ -407,11 +448,16 @@ func (h *harness) runServer(ctx context.Context, n int, name string, start func(
 			r.ServerGoroutines = &g
 		}
 	}
+	return nil
+}
 
-	tmpl := newPingTemplate(o.PingSize)
+// runRegimes runs the regimes in order on the same connections; a failed
+// regime is recorded in its result and the next one still runs.
+func (h *harness) runRegimes(ctx context.Context, srv *server, floor *floorServer, procs []*clientProc, prog *progress, results []*RunResult, log *slog.Logger) {
+	tmpl := newPingTemplate(h.o.PingSize)
 	for i, r := range results {
 		r.PingBytes = len(tmpl.body)
-		if err := h.regime(ctx, srv, floor, procs, prog, r, i*o.Pings, tmpl); err != nil {
+		if err := h.regime(ctx, srv, floor, procs, prog, r, i*h.o.Pings, tmpl); err != nil {
 			r.Errors = append(r.Errors, err.Error())
 			log.Error("regime failed", "regime", r.Regime, "err", err)
 		}
@@ -419,13 +465,17 @@ func (h *harness) runServer(ctx context.Context, n int, name string, start func(
 			break
 		}
 	}
+}
 
-	// Per-ping results from every client process, split by regime.
-	pings := make([]pingCount, totalPings)
+// collectPings merges the per-ping results of every client process and
+// splits them by regime.
+func (h *harness) collectPings(ctx context.Context, procs []*clientProc, results []*RunResult, log *slog.Logger) error {
+	o := h.o
+	pings := make([]pingCount, o.Pings*len(results))
 	for _, p := range procs {
 		ev, err := p.request(ctx, "result", "result", 30*time.Second)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		for i := range min(len(ev.Pings), len(pings)) {
 			pings[i].Deliveries += ev.Pings[i].Deliveries
@@ -438,44 +488,72 @@ func (h *harness) runServer(ctx context.Context, n int, name string, start func(
 		log.Info("regime done", "regime", r.Regime, "delivered", r.Delivered, "expected", r.Expected,
 			"lost", r.Lost, "dups", r.Duplicates, "last_p50_ms", float64(r.LastClient.P50)/1000)
 	}
-	return results
+	return nil
 }
 
 // regime publishes o.Pings pings with sequence numbers from seqBase and
 // waits until every connected client has them, or deliveries stop.
 func (h *harness) regime(ctx context.Context, srv *server, floor *floorServer, procs []*clientProc, prog *progress,
 	r *RunResult, seqBase int, tmpl pingTemplate) error {
-	o := h.o
-	interval := time.Duration(r.IntervalMS * float64(time.Millisecond))
-	marks := make([]clientEvent, len(procs))
-	for i, p := range procs {
-		ev, err := p.request(ctx, "mark", "mark", 10*time.Second)
-		if err != nil {
-			return err
-		}
-		marks[i] = ev
+	marks, err := markClients(ctx, procs)
+	if err != nil {
+		return err
 	}
-	recv0, closed0, proto0, unparsed0 := sumMarks(marks)
-	cpu0, _ := srv.cpu()
-	bus0, busOK := srv.scrapeBus(ctx)
-	net0, netOK := readNetCounters()
+	before := h.snapshot(ctx, srv, floor)
+	dbar := prog.bar(fmt.Sprintf("%s N=%d %s deliveries", r.Server, r.N, r.Regime), int64(uint64(r.Connected)*uint64(h.o.Pings)))
+	defer dbar.done()
+
+	start := time.Now()
+	pub := h.publish(ctx, srv, r, seqBase, tmpl, start)
+	if err := h.drain(ctx, procs, r, pub, sumRecv(marks), dbar); err != nil {
+		return err
+	}
+	r.DurationMS = msSince(start)
+	h.recordServer(ctx, srv, r, before)
+	return recordClients(ctx, procs, floor, r, marks)
+}
+
+// serverCounters are the server and host counters a regime reports as
+// differences from its start.
+type serverCounters struct {
+	cpu   time.Duration
+	bus   []busHist
+	busOK bool
+	net   netCounters
+	netOK bool
+}
+
+// snapshot reads the counters at a regime's start and resets the floor
+// server's pass statistics.
+func (h *harness) snapshot(ctx context.Context, srv *server, floor *floorServer) serverCounters {
+	var c serverCounters
+	c.cpu, _ = srv.cpu()
+	c.bus, c.busOK = srv.scrapeBus(ctx)
+	c.net, c.netOK = readNetCounters()
 	if floor != nil {
 		floor.passStats() // reset
 	}
-	target := uint64(r.Connected) * uint64(o.Pings)
-	dbar := prog.bar(fmt.Sprintf("%s N=%d %s deliveries", r.Server, r.N, r.Regime), int64(target))
-	defer dbar.done()
+	return c
+}
 
-	// Publish on a fixed schedule; each POST runs on its own goroutine so
-	// a slow ingest shows as latency, not as a slower publish rate.
-	start := time.Now()
+// publisher tracks the pings a regime publishes; mu guards r's publish
+// fields while posts are in flight.
+type publisher struct {
+	mu   sync.Mutex
+	done chan struct{} // closed when every post has returned
+}
+
+// publish posts the regime's pings on a fixed schedule from start; each
+// POST runs on its own goroutine so a slow ingest shows as latency, not as
+// a slower publish rate.
+func (h *harness) publish(ctx context.Context, srv *server, r *RunResult, seqBase int, tmpl pingTemplate, start time.Time) *publisher {
+	o := h.o
+	interval := time.Duration(r.IntervalMS * float64(time.Millisecond))
+	pub := &publisher{done: make(chan struct{})}
 	var wg sync.WaitGroup
-	var mu sync.Mutex
 	sem := make(chan struct{}, 16)
-	pubCh := make(chan struct{})
-	published := pubCh
 	go func() {
-		defer close(pubCh)
+		defer close(pub.done)
 		for i := 0; i < o.Pings; i++ {
 			if err := sleepUntil(ctx, start.Add(time.Duration(i)*interval)); err != nil {
 				break
@@ -484,13 +562,9 @@ func (h *harness) regime(ctx context.Context, srv *server, floor *floorServer, p
 			wg.Add(1)
 			go func(seq int) {
 				defer func() { <-sem; wg.Done() }()
-				body := append([]byte(nil), tmpl.body...)
-				t := pingTemplate{body: body, offset: tmpl.offset}
-				t.stamp(seq, time.Now().UnixNano())
-				pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				err := srv.publish(pctx, body)
-				cancel()
-				mu.Lock()
+				err := postPing(ctx, srv, tmpl, seq)
+				pub.mu.Lock()
+				defer pub.mu.Unlock()
 				if err != nil {
 					r.PublishErrors++
 					if r.PublishError == "" {
@@ -505,29 +579,45 @@ func (h *harness) regime(ctx context.Context, srv *server, floor *floorServer, p
 				} else {
 					r.Published++
 				}
-				mu.Unlock()
 			}(seqBase + i)
 		}
 		wg.Wait()
 	}()
+	return pub
+}
 
-	// Drain: stop when every expected delivery arrived, when deliveries
-	// stop for QuietTimeout after the last publish, or at DrainTimeout.
+// postPing stamps a copy of the template with seq and the time, and posts it.
+func postPing(ctx context.Context, srv *server, tmpl pingTemplate, seq int) error {
+	body := append([]byte(nil), tmpl.body...)
+	t := pingTemplate{body: body, offset: tmpl.offset}
+	t.stamp(seq, time.Now().UnixNano())
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return srv.publish(pctx, body)
+}
+
+// drain waits for deliveries: it stops when every expected delivery
+// arrived, when deliveries stop for QuietTimeout after the last publish,
+// or at DrainTimeout; the last two are recorded as errors in r.
+func (h *harness) drain(ctx context.Context, procs []*clientProc, r *RunResult, pub *publisher, recv0 uint64, dbar *bar) error {
+	o := h.o
+	target := uint64(r.Connected) * uint64(o.Pings)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	published := pub.done
 	var pubDone time.Time
 	lastRecv, lastChange := uint64(0), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
-			<-pubCh
+			<-pub.done
 			return ctx.Err()
 		case <-published:
 			published = nil
 			pubDone = time.Now()
-			mu.Lock()
+			pub.mu.Lock()
 			target = uint64(r.Connected) * uint64(r.Published+len(r.pubUnknown))
-			mu.Unlock()
+			pub.mu.Unlock()
 		case <-tick.C:
 		}
 		var recv uint64
@@ -545,29 +635,39 @@ func (h *harness) regime(ctx context.Context, srv *server, floor *floorServer, p
 		if recv >= target {
 			// Let a duplicate sent right behind the last ping arrive.
 			_ = sleepCtx(ctx, 100*time.Millisecond)
-			break
+			return nil
 		}
 		if time.Since(lastChange) > o.QuietTimeout && time.Since(pubDone) > o.QuietTimeout {
 			r.Errors = append(r.Errors, fmt.Sprintf("drain: no delivery for %s, %d of %d delivered", o.QuietTimeout, recv, target))
-			break
+			return nil
 		}
 		if time.Since(pubDone) > o.DrainTimeout {
 			r.Errors = append(r.Errors, fmt.Sprintf("drain: timeout %s, %d of %d delivered", o.DrainTimeout, recv, target))
-			break
+			return nil
 		}
 	}
-	r.DurationMS = msSince(start)
+}
+
+// recordServer stores what the server and the host spent during the
+// regime: CPU, softnet drops and retransmits, bus latency.
+func (h *harness) recordServer(ctx context.Context, srv *server, r *RunResult, before serverCounters) {
 	if cpu1, ok := srv.cpu(); ok {
-		r.ServerCPUMS = float64(cpu1-cpu0) / float64(time.Millisecond)
+		r.ServerCPUMS = float64(cpu1-before.cpu) / float64(time.Millisecond)
 	}
-	if net1, ok := readNetCounters(); ok && netOK {
-		r.SoftnetDrops, r.TCPRetrans = net1.Drops-net0.Drops, net1.Retrans-net0.Retrans
+	if net1, ok := readNetCounters(); ok && before.netOK {
+		r.SoftnetDrops, r.TCPRetrans = net1.Drops-before.net.Drops, net1.Retrans-before.net.Retrans
 	}
-	if busOK {
+	if before.busOK {
 		if bus1, ok := srv.scrapeBus(ctx); ok {
-			r.Bus = busDelta(bus0, bus1)
+			r.Bus = busDelta(before.bus, bus1)
 		}
 	}
+}
+
+// recordClients stores what the clients saw and spent since marks, and
+// the floor server's pass times.
+func recordClients(ctx context.Context, procs []*clientProc, floor *floorServer, r *RunResult, marks []clientEvent) error {
+	_, closed0, proto0, unparsed0 := sumMarks(marks)
 	var clientCPU int64
 	for i, p := range procs {
 		ev, err := p.request(ctx, "mark", "mark", 10*time.Second)
@@ -587,6 +687,24 @@ func (h *harness) regime(ctx context.Context, srv *server, floor *floorServer, p
 		r.FloorPassUS = &PassStats{P50: p50.Microseconds(), Max: mx.Microseconds()}
 	}
 	return nil
+}
+
+// markClients asks every client process for its counters.
+func markClients(ctx context.Context, procs []*clientProc) ([]clientEvent, error) {
+	marks := make([]clientEvent, len(procs))
+	for i, p := range procs {
+		ev, err := p.request(ctx, "mark", "mark", 10*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		marks[i] = ev
+	}
+	return marks, nil
+}
+
+func sumRecv(marks []clientEvent) uint64 {
+	recv, _, _, _ := sumMarks(marks)
+	return recv
 }
 
 func sumMarks(evs []clientEvent) (recv uint64, closed, proto int64, unparsed uint64) {

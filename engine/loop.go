@@ -268,27 +268,22 @@ func (s *session) Fetch(ctx context.Context, req *monitors.Request) (*monitors.R
 // ping breaks the rules only in optional details loses those details; any
 // other broken ping is logged with its field errors, counted, and dropped.
 func (e *Engine) emit(l *loop, tr transition, now time.Time) {
-	ping := stellar.Ping{Site: tr.site, SKU: tr.offer.SKU, OfferID: tr.offer.OfferID}
-	if tr.site == stellar.SiteAmazon {
-		ping.Region = tr.region
-	}
-	if o := tr.offer; o.Title != "" || o.Image != "" || o.Price != "" {
-		ping.Details = &stellar.Details{ProductTitle: o.Title, ProductImage: o.Image, ProductPrice: o.Price}
-	}
 	m := l.site.m
+	var ping stellar.Ping
 	if tr.kind == Restock {
-		rules := e.Rules()
-		if err := rules.Validate(&ping); err != nil {
-			fixed, ok := dropBadDetails(rules, ping, err)
-			if !ok {
-				m.invalid.Inc()
-				e.log.Warn("engine: invalid ping not emitted", "target", l.id, "site", l.t.Site, "sku", ping.SKU,
-					"errors", stellar.FieldErrors(err))
-				return
-			}
-			e.log.Warn("engine: ping details dropped", "target", l.id, "sku", ping.SKU, "errors", stellar.FieldErrors(err))
-			ping = fixed
+		var dropped, err error
+		ping, dropped, err = PingFor(e.Rules(), tr.site, tr.region, tr.offer)
+		if err != nil {
+			m.invalid.Inc()
+			e.log.Warn("engine: invalid ping not emitted", "target", l.id, "site", l.t.Site, "sku", ping.SKU,
+				"errors", stellar.FieldErrors(err))
+			return
 		}
+		if dropped != nil {
+			e.log.Warn("engine: ping details dropped", "target", l.id, "sku", ping.SKU, "errors", stellar.FieldErrors(dropped))
+		}
+	} else {
+		ping = pingOf(tr.site, tr.region, tr.offer) // a sold-out event is not broadcast
 	}
 	ev := Event{Kind: tr.kind, Ping: ping, Offer: tr.offer, Target: l.t.Target, Group: l.t.Group, Tags: l.t.Tags, At: now}
 	if tr.kind == Restock {
@@ -317,30 +312,4 @@ func (e *Engine) emitTo(out Output, ev Event) {
 		}
 	}()
 	out.Emit(ev)
-}
-
-// dropBadDetails clears the detail fields named in err and re-validates.
-func dropBadDetails(r stellar.Rules, p stellar.Ping, err error) (stellar.Ping, bool) {
-	fes := stellar.FieldErrors(err)
-	if p.Details == nil || len(fes) == 0 {
-		return p, false
-	}
-	d := *p.Details
-	for _, fe := range fes {
-		switch fe.Field {
-		case "details.productTitle":
-			d.ProductTitle = ""
-		case "details.productImage":
-			d.ProductImage = ""
-		case "details.productPrice":
-			d.ProductPrice = ""
-		default:
-			return p, false
-		}
-	}
-	p.Details = &d
-	if d == (stellar.Details{}) {
-		p.Details = nil
-	}
-	return p, r.Validate(&p) == nil
 }

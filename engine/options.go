@@ -12,6 +12,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/engine/fetch"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 )
 
 // Defaults applied by New to zero fields of Options.
@@ -208,7 +209,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.UserAgents = DefaultUserAgents
 	}
 	for i, ua := range o.UserAgents {
-		if ua == "" || hasCtl(ua) {
+		if ua == "" || textutil.HasControl(ua) {
 			bad(fmt.Sprintf("userAgents[%d]", i), "must be non-empty without control characters")
 		}
 	}
@@ -255,13 +256,4 @@ func (o Options) withDefaults() (Options, error) {
 		o.Metrics = metrics.NewSet()
 	}
 	return o, errors.Join(errs...)
-}
-
-func hasCtl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return true
-		}
-	}
-	return false
 }

@@ -3,6 +3,8 @@ package monitors
 import (
 	"fmt"
 	"net/url"
+
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 )
 
 // ParseBaseURL checks a Target.BaseURL: an absolute http(s) URL that may
@@ -11,21 +13,13 @@ import (
 func ParseBaseURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("baseURL: %q: %w", short(s), err)
+		return nil, fmt.Errorf("baseURL: %q: %w", textutil.Short(s), err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("baseURL: %q is not an absolute http(s) URL", short(s))
+		return nil, fmt.Errorf("baseURL: %q is not an absolute http(s) URL", textutil.Short(s))
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("baseURL: %q must not have a query or fragment", short(s))
+		return nil, fmt.Errorf("baseURL: %q must not have a query or fragment", textutil.Short(s))
 	}
 	return u, nil
-}
-
-// short keeps error messages readable when the input is huge.
-func short(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 )
 
 // FieldError is one problem with a target, named by the target's field as
@@ -145,7 +146,7 @@ func CheckStellarSite(s string) *FieldError {
 	if stellar.IsSiteName(s) {
 		return nil
 	}
-	msg := fmt.Sprintf("%q must be lower-case letters, digits, '.', '_' or '-' (at most 64), as in Stellar's task creator", short(s))
+	msg := fmt.Sprintf("%q must be lower-case letters, digits, '.', '_' or '-' (at most 64), as in Stellar's task creator", textutil.Short(s))
 	if s == "" {
 		msg = "must not be empty"
 	}

@@ -3,6 +3,8 @@ package monitors
 import (
 	"net/url"
 	"strings"
+
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 )
 
 // maxURLLen matches the Stellar contract's limit on productImage.
@@ -33,16 +35,13 @@ func AbsURL(u string) string {
 // rejects titles that carry them.
 func CleanText(s string) string {
 	s = strings.TrimSpace(s)
-	if strings.IndexFunc(s, IsControl) < 0 {
+	if !textutil.HasControl(s) {
 		return s
 	}
 	return strings.TrimSpace(strings.Map(func(r rune) rune {
-		if IsControl(r) {
+		if textutil.IsControl(r) {
 			return ' '
 		}
 		return r
 	}, s))
 }
-
-// IsControl reports an ASCII control character.
-func IsControl(r rune) bool { return r < 0x20 || r == 0x7f }

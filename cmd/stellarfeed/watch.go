@@ -14,6 +14,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 )
 
 func cmdWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -158,7 +159,7 @@ func formatEvent(at time.Time, data []byte) string {
 		ReceivedAt string          `json:"receivedAt"`
 	}
 	if json.Unmarshal(data, &wh) == nil && wh.Type == "webhook" && len(wh.Payload) > 0 {
-		return fmt.Sprintf("%s  webhook   id=%s  %s", at.Format("15:04:05.000"), wh.ID, shorten(string(wh.Payload), 200))
+		return fmt.Sprintf("%s  webhook   id=%s  %s", at.Format("15:04:05.000"), wh.ID, textutil.Truncate(string(wh.Payload), 200))
 	}
 	return formatPing(at, data)
 }
@@ -177,27 +178,20 @@ func formatPing(at time.Time, data []byte) string {
 	}
 	fmt.Fprintf(&b, "  sku=%s", p.SKU)
 	if p.OfferID != "" {
-		fmt.Fprintf(&b, "  offer=%s", shorten(p.OfferID, 24))
+		fmt.Fprintf(&b, "  offer=%s", textutil.Truncate(p.OfferID, 24))
 	}
 	if d := p.Details; d != nil {
 		if d.ProductPrice != "" {
 			fmt.Fprintf(&b, "  price=%s", d.ProductPrice)
 		}
 		if d.ProductTitle != "" {
-			fmt.Fprintf(&b, "  %q", shorten(d.ProductTitle, 60))
+			fmt.Fprintf(&b, "  %q", textutil.Truncate(d.ProductTitle, 60))
 		}
 	}
 	if err := (stellar.Rules{}).Validate(&p); err != nil {
 		fmt.Fprintf(&b, "  INVALID: %v", err)
 	}
 	return b.String()
-}
-
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // redactKey hides the secret (?key= or ?token=) when a URL is printed.

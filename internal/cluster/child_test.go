@@ -27,6 +27,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/listen"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
+	"github.com/stellarfeed/stellarfeed/monitors"
 	_ "github.com/stellarfeed/stellarfeed/monitors/all" // the engine child runs the real walmart monitor
 )
 
@@ -81,7 +82,8 @@ func processTargets(simURL string) []engine.Target {
 }
 
 // runChildNode runs one node until stdin closes (graceful) or the process
-// is killed. It prints "WS addr", "TARGETS n", "WARM n" and "READY".
+// is killed. It prints "WS addr", "TARGETS n", "WARM n", "INSTOCK n" and
+// "READY".
 func runChildNode() int {
 	env := os.Getenv
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -168,7 +170,7 @@ func runChildNode() int {
 			_ = e.Run(ctx)
 		}()
 		go func() {
-			warm := -1
+			warm, inStock := -1, 0
 			t := time.NewTicker(20 * time.Millisecond)
 			defer t.Stop()
 			for {
@@ -185,6 +187,19 @@ func runChildNode() int {
 					if len(sts) != warm && !slices.ContainsFunc(sts, func(s engine.TargetStatus) bool { return s.Checks < 2 }) {
 						warm = len(sts)
 						say("WARM %d", warm)
+					}
+					// INSTOCK n: n targets were checked in stock at least
+					// twice, so their restock (or its lost claim) is behind
+					// them.
+					n := 0
+					for _, s := range sts {
+						if s.LastOutcome == monitors.InStock.String() && s.Streak >= 2 {
+							n++
+						}
+					}
+					if n != inStock {
+						inStock = n
+						say("INSTOCK %d", n)
 					}
 				}
 			}

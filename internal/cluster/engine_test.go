@@ -122,9 +122,11 @@ func TestEnginesRacingEmitEachRestockOnce(t *testing.T) {
 	}
 	var asked atomic.Int32
 	logs := []*eventLog{{}, {}}
+	var engines []*engine.Engine
 	for i, n := range []*Cluster{n0, n1} {
 		claim := func(ev *engine.Event) bool { asked.Add(1); return n.Claim(ev) }
 		e := runEngine(t, engine.Options{Claim: claim}, w, logs[i])
+		engines = append(engines, e)
 		if err := e.ApplyTargets(all); err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +141,19 @@ func TestEnginesRacingEmitEachRestockOnce(t *testing.T) {
 	}
 	// Each engine asks once per restock.
 	checkFor(t, 5*time.Second, 10*time.Millisecond, func() bool { return asked.Load() == int32(2*len(all)) })
-	time.Sleep(100 * time.Millisecond) // five more ticks: nothing else may come
+	// Both engines checked every target in stock once more after the
+	// restock, and a loop emits before its next check: a repeat would be
+	// in the logs by now.
+	for _, e := range engines {
+		checkFor(t, 5*time.Second, 10*time.Millisecond, func() bool {
+			return !slices.ContainsFunc(e.Status(), func(s engine.TargetStatus) bool {
+				return s.LastOutcome != monitors.InStock.String() || s.Streak < 2
+			})
+		})
+	}
+	if n := asked.Load(); n != int32(2*len(all)) {
+		t.Errorf("engines asked %d claims, want %d (one per engine and restock)", n, 2*len(all))
+	}
 	got := append(logs[0].restocks(), logs[1].restocks()...)
 	slices.Sort(got)
 	if len(got) != len(all) || len(slices.Compact(slices.Clone(got))) != len(all) {

@@ -27,9 +27,7 @@ type feedSync struct {
 	mu      sync.Mutex
 	lastOwn map[string]uint64 // feed name → revision of this node's latest write
 
-	qmu   sync.Mutex
-	queue map[string]bool // feed name → deleted
-	wake  chan struct{}
+	queue *pushQueue[bool] // feed name → deleted
 }
 
 // SyncFeeds replicates st's feeds through the feeds bucket: the bucket's
@@ -41,10 +39,10 @@ func (c *Cluster) SyncFeeds(ctx context.Context, st *keys.Store) error {
 	if err != nil {
 		return err
 	}
-	fs := &feedSync{c: c, st: st, kv: kv, lastOwn: map[string]uint64{}, queue: map[string]bool{}, wake: make(chan struct{}, 1)}
+	fs := &feedSync{c: c, st: st, kv: kv, lastOwn: map[string]uint64{}, queue: newPushQueue[bool]()}
 	unsub := st.SubscribeFeeds(func(ch keys.FeedChange) {
 		if !ch.Remote {
-			fs.enqueue(ch.Feed.Name, ch.Deleted)
+			fs.queue.add(ch.Feed.Name, ch.Deleted)
 		}
 	})
 	w, initial, err := c.watch(ctx, kv)
@@ -59,12 +57,16 @@ func (c *Cluster) SyncFeeds(ctx context.Context, st *keys.Store) error {
 	}
 	for _, f := range st.Feeds() {
 		if !inBucket[f.Name] {
-			fs.enqueue(f.Name, false)
+			fs.queue.add(f.Name, false)
 		}
 	}
 	c.follow("feeds-watch", kv, w, fs.applyEntry, nil)
 	c.goLoop("feeds-unsubscribe", func(ctx context.Context) { <-ctx.Done(); unsub() })
-	c.goLoop("feeds-push", fs.pushLoop)
+	c.goLoop("feeds-push", func(ctx context.Context) {
+		fs.queue.run(ctx, fs.push, func(name string, err error) {
+			fs.c.log.Warn("feed change not replicated yet; retrying", "feed", name, "err", err)
+		})
+	})
 	return nil
 }
 
@@ -87,16 +89,6 @@ func (c *Cluster) feedsBucket(ctx context.Context) (jetstream.KeyValue, error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return nil, err
-}
-
-func (fs *feedSync) enqueue(name string, deleted bool) {
-	fs.qmu.Lock()
-	fs.queue[name] = deleted
-	fs.qmu.Unlock()
-	select {
-	case fs.wake <- struct{}{}:
-	default:
-	}
 }
 
 func (fs *feedSync) applyEntry(e jetstream.KeyValueEntry) {
@@ -124,42 +116,6 @@ func (fs *feedSync) applyEntry(e jetstream.KeyValueEntry) {
 			log.Warn("feeds bucket: feed not deleted here", "feed", e.Key(), "err", err)
 		} else if ok {
 			log.Info("feed deleted on another node", "feed", e.Key())
-		}
-	}
-}
-
-func (fs *feedSync) pushLoop(ctx context.Context) {
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-fs.wake:
-		case <-retry.C:
-		}
-		fs.qmu.Lock()
-		batch := fs.queue
-		fs.queue = map[string]bool{}
-		fs.qmu.Unlock()
-		failed := false
-		for name, deleted := range batch {
-			if err := fs.push(ctx, name, deleted); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				fs.c.log.Warn("feed change not replicated yet; retrying", "feed", name, "err", err)
-				fs.qmu.Lock()
-				if _, newer := fs.queue[name]; !newer {
-					fs.queue[name] = deleted
-				}
-				fs.qmu.Unlock()
-				failed = true
-			}
-		}
-		if failed {
-			retry.Reset(time.Second)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -32,19 +34,16 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// checkFor polls cond every step until it returns true or total passes.
+// checkFor adapts testutil.Eventually to the boolean conditions of these
+// tests.
 func checkFor(t testing.TB, total, step time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
+	testutil.Eventually(t, total, step, func() error {
 		if cond() {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", total)
-		}
-		time.Sleep(step)
-	}
+		return errors.New("condition still false")
+	})
 }
 
 func testLogger(t testing.TB) *slog.Logger {

@@ -27,11 +27,7 @@ type keySync struct {
 	mu      sync.Mutex
 	lastOwn map[string]uint64 // key ID → revision of this node's latest put
 
-	// qmu guards the queue alone: enqueue runs in the store's Subscribe
-	// callback, under the store's lock, and must not wait for a put.
-	qmu   sync.Mutex
-	queue map[string]struct{} // key IDs to push
-	wake  chan struct{}       // capacity 1
+	queue *pushQueue[struct{}] // key IDs to push
 }
 
 // SyncKeys replicates st through the keys bucket: it replays the bucket
@@ -43,11 +39,11 @@ type keySync struct {
 // On broadcast nodes it also shares per-key connection counts, so that
 // MaxConns holds across the cluster (see doc.go for the window).
 func (c *Cluster) SyncKeys(ctx context.Context, st *keys.Store) error {
-	ks := &keySync{c: c, st: st, lastOwn: map[string]uint64{}, queue: map[string]struct{}{}, wake: make(chan struct{}, 1)}
+	ks := &keySync{c: c, st: st, lastOwn: map[string]uint64{}, queue: newPushQueue[struct{}]()}
 	// Subscribe first: a local change made during the replay is queued.
 	unsub := st.Subscribe(func(ch keys.Change) {
 		if !ch.Remote {
-			ks.enqueue(ch.Key.ID)
+			ks.queue.add(ch.Key.ID, struct{}{})
 		}
 	})
 	w, initial, err := c.watch(ctx, c.keysKV)
@@ -62,28 +58,23 @@ func (c *Cluster) SyncKeys(ctx context.Context, st *keys.Store) error {
 	}
 	for _, r := range st.Records() {
 		if !inBucket[r.ID] {
-			ks.enqueue(r.ID)
+			ks.queue.add(r.ID, struct{}{})
 		}
 	}
 	c.follow("keys-watch", c.keysKV, w, ks.applyEntry, nil)
 	c.goLoop("keys-unsubscribe", func(ctx context.Context) { <-ctx.Done(); unsub() })
-	c.goLoop("keys-push", ks.pushLoop)
+	c.goLoop("keys-push", func(ctx context.Context) {
+		ks.queue.run(ctx, func(ctx context.Context, id string, _ struct{}) error { return ks.push(ctx, id) },
+			func(id string, err error) {
+				ks.c.log.Warn("key change not replicated yet; retrying", "key", id, "err", err)
+			})
+	})
 	if c.cfg.Has(RoleBroadcast) {
 		if err := c.shareConns(ctx, st); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func (ks *keySync) enqueue(id string) {
-	ks.qmu.Lock()
-	ks.queue[id] = struct{}{}
-	ks.qmu.Unlock()
-	select {
-	case ks.wake <- struct{}{}:
-	default:
-	}
 }
 
 // applyEntry applies one bucket entry to the store.
@@ -110,51 +101,11 @@ func (ks *keySync) applyEntry(e jetstream.KeyValueEntry) {
 		// The bucket would bring a revoked key back (a change raced the
 		// revocation): revoked wins, re-assert it.
 		ks.c.log.Warn("keys bucket: stale change to a revoked key; re-asserting the revocation", "key", r.ID)
-		ks.enqueue(r.ID)
+		ks.queue.add(r.ID, struct{}{})
 	case err != nil:
 		ks.c.log.Warn("keys bucket: entry not applied", "key", e.Key(), "err", err)
 	case ok:
 		ks.c.log.Info("key changed on another node", "key", r.ID, "op", ch.Op.String())
-	}
-}
-
-// pushLoop puts queued local keys into the bucket, retrying failures.
-func (ks *keySync) pushLoop(ctx context.Context) {
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ks.wake:
-		case <-retry.C:
-		}
-		ks.qmu.Lock()
-		ids := make([]string, 0, len(ks.queue))
-		for id := range ks.queue {
-			ids = append(ids, id)
-		}
-		clear(ks.queue)
-		ks.qmu.Unlock()
-		var failed []string
-		for _, id := range ids {
-			if err := ks.push(ctx, id); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				ks.c.log.Warn("key change not replicated yet; retrying", "key", id, "err", err)
-				failed = append(failed, id)
-			}
-		}
-		if len(failed) > 0 {
-			ks.qmu.Lock()
-			for _, id := range failed {
-				ks.queue[id] = struct{}{}
-			}
-			ks.qmu.Unlock()
-			retry.Reset(time.Second)
-		}
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // wsClient is a Stellar bot: it reads text frames until the connection
@@ -142,12 +143,17 @@ func warmUp(t *testing.T, pub *BusPublisher, cs []*wsClient) []int {
 		}
 		return true
 	})
-	// Let the last probe land everywhere before counting: a probe still
-	// in flight would be read as part of the next batch.
-	time.Sleep(100 * time.Millisecond)
+	// A probe still in flight would be read as part of the next batch: one
+	// more probe, now that every client is in its fan-out set, arrives
+	// after all of them (one publisher, delivered in order).
+	last := publishPings(t, pub, probe, 1)[0]
 	out := make([]int, len(cs))
 	for i, c := range cs {
-		out[i] = len(c.received())
+		checkFor(t, 5*time.Second, 10*time.Millisecond, func() bool {
+			got := c.received()
+			out[i] = len(got)
+			return len(got) > 0 && got[len(got)-1] == last
+		})
 	}
 	return out
 }
@@ -255,17 +261,7 @@ func TestProcessesBroadcast(t *testing.T) {
 func startSim(t *testing.T) (*sim.Server, string) {
 	t.Helper()
 	srv := sim.New(sim.Config{Catalog: processCatalog(), Seed: 7, Logger: testLogger(t)})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return srv, "http://" + ln.Addr().String()
+	return srv, testutil.Serve(t, srv)
 }
 
 // pingSKUs decodes the SKUs of the pings a hub got.
@@ -308,7 +304,20 @@ func TestProcessesEnginesRacing(t *testing.T) {
 		want = append(want, p.SKU)
 	}
 	checkFor(t, 10*time.Second, 10*time.Millisecond, func() bool { return hub.len() >= len(want) })
-	time.Sleep(time.Second) // ten more checks by each engine: no repeat may come
+	// Every engine has seen the restocks (and checked them once more), so
+	// any repeat was published; then a marker restock goes the same way.
+	for _, e := range es {
+		e.await(t, 10*time.Second, fmt.Sprintf("INSTOCK %d", len(want)))
+	}
+	marker := processCatalog().Products[len(want)]
+	if err := srv.SetStock(marker.Site, marker.Region, marker.SKU, true); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, marker.SKU)
+	for _, e := range es {
+		e.await(t, 10*time.Second, fmt.Sprintf("INSTOCK %d", len(want)))
+	}
+	checkFor(t, 10*time.Second, 10*time.Millisecond, func() bool { return slices.Contains(pingSKUs(t, hub), marker.SKU) })
 	got := pingSKUs(t, hub)
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
@@ -371,8 +380,16 @@ func TestProcessesEngineTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFor(t, 5*time.Second, 10*time.Millisecond, func() bool { return hub.len() >= 1 })
-	time.Sleep(500 * time.Millisecond)
-	if got := pingSKUs(t, hub); !slices.Equal(got, []string{p}) {
-		t.Fatalf("pings %v, want one for %s", got, p)
+	// e1 has checked p in stock again, so a repeat would be published;
+	// then a marker restock goes the same way.
+	e1.awaitAfter(t, mark, 10*time.Second, "INSTOCK 1")
+	marker := share1[0]
+	if err := srv.SetStock(sim.SiteWalmart, "USA", marker, true); err != nil {
+		t.Fatal(err)
+	}
+	e1.awaitAfter(t, mark, 10*time.Second, "INSTOCK 2")
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() bool { return hub.len() >= 2 })
+	if got := pingSKUs(t, hub); !slices.Equal(got, []string{p, marker}) {
+		t.Fatalf("pings %v, want one for %s, then the marker %s", got, p, marker)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/internal/typo"
 )
 
@@ -184,17 +185,6 @@ func scalar(n ast.Node) (string, bool) {
 	return "", false
 }
 
-func short(s string) string {
-	if len(s) > 64 {
-		cut := 64
-		for cut > 0 && s[cut]&0xC0 == 0x80 {
-			cut--
-		}
-		return s[:cut] + "…"
-	}
-	return s
-}
-
 // decode stores node n into v, reporting problems under path.
 func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 	if d.nodes++; d.nodes > maxNodes {
@@ -223,86 +213,20 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 		d.decodeKeywords(n, v, path)
 		return
 	case reflect.PointerTo(t).Implements(textType):
-		s, ok := scalar(n)
-		if !ok {
-			d.errorAt(at, path, "expected a string, got %s", kindName(n))
-			return
-		}
-		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
-			d.errorAt(at, path, "%v", err)
-		}
+		d.decodeText(n, v, path, at)
 		return
 	}
 	switch t.Kind() {
 	case reflect.String:
-		s, ok := scalar(n)
-		if !ok {
-			d.errorAt(at, path, "expected a string, got %s", kindName(n))
-			return
-		}
-		v.SetString(s)
+		d.decodeString(n, v, path, at)
 	case reflect.Bool:
-		b, ok := n.(*ast.BoolNode)
-		if !ok {
-			s, _ := scalar(n)
-			d.errorAt(at, path, "%q is not a boolean (true or false)", short(s))
-			return
-		}
-		v.SetBool(b.Value)
+		d.decodeBool(n, v, path, at)
 	case reflect.Int, reflect.Int64:
-		x, ok := intValue(n)
-		if !ok || v.OverflowInt(x) {
-			s, isScalar := scalar(n)
-			if !isScalar {
-				s = kindName(n)
-			}
-			d.errorAt(at, path, "%q is not an integer", short(s))
-			return
-		}
-		v.SetInt(x)
+		d.decodeInt(n, v, path, at)
 	case reflect.Float64:
-		var f float64
-		switch val := n.(type) {
-		case *ast.FloatNode:
-			f = val.Value
-		case *ast.IntegerNode:
-			s, _ := scalar(n)
-			f, _ = strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
-		case *ast.StringNode:
-			// maxPrice: "699.99" quoted is still a price.
-			var err error
-			if f, err = strconv.ParseFloat(val.Value, 64); err != nil {
-				d.errorAt(at, path, "%q is not a number", short(val.Value))
-				return
-			}
-		default:
-			s, isScalar := scalar(n)
-			if !isScalar {
-				s = kindName(n)
-			}
-			d.errorAt(at, path, "%q is not a number", short(s))
-			return
-		}
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			d.errorAt(at, path, "must be a finite number")
-			return
-		}
-		v.SetFloat(f)
+		d.decodeFloat(n, v, path, at)
 	case reflect.Slice:
-		seq, ok := n.(*ast.SequenceNode)
-		if !ok {
-			d.errorAt(at, path, "expected a list, got %s", kindName(n))
-			return
-		}
-		if len(seq.Values) == 0 {
-			v.Set(reflect.Zero(t)) // [] and a missing key read the same
-			return
-		}
-		out := reflect.MakeSlice(t, len(seq.Values), len(seq.Values))
-		for i, e := range seq.Values {
-			d.decode(e, out.Index(i), fmt.Sprintf("%s[%d]", path, i))
-		}
-		v.Set(out)
+		d.decodeSlice(n, v, path, at)
 	case reflect.Map:
 		d.decodeMap(n, v, path, at)
 	case reflect.Struct:
@@ -312,6 +236,104 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 		// schema: say so instead of panicking.
 		d.errorAt(at, path, "internal: cannot decode into %s", t)
 	}
+}
+
+// decodeText hands a scalar to the field's encoding.TextUnmarshaler.
+func (d *decoder) decodeText(n ast.Node, v reflect.Value, path string, at Pos) {
+	s, ok := d.stringValue(n, path, at)
+	if !ok {
+		return
+	}
+	if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+		d.errorAt(at, path, "%v", err)
+	}
+}
+
+func (d *decoder) decodeString(n ast.Node, v reflect.Value, path string, at Pos) {
+	if s, ok := d.stringValue(n, path, at); ok {
+		v.SetString(s)
+	}
+}
+
+// stringValue is the text of scalar n; a list or map is reported.
+func (d *decoder) stringValue(n ast.Node, path string, at Pos) (string, bool) {
+	s, ok := scalar(n)
+	if !ok {
+		d.errorAt(at, path, "expected a string, got %s", kindName(n))
+	}
+	return s, ok
+}
+
+func (d *decoder) decodeBool(n ast.Node, v reflect.Value, path string, at Pos) {
+	b, ok := n.(*ast.BoolNode)
+	if !ok {
+		s, _ := scalar(n)
+		d.errorAt(at, path, "%q is not a boolean (true or false)", textutil.Short(s))
+		return
+	}
+	v.SetBool(b.Value)
+}
+
+func (d *decoder) decodeInt(n ast.Node, v reflect.Value, path string, at Pos) {
+	x, ok := intValue(n)
+	if !ok || v.OverflowInt(x) {
+		d.errorAt(at, path, "%q is not an integer", textutil.Short(scalarOrKind(n)))
+		return
+	}
+	v.SetInt(x)
+}
+
+// decodeFloat takes YAML floats and integers, and numbers in quotes:
+// maxPrice: "699.99" quoted is still a price.
+func (d *decoder) decodeFloat(n ast.Node, v reflect.Value, path string, at Pos) {
+	var f float64
+	switch val := n.(type) {
+	case *ast.FloatNode:
+		f = val.Value
+	case *ast.IntegerNode:
+		s, _ := scalar(n)
+		f, _ = strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
+	case *ast.StringNode:
+		var err error
+		if f, err = strconv.ParseFloat(val.Value, 64); err != nil {
+			d.errorAt(at, path, "%q is not a number", textutil.Short(val.Value))
+			return
+		}
+	default:
+		d.errorAt(at, path, "%q is not a number", textutil.Short(scalarOrKind(n)))
+		return
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		d.errorAt(at, path, "must be a finite number")
+		return
+	}
+	v.SetFloat(f)
+}
+
+func (d *decoder) decodeSlice(n ast.Node, v reflect.Value, path string, at Pos) {
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		d.errorAt(at, path, "expected a list, got %s", kindName(n))
+		return
+	}
+	if len(seq.Values) == 0 {
+		v.Set(reflect.Zero(v.Type())) // [] and a missing key read the same
+		return
+	}
+	out := reflect.MakeSlice(v.Type(), len(seq.Values), len(seq.Values))
+	for i, e := range seq.Values {
+		d.decode(e, out.Index(i), fmt.Sprintf("%s[%d]", path, i))
+	}
+	v.Set(out)
+}
+
+// scalarOrKind is n's text, or its kind ("a list") when it has none, for
+// error messages.
+func scalarOrKind(n ast.Node) string {
+	if s, ok := scalar(n); ok {
+		return s
+	}
+	return kindName(n)
 }
 
 type entry struct {
@@ -486,12 +508,12 @@ func (d *decoder) decodeDuration(n ast.Node, v reflect.Value, path string, at Po
 			v.SetInt(0)
 			return
 		}
-		d.errorAt(at, path, "%q has no unit: write e.g. %q", short(s), s+"s")
+		d.errorAt(at, path, "%q has no unit: write e.g. %q", textutil.Short(s), s+"s")
 		return
 	}
 	dur, err := time.ParseDuration(s)
 	if err != nil {
-		d.errorAt(at, path, "%q is not a duration (e.g. 500ms, 3s, 1m30s)", short(s))
+		d.errorAt(at, path, "%q is not a duration (e.g. 500ms, 3s, 1m30s)", textutil.Short(s))
 		return
 	}
 	v.SetInt(int64(dur))

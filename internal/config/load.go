@@ -25,6 +25,11 @@ type Loader struct {
 	// Sites lists the site names Lookup knows, for checks that span every
 	// site (an output's region filter). nil means monitors.Names.
 	Sites func() []string
+
+	// checked, when set, is called by Watch after each debounced look at
+	// the files, with whether they changed: tests wait on it to know an
+	// unchanged save went through before they assert nothing came of it.
+	checked func(changed bool)
 }
 
 // Load reads and parses the file at path with monitors.New as the lookup.

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 )
 
 // ParseProxy reads one proxy in any of the forms proxy sellers hand out and
@@ -81,7 +83,7 @@ func checkHostPort(hp string) error {
 
 // redact hides the password of any proxy form, so errors can be logged.
 func redact(s string) string {
-	s = short(s)
+	s = textutil.Short(s)
 	if i := strings.Index(s, "://"); i >= 0 {
 		if u, err := url.Parse(s); err == nil && u.User != nil {
 			if _, has := u.User.Password(); has {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -177,16 +178,16 @@ func normalizeBaseURL(s string) (string, error) {
 func normalizeURL(s string, allowPath bool) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s, " \t\r\n") {
-		return "", fmt.Errorf("%q is not an absolute http(s) URL such as https://shop.example.com", short(s))
+		return "", fmt.Errorf("%q is not an absolute http(s) URL such as https://shop.example.com", textutil.Short(s))
 	}
 	if allowPath {
 		if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			return "", fmt.Errorf("%q must be scheme://host[:port][/path] without query, fragment or credentials", short(s))
+			return "", fmt.Errorf("%q must be scheme://host[:port][/path] without query, fragment or credentials", textutil.Short(s))
 		}
 		return strings.ToLower(u.Scheme+"://"+u.Host) + strings.TrimRight(u.EscapedPath(), "/"), nil
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("%q must be an origin (scheme://host[:port]) without path, query or credentials", short(s))
+		return "", fmt.Errorf("%q must be an origin (scheme://host[:port]) without path, query or credentials", textutil.Short(s))
 	}
 	return strings.ToLower(u.Scheme + "://" + u.Host), nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 )
 
 // ParseTrustedProxies reads server.trustedProxies: CIDR prefixes
@@ -25,7 +27,7 @@ func parseTrusted(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix such as \"10.0.0.0/8\" or \"::1/128\"", short(s))
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix such as \"10.0.0.0/8\" or \"::1/128\"", textutil.Short(s))
 		}
 		if p.Masked() != p {
 			return netip.Prefix{}, fmt.Errorf("%q has host bits set: did you mean %q?", s, p.Masked())
@@ -34,7 +36,7 @@ func parseTrusted(s string) (netip.Prefix, error) {
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("%q is neither an IP address nor a CIDR prefix such as \"10.0.0.0/8\"", short(s))
+		return netip.Prefix{}, fmt.Errorf("%q is neither an IP address nor a CIDR prefix such as \"10.0.0.0/8\"", textutil.Short(s))
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/engine/fetch"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -180,12 +181,12 @@ func (v *validator) server(s *Server) {
 		v.errf("server.data", "required: the data directory")
 	}
 	if s.LogFormat != "text" && s.LogFormat != "json" {
-		v.errf("server.logFormat", "%q is not one of text, json", short(s.LogFormat))
+		v.errf("server.logFormat", "%q is not one of text, json", textutil.Short(s.LogFormat))
 	}
 	switch s.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		v.errf("server.logLevel", "%q is not one of debug, info, warn, error", short(s.LogLevel))
+		v.errf("server.logLevel", "%q is not one of debug, info, warn, error", textutil.Short(s.LogLevel))
 	}
 	v.trustedProxies(s)
 }
@@ -194,7 +195,7 @@ func listenProblem(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	n, perr := strconv.Atoi(port)
 	if err != nil || perr != nil || n < 0 || n > 65535 || strings.ContainsAny(host, " /") {
-		return fmt.Sprintf("%q is not a listen address such as \":8080\" or \"127.0.0.1:8080\"", short(addr))
+		return fmt.Sprintf("%q is not a listen address such as \":8080\" or \"127.0.0.1:8080\"", textutil.Short(addr))
 	}
 	return ""
 }
@@ -265,7 +266,7 @@ func (v *validator) engine(e *Engine) {
 	v.notNegative("engine.proxyCooldown", e.ProxyCooldown)
 	v.rate("engine.proxyLimit", e.ProxyLimit.Rate, e.ProxyLimit.Burst)
 	for i, ua := range e.UserAgents {
-		if strings.TrimSpace(ua) == "" || hasControl(ua) {
+		if strings.TrimSpace(ua) == "" || textutil.HasControl(ua) {
 			v.errf(fmt.Sprintf("engine.userAgents[%d]", i), "must be a non-empty single line")
 		}
 	}
@@ -390,7 +391,7 @@ func (v *validator) siteKey(path, key string) {
 	case len(regions) == 0:
 		v.keyErrf(path, "site %s has no regions", site)
 	case !slices.Contains(regions, region):
-		v.keyErrf(path, "%q is not one of %s", short(region), strings.Join(regions, ", "))
+		v.keyErrf(path, "%q is not one of %s", textutil.Short(region), strings.Join(regions, ", "))
 	}
 }
 
@@ -449,7 +450,7 @@ func (v *validator) groups() {
 		case name == "":
 			v.errf(p+".name", "required")
 		case seen[name] != "":
-			v.errf(p+".name", "%q is also the name of %s (line %d)", short(name), seen[name], v.at(seen[name]+".name").Line)
+			v.errf(p+".name", "%q is also the name of %s (line %d)", textutil.Short(name), seen[name], v.at(seen[name]+".name").Line)
 		default:
 			seen[name] = p
 		}
@@ -459,7 +460,7 @@ func (v *validator) groups() {
 	v.feedName("engine.feed", v.cfg.Engine.Feed)
 	for i, o := range v.cfg.Server.CORSOrigins {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") || strings.HasSuffix(o, "/") {
-			v.errf(fmt.Sprintf("server.corsOrigins[%d]", i), "%q must be \"*\" or an origin such as https://dash.example.com (no path)", short(o))
+			v.errf(fmt.Sprintf("server.corsOrigins[%d]", i), "%q must be \"*\" or an origin such as https://dash.example.com (no path)", textutil.Short(o))
 		}
 	}
 }
@@ -476,13 +477,13 @@ func (v *validator) feedName(path, name string) {
 		ok = ok && (c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_')
 	}
 	if !ok {
-		v.errf(path, "%q must be 1-64 lower-case letters, digits, '-' or '_' (a feed name)", short(name))
+		v.errf(path, "%q must be 1-64 lower-case letters, digits, '-' or '_' (a feed name)", textutil.Short(name))
 	}
 }
 
 func (v *validator) tags(path string, tags []string) {
 	for i, t := range tags {
-		if strings.TrimSpace(t) == "" || hasControl(t) {
+		if strings.TrimSpace(t) == "" || textutil.HasControl(t) {
 			v.errf(fmt.Sprintf("%s[%d]", path, i), "must be a non-empty single line")
 		}
 	}
@@ -624,16 +625,16 @@ func (v *validator) discord(p string, d *Discord) {
 	all := v.allRegions()
 	for i, r := range d.Regions {
 		if !slices.Contains(all, r) {
-			v.errf(fmt.Sprintf("%s.regions[%d]", p, i), "%q is not one of %s", short(r), strings.Join(all, ", "))
+			v.errf(fmt.Sprintf("%s.regions[%d]", p, i), "%q is not one of %s", textutil.Short(r), strings.Join(all, ", "))
 		}
 	}
 	for i, g := range d.Groups {
 		if !slices.ContainsFunc(v.cfg.Groups, func(x Group) bool { return x.Name == g }) {
-			v.errf(fmt.Sprintf("%s.groups[%d]", p, i), "no group is named %q", short(g))
+			v.errf(fmt.Sprintf("%s.groups[%d]", p, i), "no group is named %q", textutil.Short(g))
 		}
 	}
 	v.tags(p+".tags", d.Tags)
-	if len(d.Name) > 64 || hasControl(d.Name) {
+	if len(d.Name) > 64 || textutil.HasControl(d.Name) {
 		v.errf(p+".name", "must be a single line of at most 64 bytes")
 	}
 	// Discord answers 400 to these: better to hear it at load time.
@@ -672,18 +673,9 @@ func (v *validator) allRegions() []string {
 func urlProblem(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s, " \t\r\n") {
-		return fmt.Sprintf("%q is not an absolute http(s) URL", short(s))
+		return fmt.Sprintf("%q is not an absolute http(s) URL", textutil.Short(s))
 	}
 	return ""
-}
-
-func hasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return true
-		}
-	}
-	return false
 }
 
 // Monitors wraps lookup so that the monitors it returns carry this

@@ -101,6 +101,9 @@ func (l Loader) Watch(ctx context.Context, path string, debounce time.Duration, 
 		case <-timer.C:
 			fp := fingerprint(abs, files)
 			if fp == last {
+				if l.checked != nil {
+					l.checked(false)
+				}
 				continue
 			}
 			last = fp
@@ -113,6 +116,9 @@ func (l Loader) Watch(ctx context.Context, path string, debounce time.Duration, 
 				last = fingerprint(abs, files)
 			}
 			onChange(cfg, err)
+			if l.checked != nil {
+				l.checked(true)
+			}
 		}
 	}
 }

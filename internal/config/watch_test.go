@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 type reload struct {
@@ -37,10 +39,18 @@ func TestWatch(t *testing.T) {
 
 	var mu sync.Mutex
 	var got []reload
+	looked := make(chan struct{}, 100)
+	l := testLoader
+	l.checked = func(bool) {
+		select {
+		case looked <- struct{}{}:
+		default:
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- testLoader.Watch(ctx, path, 20*time.Millisecond, func(c *Config, err error) {
+		done <- l.Watch(ctx, path, 20*time.Millisecond, func(c *Config, err error) {
 			mu.Lock()
 			got = append(got, reload{c, err})
 			mu.Unlock()
@@ -58,7 +68,7 @@ func TestWatch(t *testing.T) {
 	saves := 0
 	waitFor := func(content string, ok func(reload) error) {
 		t.Helper()
-		checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		testutil.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
 			mu.Lock()
 			defer mu.Unlock()
 			if len(got) > 0 {
@@ -100,7 +110,7 @@ func TestWatch(t *testing.T) {
 	mu.Lock()
 	n := len(got)
 	mu.Unlock()
-	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+	testutil.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(got) > n {
@@ -122,14 +132,33 @@ func TestWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	saveByRename(t, path, string(current))
-	saveByRename(t, path, string(current))
-	time.Sleep(200 * time.Millisecond) // nothing to poll for: asserting absence
-	mu.Lock()
-	if len(got) != n {
-		t.Errorf("unchanged save reported: %+v", got[n:])
+	for len(looked) > 0 {
+		<-looked
 	}
-	mu.Unlock()
+	saveByRename(t, path, string(current))
+	saveByRename(t, path, string(current))
+	// Once the watcher has looked at the files after the saves, a changed
+	// save behind them is the marker: when its reload came through, a
+	// reload for the identical saves would be before it.
+	select {
+	case <-looked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watcher never looked at the identical saves")
+	}
+	marker := "server: {ws: ':9004'}\nengine: {proxyFile: proxies.txt}\n"
+	waitFor(marker, func(r reload) error {
+		if r.err != nil || r.cfg.Server.WS != ":9004" {
+			return fmt.Errorf("got %+v", r)
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, r := range got[n:] {
+		if r.err != nil || r.cfg.Server.WS != ":9004" {
+			t.Errorf("unchanged save reported before the marker: %+v", r)
+		}
+	}
 }
 
 func TestWatchSetupError(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/engine"
 	"github.com/stellarfeed/stellarfeed/internal/config"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -122,27 +123,9 @@ func status(code int, body string, headers ...string) func(http.ResponseWriter) 
 	}
 }
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type harness struct {
 	out    *Output
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 	mu     sync.Mutex
 	waits  []time.Duration
 	cancel context.CancelFunc
@@ -152,7 +135,7 @@ type harness struct {
 // newHarness builds an Output whose waits are recorded (and really
 // slept: tests use milliseconds).
 func newHarness(t *testing.T, cfg Config, client Doer) *harness {
-	h := &harness{logs: &syncBuffer{}}
+	h := &harness{logs: &testutil.SyncBuffer{}}
 	cfg.Logger = slog.New(slog.NewTextHandler(h.logs, nil))
 	if cfg.RetryBase == 0 {
 		cfg.RetryBase = time.Millisecond
@@ -191,25 +174,10 @@ func (h *harness) recordedWaits() []time.Duration {
 	return append([]time.Duration(nil), h.waits...)
 }
 
-func checkFor(t *testing.T, timeout, step time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", timeout, err)
-		}
-		time.Sleep(step)
-	}
-}
-
 func waitStats(t *testing.T, o *Output, cond func(Stats) bool) Stats {
 	t.Helper()
 	var s Stats
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if s = o.Stats(); cond(s) {
 			return nil
 		}
@@ -651,7 +619,7 @@ func TestShutdownGivesUpAndCounts(t *testing.T) {
 	h := newHarness(t, Config{Webhooks: []Webhook{{URL: fd.url()}}, FlushTimeout: 50 * time.Millisecond, MaxRateLimitRetries: 100}, fd.srv.Client())
 	h.out.Emit(restock("amazon", "DE", "B0CHX1W1XY"))
 	h.start(t)
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if fd.count() == 0 {
 			return fmt.Errorf("no request yet")
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 )
 
 // Kind says what a key opens.
@@ -163,10 +164,8 @@ func validate(k *Key) error {
 	if len(k.Label) > maxLabelLen {
 		return bad("label", "longer than %d bytes", maxLabelLen)
 	}
-	for _, r := range k.Label {
-		if r < 0x20 || r == 0x7f {
-			return bad("label", "contains control characters")
-		}
+	if textutil.HasControl(k.Label) {
+		return bad("label", "contains control characters")
 	}
 	if k.MaxConns < 0 {
 		return bad("maxConns", "must be 0 (unlimited) or more, got %d", k.MaxConns)

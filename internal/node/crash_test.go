@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,6 +26,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // buildBinary builds ./cmd/stellarfeed into a temporary directory.
@@ -434,15 +434,5 @@ targets:
 func startSimServer(t *testing.T, cat sim.Catalog) (*sim.Server, string) {
 	t.Helper()
 	srv := sim.New(sim.Config{Catalog: cat, Seed: 7})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return srv, "http://" + ln.Addr().String()
+	return srv, testutil.Serve(t, srv)
 }

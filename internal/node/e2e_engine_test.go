@@ -37,6 +37,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/config"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 	_ "github.com/stellarfeed/stellarfeed/monitors/all" // the config is validated against the real monitors
 )
 
@@ -167,7 +168,7 @@ func TestEndToEndEngineAgainstSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	since := e2eChecks(n)
-	e2eCheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+	testutil.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
 		for _, st := range n.Engine().Status() {
 			if st.Checks < since[st.ID]+2 || st.LastOutcome != "blocked" {
 				return fmt.Errorf("%s: %d checks since faults, last %q", e2eDescribe(st), st.Checks-since[st.ID], st.LastOutcome)
@@ -499,7 +500,7 @@ func e2eDescribe(st engine.TargetStatus) string {
 // check that started before a flip has ended and one after it has run.
 func e2eWaitGoodChecks(t *testing.T, n *Node, since map[engine.TargetID]uint64, k uint64) {
 	t.Helper()
-	e2eCheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+	testutil.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
 		sts := n.Engine().Status()
 		if len(sts) == 0 {
 			return errors.New("no targets running yet")
@@ -528,7 +529,7 @@ func e2eWaitOutcome(t *testing.T, n *Node, refs []e2eRef, outcome string) {
 			want[e2eTargetKey(r.site, r.region, r.sku, "", "")] = true
 		}
 	}
-	e2eCheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+	testutil.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
 		for _, st := range n.Engine().Status() {
 			if k := e2eDescribe(st); want[k] && st.LastOutcome != outcome {
 				return fmt.Errorf("%s: last check %q, want %q", k, st.LastOutcome, outcome)
@@ -598,7 +599,7 @@ func (c *e2eCollector) invalid() []string {
 
 func (c *e2eCollector) waitFor(t *testing.T, n int, what string) {
 	t.Helper()
-	e2eCheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+	testutil.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
 		if got := c.count(); got < n {
 			return fmt.Errorf("%s: %d of %d pings: %v (invalid: %q)", what, got, n, c.pings(), c.invalid())
 		}
@@ -613,21 +614,6 @@ func (c *e2eCollector) wait(t *testing.T) {
 	case <-c.done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("client still connected 10s after the node shut down")
-	}
-}
-
-func e2eCheckFor(t *testing.T, total, step time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(step)
 	}
 }
 

@@ -1,15 +1,12 @@
 package sim
 
 import (
-	"bytes"
-	"flag"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current renderers")
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
+)
 
 // TestGoldenPages pins the rendered pages byte for byte (a fixed seed makes
 // them reproducible), so a change to a page structure the monitors depend
@@ -38,18 +35,6 @@ func TestGoldenPages(t *testing.T) {
 		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", tc.path, nil))
 		got := rec.Body.Bytes()
 		golden := filepath.Join("testdata", tc.file+".golden")
-		if *update {
-			if err := os.WriteFile(golden, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%s: %v (run go test -run TestGoldenPages -update)", tc.file, err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s: rendered page differs from %s (%d vs %d bytes); run with -update if intended", tc.path, golden, len(got), len(want))
-		}
+		testutil.Golden(t, golden, got)
 	}
 }

@@ -79,22 +79,6 @@ func get(t testing.TB, c *http.Client, url string) resp {
 	return do(t, c, http.MethodGet, url, "", "")
 }
 
-// checkFor polls cond every step until it holds or total passes.
-func checkFor(t testing.TB, total, step time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %v: %v", total, err)
-		}
-		time.Sleep(step)
-	}
-}
-
 func mustContain(t testing.TB, what, body string, markers ...string) {
 	t.Helper()
 	for _, m := range markers {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 func TestStockViaHTTP(t *testing.T) {
@@ -264,7 +266,7 @@ func TestSlowRespectsClientAndShutdown(t *testing.T) {
 		t.Fatal("slow request answered before the client's deadline")
 	}
 
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if n := s.slowWaiting.Load(); n != 0 {
 			return fmt.Errorf("%d handlers still waiting after the client left", n)
 		}
@@ -286,7 +288,7 @@ func TestSlowRespectsClientAndShutdown(t *testing.T) {
 		done <- resp{status: r.StatusCode, body: b.String()}
 	}()
 	// Wait until the request is inside the handler.
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if s.slowWaiting.Load() == 0 {
 			return fmt.Errorf("no request in flight")
 		}

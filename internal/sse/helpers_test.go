@@ -14,22 +14,6 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
 
-// checkFor polls cond every step until it holds or total passes.
-func checkFor(t testing.TB, total, step time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(step)
-	}
-}
-
 // msg builds a message without validation: the hub does not care what the
 // payload says, only site and region route it.
 func msg(site, region string, n int) *stellar.Message {

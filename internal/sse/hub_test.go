@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 func TestLiveInOrder(t *testing.T) {
@@ -20,7 +22,7 @@ func TestLiveInOrder(t *testing.T) {
 	for i := range 5 {
 		h.Publish(msg("amazon", "USA", i))
 	}
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if n := len(pings(w.events(t))); n != 5 {
 			return fmt.Errorf("%d events", n)
 		}
@@ -241,7 +243,7 @@ func TestHeartbeatAndRetry(t *testing.T) {
 	armed := 0
 	done := make(chan error, 1)
 	go func() { done <- sub.Stream(w, func() { armed++ }) }()
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if n := h.Stats().Heartbeats; n < 3 {
 			return fmt.Errorf("%d heartbeats", n)
 		}
@@ -278,7 +280,7 @@ func TestWriteErrorEndsStream(t *testing.T) {
 	sub, _ = h.Subscribe(SubscribeOptions{})
 	w = &bufWriter{}
 	done := streamAsync(sub, w)
-	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, time.Millisecond, func() error {
 		if h.Stats().Heartbeats == 0 {
 			return errors.New("no heartbeat yet")
 		}

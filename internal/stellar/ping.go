@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 )
 
 // Ping is one restock, as Stellar reads it.
@@ -159,7 +161,7 @@ func (r Rules) Validate(p *Ping) error {
 	if d := p.Details; d != nil {
 		if len(d.ProductTitle) > maxTitleLen {
 			e.add("details.productTitle", "longer than %d bytes", maxTitleLen)
-		} else if hasControl(d.ProductTitle) {
+		} else if textutil.HasControl(d.ProductTitle) {
 			e.add("details.productTitle", "contains control characters")
 		}
 		if d.ProductImage != "" {
@@ -168,7 +170,7 @@ func (r Rules) Validate(p *Ping) error {
 			}
 		}
 		if d.ProductPrice != "" && !isDecimal(d.ProductPrice) {
-			e.add("details.productPrice", "%q is not a plain decimal such as \"199.99\" (no currency symbol or thousands separator)", truncate(d.ProductPrice))
+			e.add("details.productPrice", "%q is not a plain decimal such as \"199.99\" (no currency symbol or thousands separator)", textutil.Short(d.ProductPrice))
 		}
 	}
 	return e.orNil()
@@ -182,8 +184,8 @@ func checkToken(e *Error, field, v string, max int, required bool) {
 		}
 	case len(v) > max:
 		e.add(field, "longer than %d bytes", max)
-	case strings.TrimSpace(v) != v || hasControl(v):
-		e.add(field, "%q has surrounding spaces or control characters", truncate(v))
+	case strings.TrimSpace(v) != v || textutil.HasControl(v):
+		e.add(field, "%q has surrounding spaces or control characters", textutil.Short(v))
 	}
 }
 
@@ -192,8 +194,8 @@ func checkURL(s string) string {
 		return fmt.Sprintf("longer than %d bytes", maxImageLen)
 	}
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || hasControl(s) || strings.ContainsAny(s, " \t") {
-		return fmt.Sprintf("%q is not an absolute http(s) URL", truncate(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || textutil.HasControl(s) || strings.ContainsAny(s, " \t") {
+		return fmt.Sprintf("%q is not an absolute http(s) URL", textutil.Short(s))
 	}
 	return ""
 }
@@ -215,18 +217,7 @@ func IsSiteName(s string) bool {
 
 // IsASIN reports whether s is an Amazon ASIN: 10 upper-case letters or
 // digits.
-func IsASIN(s string) bool {
-	if len(s) != 10 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
+func IsASIN(s string) bool { return len(s) == 10 && textutil.IsUpperAlnum(s) }
 
 // isDecimal accepts "199", "199.9" and "199.99": what Stellar's own example
 // sends. Monitors normalise localized prices ("1.234,56 €", "￥12,800").
@@ -250,20 +241,4 @@ func isDecimal(s string) bool {
 	}
 	frac := len(s) - dot - 1
 	return frac >= 1 && frac <= 2
-}
-
-func hasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
-func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/andybalholm/cascadia"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 )
 
 // sel compiles a selector at package init. The selectors are constants of
@@ -151,18 +153,7 @@ func decodeOfferID(raw string) string {
 
 // isMerchantID accepts Amazon merchant ids: upper-case letters and digits,
 // 8 to 20 long (ATVPDKIKX0DER, A2JZ0S3QVWQECL).
-func isMerchantID(s string) bool {
-	if len(s) < 8 || len(s) > 20 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
+func isMerchantID(s string) bool { return len(s) >= 8 && len(s) <= 20 && textutil.IsUpperAlnum(s) }
 
 // sellerFromHref extracts seller=ID from a seller-profile link.
 func sellerFromHref(href string) string {

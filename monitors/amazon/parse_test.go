@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the parsers' output")
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
+)
 
 // fixtureCase is one file in testdata/ with what it must parse to. The
 // golden file pins the whole parse; the fields here state the behaviour
@@ -209,22 +208,10 @@ func compareGolden(t *testing.T, name string, v any) {
 	}
 	got := buf.Bytes()
 	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s mismatch (run with -update after checking):\n got: %s\nwant: %s", path, got, want)
-	}
+	testutil.Golden(t, path, got)
 }
 
-// The real amazon.com page from /work/shared/fixtures: a third-party buy
+// The real amazon.com page from ../shared/fixtures: a third-party buy
 // box, an empty .a-offscreen in .priceToPay, a list price, dozens of
 // carousel prices and two buy-box forms.
 func TestRealPage(t *testing.T) {
@@ -265,17 +252,26 @@ func TestRealPage(t *testing.T) {
 	}
 }
 
-const realPagePath = "../../../shared/fixtures/amazon-com-B0DR8G428S-third-party.html"
-
+// realPage is the real page from ../shared/fixtures (kept outside the
+// repository); without it the test is skipped, saying so.
 func realPage(tb testing.TB) []byte {
 	tb.Helper()
-	for _, p := range []string{realPagePath, "/work/shared/fixtures/amazon-com-B0DR8G428S-third-party.html"} {
-		if b, err := os.ReadFile(p); err == nil {
-			return b
+	return testutil.SharedFile(tb, realPageFile)
+}
+
+const realPageFile = "fixtures/amazon-com-B0DR8G428S-third-party.html"
+
+// optionalRealPage is the real page for tests that add it to their cases
+// when ../shared is there; they log when it is not.
+func optionalRealPage(tb testing.TB) ([]byte, bool) {
+	tb.Helper()
+	if dir := testutil.SharedDir(); dir != "" {
+		if b, err := os.ReadFile(filepath.Join(dir, realPageFile)); err == nil {
+			return b, true
 		}
 	}
-	tb.Skip("shared real page not present")
-	return nil
+	tb.Logf("../shared/%s is absent: the real page is not among the cases", realPageFile)
+	return nil, false
 }
 
 func TestParseProductEdgeCases(t *testing.T) {

@@ -2,6 +2,7 @@ package amazon
 
 import (
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -16,18 +17,18 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 	case t.Region == "":
 		e.Add("region", "required for site amazon (one of %s)", regionCodes())
 	case !ok:
-		e.Add("region", "%q is not one of %s", short(t.Region), regionCodes())
+		e.Add("region", "%q is not one of %s", textutil.Short(t.Region), regionCodes())
 	}
 	switch {
 	case t.SKU == "":
 		e.Add("sku", "required for site amazon (the product's ASIN, e.g. B0DR8G428S)")
 	case !stellar.IsASIN(t.SKU):
-		e.Add("sku", "%q is not an ASIN (10 upper-case letters or digits, e.g. B0DR8G428S)", short(t.SKU))
+		e.Add("sku", "%q is not an ASIN (10 upper-case letters or digits, e.g. B0DR8G428S)", textutil.Short(t.SKU))
 	}
 	switch mer := t.Merchant; {
 	case mer == "" || mer == "any" || mer == "amazon":
 	case !isMerchantID(mer):
-		e.Add("merchant", "%q is not any, amazon or a merchant id (8-20 upper-case letters or digits)", short(mer))
+		e.Add("merchant", "%q is not any, amazon or a merchant id (8-20 upper-case letters or digits)", textutil.Short(mer))
 	}
 	e.Conditions(t.Conditions)
 	e.Unused(t, "amazon", "store", "handle", "keywords", "fulfillment")
@@ -50,14 +51,6 @@ func (m *Monitor) PingShape(t *monitors.Target) (site string, offerID bool) {
 		return t.StellarSite, true
 	}
 	return DefaultStellarSite, true
-}
-
-// short keeps error messages readable when the input is huge.
-func short(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
 
 var (

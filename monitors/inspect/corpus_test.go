@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 	_ "github.com/stellarfeed/stellarfeed/monitors/all"
 	"github.com/stellarfeed/stellarfeed/monitors/inspect"
@@ -167,21 +168,10 @@ func corpus() []corpusPage {
 // go.mod), or "" when it is absent.
 func sharedDir(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
+	shared := testutil.SharedDir()
+	if shared == "" {
+		return ""
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
 	if _, err := os.Stat(filepath.Join(shared, "realpages", "MANIFEST.md")); err != nil {
 		return ""
 	}

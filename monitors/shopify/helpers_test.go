@@ -2,9 +2,6 @@ package shopify
 
 import (
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -13,18 +10,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func readFixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // routeFetcher answers by exact URL; anything else is a 404 page.
 type routeFetcher struct {

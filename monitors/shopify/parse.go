@@ -10,6 +10,7 @@ import (
 
 	"github.com/bytedance/sonic"
 
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -147,7 +148,7 @@ func (d *decimalPrice) UnmarshalJSON(b []byte) error {
 func parseDecimal(s string) (int64, bool) {
 	s = strings.TrimSpace(s)
 	intPart, frac, hasDot := strings.Cut(s, ".")
-	if intPart == "" || len(intPart) > 11 || !isDigits(intPart) || (hasDot && (frac == "" || !isDigits(frac))) {
+	if intPart == "" || len(intPart) > 11 || !textutil.IsDigits(intPart) || (hasDot && (frac == "" || !textutil.IsDigits(frac))) {
 		return 0, false
 	}
 	if len(frac) > 2 {
@@ -293,16 +294,4 @@ func DetectThrottle(status int, body []byte) (reason string, throttled bool) {
 		return "throttle page: \"temporarily unavailable ... large amounts of web requests\"", true
 	}
 	return "", false
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

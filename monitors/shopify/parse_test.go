@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // golden is what each fixture produces through every parser.
@@ -55,18 +57,7 @@ func TestFixturesGolden(t *testing.T) {
 			}
 			got = append(got, '\n')
 			gpath := path + ".golden"
-			if *update {
-				if err := os.WriteFile(gpath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(gpath)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s mismatch (run with -update after checking)\n got: %s\nwant: %s", gpath, got, want)
-			}
+			testutil.Golden(t, gpath, got)
 		})
 	}
 	if n < 8 {
@@ -76,7 +67,7 @@ func TestFixturesGolden(t *testing.T) {
 
 // TestProductJSFacts pins what the golden files carry.
 func TestProductJSFacts(t *testing.T) {
-	p, err := ParseProductJS(readFixture(t, "product-mixed.js"))
+	p, err := ParseProductJS(testutil.Testdata(t, "product-mixed.js"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +93,7 @@ func TestProductJSFacts(t *testing.T) {
 		}
 	}
 
-	so, err := ParseProductJS(readFixture(t, "product-soldout.js"))
+	so, err := ParseProductJS(testutil.Testdata(t, "product-soldout.js"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,21 +103,21 @@ func TestProductJSFacts(t *testing.T) {
 }
 
 func TestProductsJSONFacts(t *testing.T) {
-	ps, err := ParseProductsJSON(readFixture(t, "products-page1.json"))
+	ps, err := ParseProductsJSON(testutil.Testdata(t, "products-page1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ps) != 3 || ps[0].Variants[0].Price != "115.00" || ps[2].Image != "https://cdn.shopify.com/s/files/1/0611/2233/4455/files/samba.jpg?v=1730000000" {
 		t.Errorf("page 1: %+v", ps)
 	}
-	ps, err = ParseProductsJSON(readFixture(t, "products-page2.json"))
+	ps, err = ParseProductsJSON(testutil.Testdata(t, "products-page2.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ps) != 3 || ps[2].Available || ps[0].Image != "" || ps[0].Variants[1].Image == "" || ps[1].Price != "125.50" {
 		t.Errorf("page 2: %+v", ps)
 	}
-	ps, err = ParseProductsJSON(readFixture(t, "products-empty.json"))
+	ps, err = ParseProductsJSON(testutil.Testdata(t, "products-empty.json"))
 	if err != nil || ps == nil || len(ps) != 0 {
 		t.Errorf("empty page: %v, %v", ps, err)
 	}
@@ -136,7 +127,7 @@ func TestParseErrors(t *testing.T) {
 	js := []struct{ name, body, contains string }{
 		{"empty", "", "decode"},
 		{"html", "<!doctype html><html></html>", "decode"},
-		{"truncated", string(readFixture(t, "malformed.js")), "decode"},
+		{"truncated", string(testutil.Testdata(t, "malformed.js")), "decode"},
 		{"no id", `{"title":"x","variants":[{"id":1}]}`, "id missing"},
 		{"no variants", `{"id":1,"title":"x","variants":[]}`, "no variants"},
 		{"variant without id", `{"id":1,"variants":[{"title":"S"}]}`, "variants[0].id"},
@@ -214,9 +205,9 @@ func TestDetectThrottle(t *testing.T) {
 	}{
 		{429, "", true},
 		{430, "", true},
-		{200, string(readFixture(t, "throttle.html")), true},
-		{503, string(readFixture(t, "throttle.html")), true},
-		{200, string(readFixture(t, "product-mixed.js")), false},
+		{200, string(testutil.Testdata(t, "throttle.html")), true},
+		{503, string(testutil.Testdata(t, "throttle.html")), true},
+		{200, string(testutil.Testdata(t, "product-mixed.js")), false},
 		{404, "Not Found", false},
 		{503, "Service Unavailable", false},
 	} {
@@ -261,7 +252,7 @@ var (
 )
 
 func BenchmarkParseProductJS(b *testing.B) {
-	body := readFixture(b, "product-mixed.js")
+	body := testutil.Testdata(b, "product-mixed.js")
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
@@ -275,11 +266,11 @@ func BenchmarkParseProductJS(b *testing.B) {
 
 func BenchmarkParseProductsJSON(b *testing.B) {
 	// A full page: 250 products, as a big store returns.
-	one, err := ParseProductsJSON(readFixture(b, "products-page1.json"))
+	one, err := ParseProductsJSON(testutil.Testdata(b, "products-page1.json"))
 	if err != nil || len(one) == 0 {
 		b.Fatal(err)
 	}
-	raw := readFixture(b, "products-page1.json")
+	raw := testutil.Testdata(b, "products-page1.json")
 	start := bytes.IndexByte(raw, '[') + 1
 	end := bytes.LastIndexByte(raw, ']')
 	items := raw[start:end]

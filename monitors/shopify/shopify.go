@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -36,14 +37,8 @@ func New() *Monitor { return &Monitor{} }
 // Check runs one check: the product's .js with Handle, the catalog's
 // products.json pages with Keywords.
 func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetcher) monitors.Observation {
-	obs := monitors.Observation{Outcome: monitors.Error}
-	if t == nil {
-		obs.Reason = "nil target"
-		return obs
-	}
-	obs.StellarSite = StellarSite(t)
-	if err := m.ValidateTarget(t); err != nil {
-		obs.Reason = "invalid target: " + err.Error()
+	obs, ok := monitors.StartCheck(t, StellarSite, m.ValidateTarget)
+	if !ok {
 		return obs
 	}
 	base := Origin(t)
@@ -103,17 +98,13 @@ type checker struct {
 // get fetches one URL and classifies everything but a readable 200. It
 // returns the body, or done=true with obs filled in.
 func (c *checker) get(ctx context.Context, f monitors.Fetcher, u string, obs *monitors.Observation) (body []byte, status int, done bool) {
-	resp, err := f.Fetch(ctx, &monitors.Request{
+	resp, err := monitors.FetchPage(ctx, f, &monitors.Request{
 		Method: http.MethodGet,
 		URL:    u,
 		Header: http.Header{"Accept": {"application/json, text/javascript, */*;q=0.1"}},
 	})
-	switch {
-	case err != nil:
-		obs.Outcome, obs.Reason = monitors.Error, fmt.Sprintf("fetch %s: %v", u, err)
-		return nil, 0, true
-	case resp == nil:
-		obs.Outcome, obs.Reason = monitors.Error, fmt.Sprintf("fetch %s: no response", u)
+	if err != nil {
+		obs.Outcome, obs.Reason = monitors.Error, err.Error()
 		return nil, 0, true
 	}
 	if reason, throttled := DetectThrottle(resp.Status, resp.Body); throttled {
@@ -327,23 +318,15 @@ func parseOrigin(field, s string) (*url.URL, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %q: %w", field, truncate(s), err)
+		return nil, fmt.Errorf("%s: %q: %w", field, textutil.Short(s), err)
 	}
 	switch {
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return nil, fmt.Errorf("%s: %q is not an absolute http(s) origin", field, truncate(s))
+		return nil, fmt.Errorf("%s: %q is not an absolute http(s) origin", field, textutil.Short(s))
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/"):
-		return nil, fmt.Errorf("%s: %q must be an origin only (scheme://host), without path, query or credentials", field, truncate(s))
+		return nil, fmt.Errorf("%s: %q must be an origin only (scheme://host), without path, query or credentials", field, textutil.Short(s))
 	}
 	return u, nil
-}
-
-// parseBase is like parseOrigin but allows a path prefix.
-func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
 
 var _ monitors.Monitor = (*Monitor)(nil)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -46,7 +47,7 @@ func checkObservation(t *testing.T, obs monitors.Observation) {
 }
 
 func TestCheckHandle(t *testing.T) {
-	mixed := readFixture(t, "product-mixed.js")
+	mixed := testutil.Testdata(t, "product-mixed.js")
 	jsURL := store + "/products/classic-leather-jacket.js"
 	tests := []struct {
 		name    string
@@ -61,14 +62,14 @@ func TestCheckHandle(t *testing.T) {
 		{name: "mixed availability", resp: ok200(mixed), want: monitors.InStock, offers: []string{"44012345678902", "44012345678903"}},
 		{name: "cap drops the dearer variant", target: monitors.Target{MaxPrice: 130}, resp: ok200(mixed), want: monitors.InStock, offers: []string{"44012345678902"}},
 		{name: "cap drops all", target: monitors.Target{MaxPrice: 100}, resp: ok200(mixed), want: monitors.OutOfStock, reason: "above maxPrice 100"},
-		{name: "sold out", resp: ok200(readFixture(t, "product-soldout.js")), want: monitors.OutOfStock, reason: "sold out"},
+		{name: "sold out", resp: ok200(testutil.Testdata(t, "product-soldout.js")), want: monitors.OutOfStock, reason: "sold out"},
 		{name: "unpublished handle", resp: &monitors.Response{Status: 404, Body: []byte("Not Found")}, want: monitors.OutOfStock, reason: "404"},
 		{name: "password page", resp: &monitors.Response{Status: 200, Body: []byte("<html>Enter store using password</html>"), URL: store + "/password"}, want: monitors.OutOfStock, reason: "password"},
 		{name: "throttled 429", resp: &monitors.Response{Status: 429}, want: monitors.Blocked, reason: "429"},
 		{name: "throttled 430", resp: &monitors.Response{Status: 430}, want: monitors.Blocked, reason: "430"},
-		{name: "throttle page", resp: ok200(readFixture(t, "throttle.html")), want: monitors.Blocked, reason: "throttle page"},
-		{name: "malformed", resp: ok200(readFixture(t, "malformed.js")), want: monitors.Error, reason: "decode"},
-		{name: "storefront html instead of json", resp: ok200(readFixture(t, "storefront.html")), want: monitors.Error, reason: "decode"},
+		{name: "throttle page", resp: ok200(testutil.Testdata(t, "throttle.html")), want: monitors.Blocked, reason: "throttle page"},
+		{name: "malformed", resp: ok200(testutil.Testdata(t, "malformed.js")), want: monitors.Error, reason: "decode"},
+		{name: "storefront html instead of json", resp: ok200(testutil.Testdata(t, "storefront.html")), want: monitors.Error, reason: "decode"},
 		{name: "500", resp: &monitors.Response{Status: 500, Body: []byte("oops")}, want: monitors.Error, reason: "HTTP 500"},
 		{name: "fetch error", err: errors.New("connection reset"), want: monitors.Error, reason: "connection reset"},
 		{name: "base url with path", target: monitors.Target{BaseURL: "http://127.0.0.1:9000/shop.example.com"}, resp: ok200(mixed), want: monitors.InStock,
@@ -119,7 +120,7 @@ func TestCheckHandle(t *testing.T) {
 
 func TestCheckHandleOfferFields(t *testing.T) {
 	f := &routeFetcher{routes: map[string]*monitors.Response{
-		store + "/products/classic-leather-jacket.js": ok200(readFixture(t, "product-mixed.js")),
+		store + "/products/classic-leather-jacket.js": ok200(testutil.Testdata(t, "product-mixed.js")),
 	}}
 	tg := monitors.Target{Site: Site, Store: store + "/", Handle: "classic-leather-jacket", StellarSite: "northwind"}
 	obs := New().Check(context.Background(), &tg, f)
@@ -152,7 +153,7 @@ func catalog(t *testing.T, base string, pages ...[]byte) *routeFetcher {
 }
 
 func TestCheckKeywords(t *testing.T) {
-	p1, p2, empty := readFixture(t, "products-page1.json"), readFixture(t, "products-page2.json"), readFixture(t, "products-empty.json")
+	p1, p2, empty := testutil.Testdata(t, "products-page1.json"), testutil.Testdata(t, "products-page2.json"), testutil.Testdata(t, "products-empty.json")
 	tests := []struct {
 		name     string
 		keywords [][]string
@@ -190,7 +191,7 @@ func TestCheckKeywords(t *testing.T) {
 		{name: "throttled on page 2", keywords: [][]string{{"dunk"}},
 			fetcher: func(t *testing.T) *routeFetcher {
 				f := catalog(t, store, p1, p2, empty)
-				f.routes[ProductsJSONURL(store, 2)] = &monitors.Response{Status: 200, Body: readFixture(t, "throttle.html")}
+				f.routes[ProductsJSONURL(store, 2)] = &monitors.Response{Status: 200, Body: testutil.Testdata(t, "throttle.html")}
 				return f
 			},
 			want: monitors.Blocked, reason: "throttle", requests: 2},
@@ -205,7 +206,7 @@ func TestCheckKeywords(t *testing.T) {
 			fetcher: func(t *testing.T) *routeFetcher { return catalog(t, store) },
 			want:    monitors.Error, reason: "HTTP 404", requests: 1},
 		{name: "not a products page", keywords: [][]string{{"dunk"}},
-			fetcher: func(t *testing.T) *routeFetcher { return catalog(t, store, readFixture(t, "product-mixed.js")) },
+			fetcher: func(t *testing.T) *routeFetcher { return catalog(t, store, testutil.Testdata(t, "product-mixed.js")) },
 			want:    monitors.Error, reason: "no products array", requests: 1},
 		{name: "bounded at 20 pages", keywords: [][]string{{"samba"}},
 			fetcher: func(t *testing.T) *routeFetcher {
@@ -253,7 +254,7 @@ func TestCheckKeywords(t *testing.T) {
 
 func TestCheckKeywordsBaseURLAndImages(t *testing.T) {
 	base := "http://127.0.0.1:9000/shop.example.com"
-	f := catalog(t, base, readFixture(t, "products-page2.json"), readFixture(t, "products-empty.json"))
+	f := catalog(t, base, testutil.Testdata(t, "products-page2.json"), testutil.Testdata(t, "products-empty.json"))
 	tg := monitors.Target{Site: Site, Store: store, Keywords: [][]string{{"jordan"}}, BaseURL: base + "/"}
 	obs := New().Check(context.Background(), &tg, f)
 	if obs.Outcome != monitors.InStock {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -28,20 +29,20 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 		e.Add("", "site shopify needs handle (one product) or keywords (keyword groups over the whole catalog)")
 	case t.Handle != "":
 		h := t.Handle
-		if len(h) > 255 || strings.ContainsAny(h, "/?#% \t\r\n") || strings.IndexFunc(h, monitors.IsControl) >= 0 || strings.Trim(h, ".") == "" {
-			e.Add("handle", "%q is not a product handle (as in /products/<handle>, e.g. classic-leather-jacket)", truncate(h))
+		if len(h) > 255 || strings.ContainsAny(h, "/?#% \t\r\n") || textutil.HasControl(h) || strings.Trim(h, ".") == "" {
+			e.Add("handle", "%q is not a product handle (as in /products/<handle>, e.g. classic-leather-jacket)", textutil.Short(h))
 		}
 	default:
 		keywordErrors(&e, t.Keywords)
 	}
 	if t.Region != "" {
-		e.Add("region", "%q is not used by site shopify (prices are in the store's currency)", truncate(t.Region))
+		e.Add("region", "%q is not used by site shopify (prices are in the store's currency)", textutil.Short(t.Region))
 	}
 	if t.SKU != "" {
-		e.Add("sku", "%q is not used by site shopify (use handle or keywords)", truncate(t.SKU))
+		e.Add("sku", "%q is not used by site shopify (use handle or keywords)", textutil.Short(t.SKU))
 	}
 	if t.Merchant != "" && !strings.EqualFold(t.Merchant, "any") {
-		e.Add("merchant", "%q: a Shopify store is its only merchant (leave empty)", truncate(t.Merchant))
+		e.Add("merchant", "%q: a Shopify store is its only merchant (leave empty)", textutil.Short(t.Merchant))
 	}
 	if t.Fulfillment != "" {
 		e.Add("fulfillment", "a Walmart option, not used by site shopify")

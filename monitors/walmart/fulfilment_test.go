@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
 // An item IN_STOCK for store pickup only must not ping a shipping target
 // (what a Stellar task buys); the target's fulfillment option decides.
 func TestFulfillment(t *testing.T) {
-	base := readFixture(t, "usa-instock-walmart.html")
+	base := testutil.Testdata(t, "usa-instock-walmart.html")
 	const ship = `"fulfillmentType":"FC","shippingOption":{"availabilityStatus":"AVAILABLE","slaTier":"TWO_DAY","shipMethod":"STANDARD"}`
 	if !bytes.Contains(base, []byte(ship)) {
 		t.Fatal("fixture changed: no shippingOption to rewrite")

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -44,7 +45,7 @@ func FuzzParseProduct(f *testing.F) {
 			}
 			return
 		}
-		if p.ItemID == "" || !isAlnum(p.ItemID) {
+		if p.ItemID == "" || !textutil.IsAlnum(p.ItemID) {
 			t.Fatalf("item id %q", p.ItemID)
 		}
 		if p.Availability != InStockStatus && p.Availability != OutOfStockStatus {

@@ -3,9 +3,6 @@ package walmart
 import (
 	"context"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -14,18 +11,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func readFixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // fakeFetcher answers every request with resp (or err) and records what
 // was asked.

@@ -11,6 +11,7 @@ import (
 	"github.com/bytedance/sonic"
 	"github.com/bytedance/sonic/ast"
 
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -291,8 +292,8 @@ func (rp *rawProduct) product(finalURL string) (Product, error) {
 	if p.ItemID == "" {
 		return Product{}, fmt.Errorf("%w: product.usItemId is missing", ErrNoProduct)
 	}
-	if len(p.ItemID) > 64 || !isAlnum(p.ItemID) {
-		return Product{}, fmt.Errorf("product.usItemId %q is not an item id (letters and digits)", truncate(p.ItemID))
+	if len(p.ItemID) > 64 || !textutil.IsAlnum(p.ItemID) {
+		return Product{}, fmt.Errorf("product.usItemId %q is not an item id (letters and digits)", textutil.Short(p.ItemID))
 	}
 
 	avail, err := rp.availability()
@@ -423,7 +424,7 @@ func (rp *rawProduct) availability() (string, error) {
 		}
 		return OutOfStockStatus, nil
 	}
-	return "", fmt.Errorf("product.availabilityStatus %q is not IN_STOCK or OUT_OF_STOCK", truncate(rp.AvailabilityStatus))
+	return "", fmt.Errorf("product.availabilityStatus %q is not IN_STOCK or OUT_OF_STOCK", textutil.Short(rp.AvailabilityStatus))
 }
 
 // offerID returns the first valid offer id among the known places.
@@ -582,11 +583,4 @@ func spaceWidth(s string) int {
 		return len("\u202f")
 	}
 	return 0
-}
-
-func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }

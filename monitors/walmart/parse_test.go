@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -57,7 +57,7 @@ type golden struct {
 func TestFixturesGolden(t *testing.T) {
 	for _, tc := range fixtureCases {
 		t.Run(tc.file, func(t *testing.T) {
-			body := readFixture(t, tc.file)
+			body := testutil.Testdata(t, tc.file)
 			var g golden
 			g.BlockReason, g.Blocked = DetectBlock(tc.status, tc.finalURL, body)
 			if p, err := ParseProduct(body, tc.finalURL); err != nil {
@@ -75,18 +75,7 @@ func TestFixturesGolden(t *testing.T) {
 			}
 			got = append(got, '\n')
 			path := filepath.Join("testdata", strings.TrimSuffix(tc.file, ".html")+".golden")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s mismatch (run with -update after checking)\n got: %s\nwant: %s", path, got, want)
-			}
+			testutil.Golden(t, path, got)
 		})
 	}
 }
@@ -115,7 +104,7 @@ func TestFixtureFacts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			p, err := ParseProduct(readFixture(t, tt.file), "")
+			p, err := ParseProduct(testutil.Testdata(t, tt.file), "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +213,7 @@ func TestNormalizePrice(t *testing.T) {
 }
 
 func TestDetectBlock(t *testing.T) {
-	page := readFixture(t, "usa-instock-walmart.html")
+	page := testutil.Testdata(t, "usa-instock-walmart.html")
 	tests := []struct {
 		name     string
 		status   int
@@ -245,13 +234,13 @@ func TestDetectBlock(t *testing.T) {
 		{"press and hold without next data", 200, "", "<p>Press and hold the button</p>", true, "Press and hold"},
 		// A description that says "press and hold" is not a wall.
 		{"press and hold in product text", 200, "", strings.Replace(string(page), "Add to cart", "Press and hold to open", 1), false, ""},
-		{"truncated page is broken, not blocked", 200, "", string(readFixture(t, "truncated-json.html")), false, ""},
+		{"truncated page is broken, not blocked", 200, "", string(testutil.Testdata(t, "truncated-json.html")), false, ""},
 		// A page without product data and without a wall marker is an
 		// unknown layout (Check), not a block that backs off proxies.
 		{"no next data 200 is not a block", 200, "", "<html><body>Hi</body></html>", false, ""},
 		{"verify your identity", 200, "", "<html><head><title>Verify Your Identity</title></head></html>", true, "Verify Your Identity"},
 		{"no next data 502 is an error, not a block", 502, "", "<html>Bad gateway</html>", false, ""},
-		{"404 with next data", 404, "", string(readFixture(t, "usa-not-found.html")), false, ""},
+		{"404 with next data", 404, "", string(testutil.Testdata(t, "usa-not-found.html")), false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,7 +256,7 @@ func TestDetectBlock(t *testing.T) {
 }
 
 func TestParseProductAllocs(t *testing.T) {
-	body := readFixture(t, "usa-instock-walmart.html")
+	body := testutil.Testdata(t, "usa-instock-walmart.html")
 	allocs := testing.AllocsPerRun(50, func() {
 		if _, err := ParseProduct(body, ""); err != nil {
 			t.Fatal(err)
@@ -284,7 +273,7 @@ var sinkProduct Product
 
 func BenchmarkParseProduct(b *testing.B) {
 	for _, name := range []string{"usa-instock-walmart.html", "ca-offer-buybox.html"} {
-		body := readFixture(b, name)
+		body := testutil.Testdata(b, name)
 		// A real page is ~1 MB: pad with markup before the script, as the
 		// server-rendered HTML is.
 		big := append(bytes.Repeat([]byte(`<div class="flex items-center"><span>carousel item</span></div>`), 8000), body...)
@@ -308,7 +297,7 @@ func BenchmarkParseProduct(b *testing.B) {
 }
 
 func BenchmarkDetectBlock(b *testing.B) {
-	body := append(bytes.Repeat([]byte(`<div class="flex items-center"><span>carousel item</span></div>`), 8000), readFixture(b, "usa-instock-walmart.html")...)
+	body := append(bytes.Repeat([]byte(`<div class="flex items-center"><span>carousel item</span></div>`), 8000), testutil.Testdata(b, "usa-instock-walmart.html")...)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {

@@ -3,6 +3,7 @@ package walmart
 import (
 	"strings"
 
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -19,25 +20,25 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 	case "":
 		e.Add("region", "required for site walmart (USA or CA)")
 	default:
-		e.Add("region", "%q is not one of USA, CA", truncate(t.Region))
+		e.Add("region", "%q is not one of USA, CA", textutil.Short(t.Region))
 	}
 	switch {
 	case t.SKU == "":
 		e.Add("sku", "required for site walmart (the item id in the product URL)")
 	case t.Region == RegionUSA && !IsItemID(RegionUSA, t.SKU):
-		e.Add("sku", "%q is not a Walmart USA item id (digits, e.g. 5113183757)", truncate(t.SKU))
+		e.Add("sku", "%q is not a Walmart USA item id (digits, e.g. 5113183757)", textutil.Short(t.SKU))
 	case t.Region == RegionCA && !IsItemID(RegionCA, t.SKU):
-		e.Add("sku", "%q is not a Walmart Canada item id (12 letters or digits, or 13 digits, e.g. 6000203423051)", truncate(t.SKU))
+		e.Add("sku", "%q is not a Walmart Canada item id (12 letters or digits, or 13 digits, e.g. 6000203423051)", textutil.Short(t.SKU))
 	}
 	switch mer := t.Merchant; {
 	case mer == "" || strings.EqualFold(mer, MerchantAny) || strings.EqualFold(mer, MerchantWalmart):
-	case len(mer) > 64 || !isAlnum(mer):
-		e.Add("merchant", "%q is not any, walmart or a seller id (letters and digits)", truncate(mer))
+	case len(mer) > 64 || !textutil.IsAlnum(mer):
+		e.Add("merchant", "%q is not any, walmart or a seller id (letters and digits)", textutil.Short(mer))
 	}
 	switch t.Fulfillment {
 	case "", FulfillShipping, FulfillPickup, FulfillAny:
 	default:
-		e.Add("fulfillment", "%q is not one of shipping, pickup, any", truncate(t.Fulfillment))
+		e.Add("fulfillment", "%q is not one of shipping, pickup, any", textutil.Short(t.Fulfillment))
 	}
 	e.Conditions(t.Conditions)
 	e.Unused(t, "walmart", "store", "handle", "keywords")
@@ -52,9 +53,9 @@ func (m *Monitor) ValidateTarget(t *monitors.Target) error {
 func IsItemID(region, sku string) bool {
 	switch region {
 	case RegionUSA:
-		return isDigits(sku) && len(sku) <= 20
+		return textutil.IsDigits(sku) && len(sku) <= 20
 	case RegionCA:
-		return (len(sku) == 12 && isAlnum(sku)) || (len(sku) == 13 && isDigits(sku))
+		return (len(sku) == 12 && textutil.IsAlnum(sku)) || (len(sku) == 13 && textutil.IsDigits(sku))
 	}
 	return false
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -47,14 +48,8 @@ func New() *Monitor { return &Monitor{} }
 // never reports OutOfStock for a page it could not read: blocks are
 // Blocked, everything else unreadable is Error.
 func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetcher) monitors.Observation {
-	obs := monitors.Observation{Outcome: monitors.Error}
-	if t == nil {
-		obs.Reason = "nil target"
-		return obs
-	}
-	obs.StellarSite = StellarSite(t)
-	if err := m.ValidateTarget(t); err != nil {
-		obs.Reason = "invalid target: " + err.Error()
+	obs, ok := monitors.StartCheck(t, StellarSite, m.ValidateTarget)
+	if !ok {
 		return obs
 	}
 	pageURL := ProductURL(t)
@@ -67,13 +62,9 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 		},
 		Region: t.Region,
 	}
-	resp, err := f.Fetch(ctx, req)
+	resp, err := monitors.FetchPage(ctx, f, req)
 	if err != nil {
-		obs.Reason = fmt.Sprintf("fetch %s: %v", pageURL, err)
-		return obs
-	}
-	if resp == nil {
-		obs.Reason = fmt.Sprintf("fetch %s: no response", pageURL)
+		obs.Reason = err.Error()
 		return obs
 	}
 	finalURL := resp.URL
@@ -99,7 +90,7 @@ func (m *Monitor) Check(ctx context.Context, t *monitors.Target, f monitors.Fetc
 	// A page about another item (a merged or redirected listing) must not
 	// ping under this target's sku.
 	if !sameItem(t.Region, p.ItemID, t.SKU) {
-		obs.Reason = fmt.Sprintf("page shows item %s, not %s", truncate(p.ItemID), t.SKU)
+		obs.Reason = fmt.Sprintf("page shows item %s, not %s", textutil.Short(p.ItemID), t.SKU)
 		return obs
 	}
 	offer := OfferFor(t, &p, pageURL)
@@ -250,11 +241,11 @@ func passes(t *monitors.Target, o *monitors.Offer) (string, bool) {
 	case m == "" || strings.EqualFold(m, MerchantAny):
 	case strings.EqualFold(m, MerchantWalmart):
 		if !o.SoldByRetailer {
-			return fmt.Sprintf("sold by %q, not Walmart", truncate(o.Merchant)), false
+			return fmt.Sprintf("sold by %q, not Walmart", textutil.Short(o.Merchant)), false
 		}
 	default:
 		if !strings.EqualFold(o.Merchant, m) {
-			return fmt.Sprintf("sold by %q, not seller %s", truncate(o.Merchant), m), false
+			return fmt.Sprintf("sold by %q, not seller %s", textutil.Short(o.Merchant), m), false
 		}
 	}
 	if t.MaxPrice > 0 {
@@ -297,31 +288,6 @@ func acceptLanguage(region string) string {
 		return "en-CA,en;q=0.9"
 	}
 	return "en-US,en;q=0.9"
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func isAlnum(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 var _ monitors.Monitor = (*Monitor)(nil)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 )
 
@@ -22,10 +23,10 @@ func TestRegistered(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	usaIn := readFixture(t, "usa-instock-walmart.html")
-	usa3P := readFixture(t, "usa-thirdparty.html")
-	caIn := readFixture(t, "ca-instock-walmart.html")
-	ca3P := readFixture(t, "ca-thirdparty.html")
+	usaIn := testutil.Testdata(t, "usa-instock-walmart.html")
+	usa3P := testutil.Testdata(t, "usa-thirdparty.html")
+	caIn := testutil.Testdata(t, "ca-instock-walmart.html")
+	ca3P := testutil.Testdata(t, "ca-thirdparty.html")
 	noPrice := bytes.Replace(bytes.Replace(usaIn, []byte(`"price":19.93`), []byte(`"price":null`), 1), []byte(`"priceString":"$19.93"`), []byte(`"priceString":""`), 1)
 
 	usa := func(sku string) monitors.Target { return monitors.Target{Site: Site, Region: RegionUSA, SKU: sku} }
@@ -54,24 +55,24 @@ func TestCheck(t *testing.T) {
 		{name: "max price below", target: with(usa("5113183757"), func(t *monitors.Target) { t.MaxPrice = 19.5 }), resp: ok200(usaIn), want: monitors.OutOfStock, reason: "above maxPrice 19.5"},
 		{name: "max price and no price", target: with(usa("5113183757"), func(t *monitors.Target) { t.MaxPrice = 100 }), resp: ok200(noPrice), want: monitors.OutOfStock, reason: "no price"},
 		{name: "no price, no cap", target: usa("5113183757"), resp: ok200(noPrice), want: monitors.InStock},
-		{name: "usa out of stock", target: usa("5089212491"), resp: ok200(readFixture(t, "usa-oos.html")), want: monitors.OutOfStock, reason: "OUT_OF_STOCK"},
+		{name: "usa out of stock", target: usa("5089212491"), resp: ok200(testutil.Testdata(t, "usa-oos.html")), want: monitors.OutOfStock, reason: "OUT_OF_STOCK"},
 		{name: "ca in stock, walmart filter by name", target: with(ca("6000203458791"), func(t *monitors.Target) { t.Merchant = "walmart" }), resp: ok200(caIn), want: monitors.InStock,
 			wantURL: "https://www.walmart.ca/en/ip/6000203458791", wantSite: "walmartca"},
 		{name: "ca walmart filter drops third party", target: with(ca("2RP4NDX6W8YA"), func(t *monitors.Target) { t.Merchant = "walmart" }), resp: ok200(ca3P), want: monitors.OutOfStock, reason: "not Walmart"},
 		{name: "ca third party any", target: ca("2RP4NDX6W8YA"), resp: ok200(ca3P), want: monitors.InStock},
 		{name: "ca sku case-insensitive", target: ca("2rp4ndx6w8ya"), resp: ok200(ca3P), want: monitors.InStock, wantURL: "https://www.walmart.ca/en/ip/2rp4ndx6w8ya"},
-		{name: "ca fulfillment out", target: ca("6JW7MWS0LXB5"), resp: ok200(readFixture(t, "ca-oos-fulfillment.html")), want: monitors.OutOfStock},
+		{name: "ca fulfillment out", target: ca("6JW7MWS0LXB5"), resp: ok200(testutil.Testdata(t, "ca-oos-fulfillment.html")), want: monitors.OutOfStock},
 		{name: "stellar site override", target: with(ca("6000203458791"), func(t *monitors.Target) { t.StellarSite = "walmart-canada" }), resp: ok200(caIn), want: monitors.InStock, wantSite: "walmart-canada"},
 		{name: "base url with path", target: with(usa("5113183757"), func(t *monitors.Target) { t.BaseURL = "http://127.0.0.1:9000/www.walmart.com/" }), resp: ok200(usaIn), want: monitors.InStock,
 			wantURL: "http://127.0.0.1:9000/www.walmart.com/ip/5113183757"},
-		{name: "blocked redirect", target: usa("5113183757"), resp: &monitors.Response{Status: 200, Body: readFixture(t, "blocked-redirect.html"), URL: "https://www.walmart.com/blocked?url=L2lw"}, want: monitors.Blocked, reason: "/blocked"},
-		{name: "robot or human", target: usa("5113183757"), resp: ok200(readFixture(t, "robot-or-human.html")), want: monitors.Blocked},
-		{name: "px captcha", target: usa("5113183757"), resp: ok200(readFixture(t, "px-captcha.html")), want: monitors.Blocked},
-		{name: "access denied", target: ca("6000203458791"), resp: &monitors.Response{Status: 403, Body: readFixture(t, "access-denied.html")}, want: monitors.Blocked, reason: "403"},
+		{name: "blocked redirect", target: usa("5113183757"), resp: &monitors.Response{Status: 200, Body: testutil.Testdata(t, "blocked-redirect.html"), URL: "https://www.walmart.com/blocked?url=L2lw"}, want: monitors.Blocked, reason: "/blocked"},
+		{name: "robot or human", target: usa("5113183757"), resp: ok200(testutil.Testdata(t, "robot-or-human.html")), want: monitors.Blocked},
+		{name: "px captcha", target: usa("5113183757"), resp: ok200(testutil.Testdata(t, "px-captcha.html")), want: monitors.Blocked},
+		{name: "access denied", target: ca("6000203458791"), resp: &monitors.Response{Status: 403, Body: testutil.Testdata(t, "access-denied.html")}, want: monitors.Blocked, reason: "403"},
 		{name: "429", target: usa("5113183757"), resp: &monitors.Response{Status: 429}, want: monitors.Blocked},
-		{name: "no next data", target: usa("5113183757"), resp: ok200(readFixture(t, "no-next-data.html")), want: monitors.UnknownLayout, reason: "no __NEXT_DATA__"},
-		{name: "truncated", target: usa("5113183757"), resp: ok200(readFixture(t, "truncated-json.html")), want: monitors.Error, reason: "truncated"},
-		{name: "404", target: usa("9999999999"), resp: &monitors.Response{Status: 404, Body: readFixture(t, "usa-not-found.html")}, want: monitors.Error, reason: "HTTP 404"},
+		{name: "no next data", target: usa("5113183757"), resp: ok200(testutil.Testdata(t, "no-next-data.html")), want: monitors.UnknownLayout, reason: "no __NEXT_DATA__"},
+		{name: "truncated", target: usa("5113183757"), resp: ok200(testutil.Testdata(t, "truncated-json.html")), want: monitors.Error, reason: "truncated"},
+		{name: "404", target: usa("9999999999"), resp: &monitors.Response{Status: 404, Body: testutil.Testdata(t, "usa-not-found.html")}, want: monitors.Error, reason: "HTTP 404"},
 		{name: "503 error page", target: usa("5113183757"), resp: &monitors.Response{Status: 503, Body: []byte("<html>Service Unavailable</html>")}, want: monitors.Error, reason: "HTTP 503"},
 		{name: "other item on the page", target: usa("123"), resp: ok200(usaIn), want: monitors.Error, reason: "not 123"},
 		{name: "fetch error", target: usa("5113183757"), err: errors.New("proxy refused"), want: monitors.Error, reason: "proxy refused"},
@@ -141,7 +142,7 @@ func checkOffer(t *testing.T, site string, o monitors.Offer) {
 }
 
 func TestCheckOfferFields(t *testing.T) {
-	f := &fakeFetcher{resp: &monitors.Response{Status: 200, Body: readFixture(t, "usa-thirdparty.html")}}
+	f := &fakeFetcher{resp: &monitors.Response{Status: 200, Body: testutil.Testdata(t, "usa-thirdparty.html")}}
 	obs := New().Check(context.Background(), &monitors.Target{Region: RegionUSA, SKU: "13816151308"}, f)
 	if obs.Outcome != monitors.InStock {
 		t.Fatalf("%v: %s", obs.Outcome, obs.Reason)
@@ -165,7 +166,7 @@ func TestCheckOfferFields(t *testing.T) {
 func TestCheckCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	f := &fakeFetcher{resp: &monitors.Response{Status: 200, Body: readFixture(t, "usa-instock-walmart.html")}}
+	f := &fakeFetcher{resp: &monitors.Response{Status: 200, Body: testutil.Testdata(t, "usa-instock-walmart.html")}}
 	obs := New().Check(ctx, &monitors.Target{Region: RegionUSA, SKU: "5113183757"}, f)
 	if obs.Outcome != monitors.Error || !strings.Contains(obs.Reason, "canceled") {
 		t.Errorf("%v: %s", obs.Outcome, obs.Reason)
@@ -174,7 +175,7 @@ func TestCheckCanceled(t *testing.T) {
 
 func TestCheckLongTitleClipped(t *testing.T) {
 	long := strings.Repeat("Ünïcode ", 100)
-	body := bytes.Replace(readFixture(t, "usa-instock-walmart.html"),
+	body := bytes.Replace(testutil.Testdata(t, "usa-instock-walmart.html"),
 		[]byte(`"name":"Ziploc Brand Freezer Bags with New Stay Open Design, Gallon, 38 Count"`), []byte(`"name":"`+long+`"`), 1)
 	f := &fakeFetcher{resp: &monitors.Response{Status: 200, Body: body}}
 	obs := New().Check(context.Background(), &monitors.Target{Region: RegionUSA, SKU: "5113183757"}, f)
