@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 func TestPingTemplateIsAValidStellarPing(t *testing.T) {

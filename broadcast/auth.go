@@ -6,7 +6,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 // Identity is what an Authenticator knows about a key. The broadcaster
@@ -19,7 +19,7 @@ type Identity struct {
 	// "amazon" allows every amazon region, "amazon:USA" one region.
 	Scopes []string
 	// Feed is the routing number of the key's feed: the connection
-	// receives only messages whose stellar.Message.Feed equals it (0, the
+	// receives only messages whose wire.Message.Feed equals it (0, the
 	// default feed, for keys that predate feeds). Webhook says the feed
 	// carries webhook events, whose /ws channels are free-form names.
 	Feed    uint32
@@ -81,7 +81,7 @@ func rejection(err error) (int, string) {
 // filter decides which messages a connection receives. It is built once
 // per connection; match compares a few short strings and never allocates.
 type filter struct {
-	stellar.Filter // query filters and key scopes, as on every endpoint
+	wire.Filter // query filters and key scopes, as on every endpoint
 
 	// feed is the connection's feed (Identity.Feed): messages of any
 	// other feed never match, on every endpoint. An integer compare, so
@@ -92,15 +92,15 @@ type filter struct {
 	// Realtime (/ws) connections receive only what they subscribed to,
 	// within the scopes and query filters above; nothing until then.
 	realtime bool
-	unixMs   bool            // envelope timestamps in unix ms (?timestamp=unix)
-	subAll   bool            // subscribed to "*"
-	subs     []stellar.Scope // subscribed channels; Region "" = every region
+	unixMs   bool         // envelope timestamps in unix ms (?timestamp=unix)
+	subAll   bool         // subscribed to "*"
+	subs     []wire.Scope // subscribed channels; Region "" = every region
 }
 
 // newFilter is the filter of a connection admitted as id with req.
 func newFilter(id Identity, req request) filter {
 	return filter{
-		Filter:   stellar.Filter{Sites: req.sites, Regions: req.regions, Scopes: stellar.ParseScopes(id.Scopes)},
+		Filter:   wire.Filter{Sites: req.sites, Regions: req.regions, Scopes: wire.ParseScopes(id.Scopes)},
 		feed:     id.Feed,
 		webhook:  id.Webhook,
 		realtime: req.realtime,
@@ -108,20 +108,20 @@ func newFilter(id Identity, req request) filter {
 	}
 }
 
-func (f *filter) match(m *stellar.Message) bool {
+func (f *filter) match(m *wire.Message) bool {
 	if m.Feed != f.feed {
 		return false
 	}
 	if m.Webhook {
 		// Site is the event's channel; site and region filters are
 		// Stellar's and do not apply.
-		return !f.realtime || f.subAll || stellar.MatchesAny(f.subs, m.Site, "")
+		return !f.realtime || f.subAll || wire.MatchesAny(f.subs, m.Site, "")
 	}
 	if !f.Match(m.Site, m.Region) {
 		return false
 	}
 	if f.realtime {
-		return f.subAll || stellar.MatchesAny(f.subs, m.Site, m.Region)
+		return f.subAll || wire.MatchesAny(f.subs, m.Site, m.Region)
 	}
 	return true
 }

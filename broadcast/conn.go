@@ -9,9 +9,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/mailru/easygo/netpoll"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 	"golang.org/x/sys/unix"
-
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
 
 // Connection states, guarded by conn.mu.
@@ -56,14 +55,14 @@ type conn struct {
 	mu           sync.Mutex
 	dead         bool
 	state        uint8
-	wantOut      bool             // EPOLLOUT is in the epoll mask
-	next         uint64           // next log sequence to consider
-	partial      *stellar.Message // frame cut by a short write: finish it first
-	off          int              // bytes of partial already written
-	ctrl         []byte           // queued control frames, written at a frame boundary
-	ctrlOff      int              // bytes of ctrl already written
-	blockedSince int64            // msgLog.now() of the first EAGAIN in a row
-	closeBy      int64            // msgLog.now(): finalize a closing conn by then
+	wantOut      bool          // EPOLLOUT is in the epoll mask
+	next         uint64        // next log sequence to consider
+	partial      *wire.Message // frame cut by a short write: finish it first
+	off          int           // bytes of partial already written
+	ctrl         []byte        // queued control frames, written at a frame boundary
+	ctrlOff      int           // bytes of ctrl already written
+	blockedSince int64         // msgLog.now() of the first EAGAIN in a row
+	closeBy      int64         // msgLog.now(): finalize a closing conn by then
 	delivered    uint64
 	rbuf         []byte // part of a client frame carried between reads
 	why          closeReason

@@ -1,5 +1,5 @@
 // Package broadcast is stellarfeed's WebSocket ping broadcaster: it pushes
-// every Stellar ping, encoded once into one frame (stellar.Message), to
+// every Stellar ping, encoded once into one frame (wire.Message), to
 // tens of thousands of authenticated bots and dashboards.
 //
 // # Endpoints
@@ -59,7 +59,7 @@
 //     SessionAuthenticator admits /ws by the sf_session cookie.
 //
 // Every connection receives only its key's feed (Identity.Feed compared
-// with stellar.Message.Feed, an integer compare). docs/api.md documents
+// with wire.Message.Feed, an integer compare). docs/api.md documents
 // the protocol for clients.
 //   - Replies (connected, acks, errors, pongs) go through the connection's
 //     control queue, written between data frames, never inside one. A

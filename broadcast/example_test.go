@@ -16,7 +16,8 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/stellarfeed/stellarfeed/broadcast"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // keys is a toy Authenticator: one fixed key.
@@ -54,7 +55,7 @@ func Example() {
 		time.Sleep(time.Millisecond)
 	}
 
-	msg, err := stellar.NewMessage(&stellar.Ping{Site: "amazon", Region: "USA", SKU: "B0DGHRT7PS", OfferID: "offer-1"})
+	msg, err := wire.New(stellar.Rules{}, &stellar.Ping{Site: "amazon", Region: "USA", SKU: "B0DGHRT7PS", OfferID: "offer-1"})
 	if err != nil {
 		panic(err)
 	}
@@ -121,7 +122,7 @@ func Example_realtime() {
 	_ = wsutil.WriteClientText(conn, []byte(`{"type":"subscribe","channel":"amazon:USA"}`))
 	fmt.Println(read())
 
-	msg, err := stellar.NewMessage(&stellar.Ping{Site: "amazon", Region: "USA", SKU: "B0DGHRT7PS", OfferID: "offer-1"})
+	msg, err := wire.New(stellar.Rules{}, &stellar.Ping{Site: "amazon", Region: "USA", SKU: "B0DGHRT7PS", OfferID: "offer-1"})
 	if err != nil {
 		panic(err)
 	}

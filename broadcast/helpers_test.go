@@ -18,8 +18,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 // fakeAuth accepts the keys it holds; it also observes connections.
@@ -226,10 +225,10 @@ func (c *client) send(op ws.OpCode, payload []byte) error {
 }
 
 // testMessage builds a ping message whose SKU carries i.
-func testMessage(t testing.TB, site, region string, i int) *stellar.Message {
+func testMessage(t testing.TB, site, region string, i int) *wire.Message {
 	t.Helper()
 	payload := fmt.Sprintf(`{"site":%q,"region":%q,"sku":"B0TEST%05d","offerId":"%s"}`, site, region, i, strings.Repeat("x", 500))
-	return stellar.MessageFromPayload(site, region, []byte(payload))
+	return wire.FromPayload(site, region, []byte(payload))
 }
 
 // skuIndex extracts i from a testMessage payload.

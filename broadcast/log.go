@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 // msgLog is the bounded in-memory log of published messages. Publish
@@ -29,7 +29,7 @@ type slot struct {
 	seq   atomic.Uint64 // 0 while being rewritten
 	start atomic.Uint64 // value of total before this frame
 	at    atomic.Int64  // Publish time (msgLog.now): envelope timestamp, fan-out age
-	msg   atomic.Pointer[stellar.Message]
+	msg   atomic.Pointer[wire.Message]
 
 	// The /ws envelope of msg, built by the first pass that needs it.
 	// envMu makes that build happen once per message even when several
@@ -43,7 +43,7 @@ type slot struct {
 // envelope is the /ws event frame of the message with sequence seq.
 type envelope struct {
 	seq uint64
-	msg stellar.Message // by value: one allocation less per message
+	msg wire.Message // by value: one allocation less per message
 }
 
 func newMsgLog(size int) *msgLog {
@@ -62,7 +62,7 @@ func newMsgLog(size int) *msgLog {
 func (l *msgLog) now() int64 { return int64(time.Since(l.epoch)) }
 
 // append adds m, published at at (from now), and returns its sequence number.
-func (l *msgLog) append(m *stellar.Message, at int64) uint64 {
+func (l *msgLog) append(m *wire.Message, at int64) uint64 {
 	l.mu.Lock()
 	seq := l.head.Load()
 	total := l.total.Load()
@@ -80,7 +80,7 @@ func (l *msgLog) append(m *stellar.Message, at int64) uint64 {
 
 // get returns the message with sequence seq and the log's byte count
 // before it, or nil when seq has left the ring.
-func (l *msgLog) get(seq uint64) (*stellar.Message, uint64) {
+func (l *msgLog) get(seq uint64) (*wire.Message, uint64) {
 	sl := &l.slots[seq&l.mask]
 	m := sl.msg.Load()
 	start := sl.start.Load()
@@ -102,7 +102,7 @@ func (l *msgLog) publishedAt(seq uint64) (int64, bool) {
 // seq, building it on first use: once per message, and only for messages
 // a /ws connection actually receives. built reports whether this call
 // built it. It returns nil when seq has left the ring meanwhile.
-func (l *msgLog) envelope(seq uint64, m *stellar.Message, unix bool) (env *stellar.Message, built bool) {
+func (l *msgLog) envelope(seq uint64, m *wire.Message, unix bool) (env *wire.Message, built bool) {
 	sl := &l.slots[seq&l.mask]
 	p := &sl.env
 	if unix {

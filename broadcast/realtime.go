@@ -11,8 +11,9 @@ import (
 
 	"github.com/gobwas/ws"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/webhook"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // The realtime endpoint (/ws) speaks a small JSON protocol on top of the
@@ -195,7 +196,7 @@ func quoteEcho(s string) string {
 // is always allowed: it means everything the key may receive, and the
 // scopes still filter every delivery.
 func (f *filter) allows(ch channel) bool {
-	return f.Scopes == nil || ch.all || stellar.MatchesAny(f.Scopes, ch.site, ch.region)
+	return f.Scopes == nil || ch.all || wire.MatchesAny(f.Scopes, ch.site, ch.region)
 }
 
 // subscribe adds ch to the subscription set; it reports false when the
@@ -205,7 +206,7 @@ func (f *filter) subscribe(ch channel) bool {
 		f.subAll = true
 		return true
 	}
-	want := stellar.Scope{Site: ch.site, Region: ch.region}
+	want := wire.Scope{Site: ch.site, Region: ch.region}
 	if slices.Contains(f.subs, want) {
 		return true
 	}
@@ -223,7 +224,7 @@ func (f *filter) unsubscribe(ch channel) {
 		f.subAll, f.subs = false, nil
 		return
 	}
-	if i := slices.Index(f.subs, stellar.Scope{Site: ch.site, Region: ch.region}); i >= 0 {
+	if i := slices.Index(f.subs, wire.Scope{Site: ch.site, Region: ch.region}); i >= 0 {
 		f.subs = slices.Delete(f.subs, i, i+1)
 		if len(f.subs) == 0 {
 			f.subs = nil
@@ -321,7 +322,7 @@ func textFrameSize(n int) int {
 // channel only when it has one. The payload is already valid JSON
 // (encoded once), so it is spliced in unchanged, in one allocation for
 // the whole frame.
-func newEnvelope(m *stellar.Message, at time.Time, unix bool) stellar.Message {
+func newEnvelope(m *wire.Message, at time.Time, unix bool) wire.Message {
 	var ts [32]byte
 	var tsb []byte
 	if unix {
@@ -349,5 +350,5 @@ func newEnvelope(m *stellar.Message, at time.Time, unix bool) stellar.Message {
 	frame = append(frame, mid...)
 	frame = append(frame, tsb...)
 	frame = append(frame, '}')
-	return stellar.Message{Site: m.Site, Region: m.Region, Payload: frame[hs:], Frame: frame, Feed: m.Feed, Webhook: m.Webhook}
+	return wire.Message{Site: m.Site, Region: m.Region, Payload: frame[hs:], Frame: frame, Feed: m.Feed, Webhook: m.Webhook}
 }

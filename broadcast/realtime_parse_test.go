@@ -11,7 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -148,7 +149,7 @@ func FuzzParseClientMessage(f *testing.F) {
 }
 
 func TestSubscriptionSet(t *testing.T) {
-	msg := func(site, region string) *stellar.Message { return &stellar.Message{Site: site, Region: region} }
+	msg := func(site, region string) *wire.Message { return &wire.Message{Site: site, Region: region} }
 	f := filter{realtime: true}
 	if f.match(msg("amazon", "USA")) {
 		t.Fatal("no subscription must match nothing")
@@ -192,7 +193,7 @@ func TestSubscriptionSet(t *testing.T) {
 		t.Error("more than maxSubs accepted")
 	}
 	// Scopes bound what may be subscribed, and "*".
-	g := filter{realtime: true, Filter: stellar.Filter{Scopes: stellar.ParseScopes([]string{"amazon:USA", "walmart"})}}
+	g := filter{realtime: true, Filter: wire.Filter{Scopes: wire.ParseScopes([]string{"amazon:USA", "walmart"})}}
 	for _, tt := range []struct {
 		ch   channel
 		want bool
@@ -266,7 +267,7 @@ func TestReplies(t *testing.T) {
 
 func TestNewEnvelope(t *testing.T) {
 	for _, size := range []int{10, 200, 70000} {
-		m := stellar.MessageFromPayload("amazon", "USA", []byte(`{"site":"amazon","sku":"`+strings.Repeat("x", size)+`"}`))
+		m := wire.FromPayload("amazon", "USA", []byte(`{"site":"amazon","sku":"`+strings.Repeat("x", size)+`"}`))
 		at := time.UnixMilli(1764057600123)
 		env := newEnvelope(m, at, true)
 		var got struct {
@@ -300,7 +301,7 @@ func TestNewEnvelopeWebhook(t *testing.T) {
 		{"", `{"event":"webhook","data":{"type":"webhook"},"timestamp":"2026-01-25T10:30:00.000Z"}`},
 		{"a\"b", `{"event":"webhook","channel":"a\"b","data":{"type":"webhook"},"timestamp":"2026-01-25T10:30:00.000Z"}`},
 	} {
-		m := stellar.MessageFromPayload(tt.channel, "", []byte(`{"type":"webhook"}`))
+		m := wire.FromPayload(tt.channel, "", []byte(`{"type":"webhook"}`))
 		m.Feed, m.Webhook = 3, true
 		env := newEnvelope(m, at, false)
 		if string(env.Payload) != tt.want || env.Feed != 3 || !env.Webhook {
@@ -321,8 +322,8 @@ func TestWebhookChannels(t *testing.T) {
 	if _, err := (&filter{}).parseClientMessage([]byte(`{"type":"subscribe","channel":"User.Signup:EU"}`)); err == nil {
 		t.Fatal("a Stellar connection accepted an event-name channel")
 	}
-	ev := func(feed uint32, ch string) *stellar.Message {
-		m := stellar.MessageFromPayload(ch, "", []byte(`{}`))
+	ev := func(feed uint32, ch string) *wire.Message {
+		m := wire.FromPayload(ch, "", []byte(`{}`))
 		m.Feed, m.Webhook = feed, true
 		return m
 	}

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // request is what the handshake's request line says: the endpoint, the

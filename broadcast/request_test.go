@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 func TestParseRequestURI(t *testing.T) {
@@ -112,8 +113,8 @@ func TestRejection(t *testing.T) {
 }
 
 func TestFilterMatch(t *testing.T) {
-	msg := func(site, region string) *stellar.Message { return &stellar.Message{Site: site, Region: region} }
-	f := filter{Filter: stellar.Filter{Sites: []string{"amazon"}, Regions: []string{"USA"}, Scopes: stellar.ParseScopes([]string{"amazon:usa"})}}
+	msg := func(site, region string) *wire.Message { return &wire.Message{Site: site, Region: region} }
+	f := filter{Filter: wire.Filter{Sites: []string{"amazon"}, Regions: []string{"USA"}, Scopes: wire.ParseScopes([]string{"amazon:usa"})}}
 	if !f.match(msg("amazon", "USA")) || f.match(msg("amazon", "UK")) || f.match(msg("walmart", "")) {
 		t.Error("filter mismatch")
 	}

@@ -18,9 +18,8 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/mailru/easygo/netpoll"
 	"github.com/panjf2000/ants/v2"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 	"golang.org/x/sys/unix"
-
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -230,7 +229,7 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 
 // Publish queues m for every matching connection. It never blocks and
 // never copies m.Frame; m must not be modified afterwards.
-func (s *Server) Publish(m *stellar.Message) {
+func (s *Server) Publish(m *wire.Message) {
 	if m == nil || len(m.Frame) == 0 {
 		return
 	}

@@ -8,9 +8,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/mailru/easygo/netpoll"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 	"golang.org/x/sys/unix"
-
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 )
 
 // iovMax is the number of frames one writev carries at most; a conn with
@@ -53,7 +52,7 @@ type shard struct {
 
 	iov   [iovMax]unix.Iovec
 	kinds [iovMax]uint8
-	msgs  [iovMax]*stellar.Message
+	msgs  [iovMax]*wire.Message
 	seqs  [iovMax]uint64
 
 	oldest uint64 // oldest log sequence a pass wrote whole; guarded by the pass

@@ -9,16 +9,17 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 type fakePublisher struct {
 	mu   sync.Mutex
-	msgs []*stellar.Message
+	msgs []*wire.Message
 }
 
-func (p *fakePublisher) Publish(m *stellar.Message) {
+func (p *fakePublisher) Publish(m *wire.Message) {
 	p.mu.Lock()
 	p.msgs = append(p.msgs, m)
 	p.mu.Unlock()

@@ -3,12 +3,13 @@ package engine
 import (
 	"log/slog"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // Publisher takes a validated, encoded ping: the broadcaster, or a bus.
 type Publisher interface {
-	Publish(m *stellar.Message)
+	Publish(m *wire.Message)
 }
 
 // HubOutput is the Output that feeds Stellar clients: each Restock is
@@ -30,7 +31,7 @@ func (h HubOutput) Emit(ev Event) {
 	if ev.Kind != Restock || h.Publisher == nil {
 		return
 	}
-	msg, err := h.Rules.NewMessage(&ev.Ping)
+	msg, err := wire.New(h.Rules, &ev.Ping)
 	if err != nil {
 		log := h.Logger
 		if log == nil {

@@ -3,7 +3,7 @@ package engine
 import (
 	"testing"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // TestHubOutputFeed: HubOutput.Feed routes each restock to its group's

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/stellarfeed/stellarfeed/engine/fetch"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // loop schedules one target: a goroutine and a timer, as in Prometheus'

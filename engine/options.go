@@ -11,8 +11,8 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/stellarfeed/stellarfeed/engine/fetch"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/textutil"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // Defaults applied by New to zero fields of Options.

@@ -1,8 +1,8 @@
 package engine
 
 import (
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // PingFor is the ping the engine sends for offer o of a check whose pings

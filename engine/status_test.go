@@ -13,8 +13,8 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // TestBlocksVisible: a captcha storm shows in Status, in /metrics and at

@@ -6,8 +6,8 @@ import (
 	"math"
 	"strings"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/textutil"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // FieldError is one problem with a target, named by the target's field as

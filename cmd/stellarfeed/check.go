@@ -11,9 +11,9 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/engine/fetch"
 	"github.com/stellarfeed/stellarfeed/internal/config"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 	"github.com/stellarfeed/stellarfeed/monitors/inspect"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 const checkSynopsis = `--site SITE [--region R] (--sku SKU | --store URL --handle H) [--page FILE [--offers FILE]...] [--json]

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 const amazonTestdata = "../../monitors/amazon/testdata/"

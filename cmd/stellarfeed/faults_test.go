@@ -13,12 +13,12 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 type dropPublisher struct{}
 
-func (dropPublisher) Publish(*stellar.Message) {}
+func (dropPublisher) Publish(*wire.Message) {}
 
 // TestKeysPrintsStoreFault: when the server cannot write its data
 // directory, `stellarfeed keys` fails and prints the server's reason. The

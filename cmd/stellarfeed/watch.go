@@ -13,8 +13,8 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/textutil"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 func cmdWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {

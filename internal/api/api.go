@@ -17,13 +17,14 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // Publisher takes validated, encoded pings: the broadcaster's hub or a bus.
 // Publish must not block for long; it runs inside the ingest request.
 type Publisher interface {
-	Publish(m *stellar.Message)
+	Publish(m *wire.Message)
 }
 
 // Publishers fans each message out to several publishers in order: the
@@ -33,7 +34,7 @@ type Publisher interface {
 type Publishers []Publisher
 
 // Publish hands m to every publisher.
-func (ps Publishers) Publish(m *stellar.Message) {
+func (ps Publishers) Publish(m *wire.Message) {
 	for _, p := range ps {
 		p.Publish(m)
 	}

@@ -29,7 +29,7 @@
 // {"type":"webhook",...} event each (package webhook), encoded once.
 //
 // Every accepted ping is validated with stellar.Rules and encoded once into
-// a stellar.Message, which goes to the Publisher (the broadcaster or a bus).
+// a wire.Message, which goes to the Publisher (the broadcaster or a bus).
 // In a batch the valid pings are published and the invalid ones reported by
 // index with their field errors; nothing invalid is ever published.
 // An ingest token's rate limit answers 429 with Retry-After; its spent

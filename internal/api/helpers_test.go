@@ -23,9 +23,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stellarfeed/stellarfeed/internal/leaktest"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 func TestMain(m *testing.M) {
@@ -37,16 +38,16 @@ var t0 = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 // fakePub records what was published.
 type fakePub struct {
 	mu   sync.Mutex
-	msgs []*stellar.Message
+	msgs []*wire.Message
 }
 
-func (f *fakePub) Publish(m *stellar.Message) {
+func (f *fakePub) Publish(m *wire.Message) {
 	f.mu.Lock()
 	f.msgs = append(f.msgs, m)
 	f.mu.Unlock()
 }
 
-func (f *fakePub) take() []*stellar.Message {
+func (f *fakePub) take() []*wire.Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := f.msgs
@@ -55,7 +56,7 @@ func (f *fakePub) take() []*stellar.Message {
 }
 
 // checkFrame asserts m is one valid Stellar text frame and returns its ping.
-func checkFrame(t testing.TB, m *stellar.Message) stellar.Ping {
+func checkFrame(t testing.TB, m *wire.Message) stellar.Ping {
 	t.Helper()
 	r := bytes.NewReader(m.Frame)
 	h, err := ws.ReadHeader(r)

@@ -12,7 +12,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // Rejected is one refused ping of a batch, by its index in the request.
@@ -86,7 +87,7 @@ func (a *API) acceptPings(ctx *fasthttp.RequestCtx, key *keys.Key, f *keys.Feed,
 		return status
 	}
 
-	msgs := make([]*stellar.Message, 0, len(raws))
+	msgs := make([]*wire.Message, 0, len(raws))
 	var rejected []Rejected
 	for i, raw := range raws {
 		m, errs := a.encode(raw)
@@ -236,12 +237,12 @@ func syntaxError(data []byte) string {
 }
 
 // encode parses, validates and frames one ping, or lists what is wrong.
-func (a *API) encode(raw []byte) (*stellar.Message, []stellar.FieldError) {
+func (a *API) encode(raw []byte) (*wire.Message, []stellar.FieldError) {
 	rules := a.deps.Rules
 	if a.deps.LiveRules != nil {
 		rules = a.deps.LiveRules()
 	}
-	m, err := rules.ParseMessage(raw)
+	m, err := wire.Parse(rules, raw)
 	if err == nil {
 		return m, nil
 	}

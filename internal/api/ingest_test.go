@@ -14,7 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -355,7 +355,7 @@ func BenchmarkIngestSingle(b *testing.B) {
 
 type discard struct{}
 
-func (discard) Publish(*stellar.Message) {}
+func (discard) Publish(*wire.Message) {}
 
 // BenchmarkIngestHTTP includes fasthttp's request parsing and response
 // writing over an in-memory connection.

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/typo"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // KeyService administers keys. It is the one back end behind the keys

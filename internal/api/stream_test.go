@@ -18,7 +18,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/sse"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 // checkFor polls cond every step until it returns nil or total passes.
@@ -215,8 +215,8 @@ func (e *sseEnv) waitSubscribers(t *testing.T, n int) {
 	})
 }
 
-func ping(site, region string, n int) *stellar.Message {
-	return stellar.MessageFromPayload(site, region, fmt.Appendf(nil, `{"site":%q,"region":%q,"n":%d}`, site, region, n))
+func ping(site, region string, n int) *wire.Message {
+	return wire.FromPayload(site, region, fmt.Appendf(nil, `{"site":%q,"region":%q,"n":%d}`, site, region, n))
 }
 
 func TestStreamLive(t *testing.T) {
@@ -238,7 +238,7 @@ func TestStreamLive(t *testing.T) {
 	if u, _ := e.st.Usage(k.ID); u.Conns != 1 || u.Connections != 1 {
 		t.Fatalf("usage while open %+v", u)
 	}
-	msgs := []*stellar.Message{ping("amazon", "USA", 0), ping("walmart", "", 1), ping("amazon", "JP", 2)}
+	msgs := []*wire.Message{ping("amazon", "USA", 0), ping("walmart", "", 1), ping("amazon", "JP", 2)}
 	for _, m := range msgs {
 		e.hub.Publish(m)
 	}
@@ -453,7 +453,7 @@ func TestStreamSlowClientDropped(t *testing.T) {
 	// the socket buffers are full and a flush blocks; then overflow the
 	// queue. Publish must return every time.
 	payload := []byte(`{"site":"amazon","region":"USA","pad":"` + strings.Repeat("x", 64<<10) + `"}`)
-	m := stellar.MessageFromPayload("amazon", "USA", payload)
+	m := wire.FromPayload("amazon", "USA", payload)
 	published := make(chan struct{})
 	go func() {
 		defer close(published)

@@ -9,8 +9,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/nats-io/nats.go"
-
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 // Header names of a ping on the bus. The body is the ping's JSON as the
@@ -44,11 +43,11 @@ func (c *Cluster) pingSubject() string { return c.cfg.Prefix + ".pings" }
 
 // Hub is what a broadcaster node feeds: *broadcast.Server.
 type Hub interface {
-	Publish(m *stellar.Message)
+	Publish(m *wire.Message)
 }
 
 // BusPublisher publishes pings to every broadcaster node, this one
-// included. It implements the Publish(*stellar.Message) interface of the
+// included. It implements the Publish(*wire.Message) interface of the
 // ingest API (api.Publisher) and of engine.HubOutput, so in cluster mode it
 // replaces the local hub there.
 //
@@ -67,7 +66,7 @@ func (c *Cluster) Publisher() *BusPublisher { return &BusPublisher{c} }
 // which skips the bus copy. Errors (NATS down, payload over the server's
 // limit) are counted and logged, once per outage: Publish has no error
 // result in the interface.
-func (p *BusPublisher) Publish(m *stellar.Message) {
+func (p *BusPublisher) Publish(m *wire.Message) {
 	c := p.c
 	if hub := c.local.Load(); hub != nil {
 		(*hub).Publish(m)
@@ -159,7 +158,7 @@ func (c *Cluster) deliver(hub Hub, m *nats.Msg) {
 			return
 		}
 	}
-	msg := stellar.MessageFromPayload(site, m.Header.Get(hdrRegion), m.Data)
+	msg := wire.FromPayload(site, m.Header.Get(hdrRegion), m.Data)
 	msg.Feed, msg.Webhook = feed, webhook
 	hub.Publish(msg)
 	c.bus.received.Inc()

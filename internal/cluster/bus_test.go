@@ -12,16 +12,17 @@ import (
 
 	"github.com/gobwas/ws"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
-func testPing(t testing.TB, i int) *stellar.Message {
+func testPing(t testing.TB, i int) *wire.Message {
 	t.Helper()
 	p := &stellar.Ping{Site: stellar.SiteAmazon, Region: "USA", SKU: fmt.Sprintf("B0CHX%05d", i), OfferID: "p7h8Hu2+Bb5u"}
 	if i%2 == 1 {
 		p = &stellar.Ping{Site: "walmart", SKU: strconv.Itoa(100000 + i), OfferID: "A1B2C3D4E5F6"}
 	}
-	m, err := stellar.NewMessage(p)
+	m, err := wire.New(stellar.Rules{}, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func TestBusDeliversOnceToEveryHub(t *testing.T) {
 	}
 
 	const perNode = 200
-	want := map[string]*stellar.Message{}
+	want := map[string]*wire.Message{}
 	for i := range 2 * perNode {
 		m := testPing(t, i)
 		want[string(m.Payload)] = m
@@ -173,12 +174,12 @@ func BenchmarkBusPublishToHub(b *testing.B) {
 // countingHub counts without keeping messages, for benchmarks.
 type countingHub struct{ n atomic.Int64 }
 
-func (h *countingHub) Publish(*stellar.Message) { h.n.Add(1) }
+func (h *countingHub) Publish(*wire.Message) { h.n.Add(1) }
 
 // chanHub signals each delivery.
-type chanHub chan *stellar.Message
+type chanHub chan *wire.Message
 
-func (h chanHub) Publish(m *stellar.Message) { h <- m }
+func (h chanHub) Publish(m *wire.Message) { h <- m }
 
 // BenchmarkBusOnePing: publish one ping and wait until the local hub has
 // it: the bus latency of an isolated ping, without queueing behind others.
@@ -232,10 +233,10 @@ func TestBusCarriesFeeds(t *testing.T) {
 	eu.Feed = 1
 	private := testPing(t, 2)
 	private.Feed = 3
-	wh := stellar.MessageFromPayload("", "", []byte(`{"type":"webhook","id":"1","payload":[1],"receivedAt":"2026-12-04T14:00:00.000Z"}`))
+	wh := wire.FromPayload("", "", []byte(`{"type":"webhook","id":"1","payload":[1],"receivedAt":"2026-12-04T14:00:00.000Z"}`))
 	wh.Feed, wh.Webhook = 2, true
 	marker := testPing(t, 4) // default feed, published last
-	for _, m := range []*stellar.Message{eu, private, wh, marker} {
+	for _, m := range []*wire.Message{eu, private, wh, marker} {
 		n0.Publisher().Publish(m)
 	}
 	checkFor(t, 5*time.Second, 10*time.Millisecond, func() bool { return h1.len() >= 3 })

@@ -15,8 +15,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/testutil"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -107,19 +107,19 @@ func openStore(t testing.TB) *keys.Store {
 // recordingHub is a Hub that keeps what it was given.
 type recordingHub struct {
 	mu   sync.Mutex
-	msgs []*stellar.Message
+	msgs []*wire.Message
 }
 
-func (h *recordingHub) Publish(m *stellar.Message) {
+func (h *recordingHub) Publish(m *wire.Message) {
 	h.mu.Lock()
 	h.msgs = append(h.msgs, m)
 	h.mu.Unlock()
 }
 
-func (h *recordingHub) all() []*stellar.Message {
+func (h *recordingHub) all() []*wire.Message {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]*stellar.Message(nil), h.msgs...)
+	return append([]*wire.Message(nil), h.msgs...)
 }
 
 func (h *recordingHub) len() int {

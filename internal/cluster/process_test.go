@@ -18,8 +18,8 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/testutil"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // wsClient is a Stellar bot: it reads text frames until the connection

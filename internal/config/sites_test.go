@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors/amazon"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // TestCustomStellarSiteGetsOfferID: a Walmart group or an Amazon target

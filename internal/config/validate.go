@@ -15,9 +15,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/stellarfeed/stellarfeed/engine/fetch"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // minInterval keeps a typo ("5ms" for "5s") from hammering a retailer.

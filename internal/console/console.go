@@ -16,7 +16,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/engine"
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 // Prefix is where the console is served.
@@ -330,7 +330,7 @@ func addrString(a netip.Addr) string {
 // Publish keeps m for the Monitors page's list of recent pings. It is one
 // of the node's publishers, so it is quick and does not allocate: it keeps
 // the shared, immutable message in a ring.
-func (c *Console) Publish(m *stellar.Message) {
+func (c *Console) Publish(m *wire.Message) {
 	c.pingsMu.Lock()
 	c.pings[c.pingsNext%len(c.pings)] = sentPing{at: c.cfg.Now(), m: m}
 	c.pingsNext++
@@ -339,7 +339,7 @@ func (c *Console) Publish(m *stellar.Message) {
 
 type sentPing struct {
 	at time.Time
-	m  *stellar.Message
+	m  *wire.Message
 }
 
 // recentPing is a ping as it went out, for the pages.

@@ -18,7 +18,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 var t0 = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
@@ -374,14 +374,14 @@ func TestRecentPings(t *testing.T) {
 		t.Fatalf("recent before any ping: %v", got)
 	}
 	for i := range 5 {
-		m := stellar.MessageFromPayload("amazon", "USA", fmt.Appendf(nil, `{"n":%d}`, i))
+		m := wire.FromPayload("amazon", "USA", fmt.Appendf(nil, `{"n":%d}`, i))
 		e.c.Publish(m)
 	}
 	got := e.c.recent()
 	if len(got) != 3 || got[0].Payload != `{"n":4}` || got[2].Payload != `{"n":2}` || got[0].Site != "amazon" {
 		t.Fatalf("recent = %+v, want n=4,3,2", got)
 	}
-	m := stellar.MessageFromPayload("walmart", "", []byte(`{}`))
+	m := wire.FromPayload("walmart", "", []byte(`{}`))
 	if allocs := testing.AllocsPerRun(100, func() { e.c.Publish(m) }); allocs != 0 {
 		t.Fatalf("Publish allocates %v times", allocs)
 	}

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stellarfeed/stellarfeed/engine"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // Discord's documented limits, in characters. We count UTF-16 code units,

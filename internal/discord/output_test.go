@@ -20,9 +20,9 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/engine"
 	"github.com/stellarfeed/stellarfeed/internal/config"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/testutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // The engine package (imported for Event) imports ants, whose default pool

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/textutil"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // Kind says what a key opens.

@@ -25,8 +25,8 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/testutil"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // buildBinary builds ./cmd/stellarfeed into a temporary directory.

@@ -36,9 +36,9 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/api"
 	"github.com/stellarfeed/stellarfeed/internal/config"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/testutil"
 	_ "github.com/stellarfeed/stellarfeed/monitors/all" // the config is validated against the real monitors
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // e2eRef names what SetStock changes: for Shopify, region is the store

@@ -27,8 +27,8 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/listen"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 	"github.com/stellarfeed/stellarfeed/internal/sse"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // Config is one process's setup. The zero value plus a DataDir is usable:

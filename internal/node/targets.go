@@ -7,7 +7,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/engine"
 	"github.com/stellarfeed/stellarfeed/internal/api"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // engineTargets shows the engine's per-target status to the admin API. The

@@ -3,7 +3,7 @@
 // curl, serverless functions.
 //
 // A Hub receives every ping the node publishes (it implements the same
-// Publish(*stellar.Message) as the WebSocket broadcaster) and turns it,
+// Publish(*wire.Message) as the WebSocket broadcaster) and turns it,
 // once, into the bytes of one event:
 //
 //	id: 1732521600000001
@@ -17,7 +17,7 @@
 // replay is the only one, reconnecting after a network blip.
 //
 // Each subscriber receives its feed's events only (SubscribeOptions.Feed
-// against stellar.Message.Feed). Each feed has its own ring, so a busy
+// against wire.Message.Feed). Each feed has its own ring, so a busy
 // feed never evicts a quiet one's history and a Last-Event-ID from
 // another feed's stream replays only this feed's later events. Webhook
 // events are sent without an "event:" field ("message" events), so a

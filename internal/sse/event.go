@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"strconv"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 // Event is one ping as it goes on the wire. It is immutable once built
@@ -22,7 +22,7 @@ type Event struct {
 }
 
 // newEvent encodes m once.
-func newEvent(id uint64, m *stellar.Message) *Event {
+func newEvent(id uint64, m *wire.Message) *Event {
 	typ := "ping"
 	if m.Webhook {
 		typ = ""

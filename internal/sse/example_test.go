@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/stellarfeed/stellarfeed/internal/sse"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 func Example() {
@@ -14,8 +14,8 @@ func Example() {
 	only, _ := sse.NewFilter([]string{"amazon"}, nil, nil)
 	sub, _ := hub.Subscribe(sse.SubscribeOptions{KeyID: "k1", Filter: only})
 
-	hub.Publish(stellar.MessageFromPayload("amazon", "USA", []byte(`{"site":"amazon","region":"USA"}`)))
-	hub.Publish(stellar.MessageFromPayload("walmart", "", []byte(`{"site":"walmart"}`)))
+	hub.Publish(wire.FromPayload("amazon", "USA", []byte(`{"site":"amazon","region":"USA"}`)))
+	hub.Publish(wire.FromPayload("walmart", "", []byte(`{"site":"walmart"}`)))
 	hub.Close() // shutdown: the stream ends after what was queued
 
 	w := bufio.NewWriter(os.Stdout)

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
-func feedMsg(feed uint32, webhook bool, n int) *stellar.Message {
+func feedMsg(feed uint32, webhook bool, n int) *wire.Message {
 	m := msg("amazon", "USA", n)
 	m.Feed, m.Webhook = feed, webhook
 	return m

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // Limits on a filter, far above any real use: they keep a hostile query
@@ -18,7 +19,7 @@ const (
 // endpoint's rules: Sites and Regions come from the query
 // (&site=amazon,walmart&region=USA,CA), Scopes from the key ("amazon",
 // "amazon:USA"). The zero Filter passes everything.
-type Filter struct{ f stellar.Filter }
+type Filter struct{ f wire.Filter }
 
 // FilterError names the query parameter at fault.
 type FilterError struct {
@@ -34,7 +35,7 @@ func (e *FilterError) Error() string { return e.Field + ": " + e.Message }
 // regions upper-cased; an unknown region is an error, so a typo fails
 // loudly instead of silently receiving nothing.
 func NewFilter(sites, regions, scopes []string) (Filter, error) {
-	var f stellar.Filter
+	var f wire.Filter
 	var err error
 	if f.Sites, err = splitList("site", sites, strings.ToLower); err != nil {
 		return Filter{}, err
@@ -47,7 +48,7 @@ func NewFilter(sites, regions, scopes []string) (Filter, error) {
 			return Filter{}, &FilterError{"region", fmt.Sprintf("unknown region %q (one of %s)", r, strings.Join(stellar.Regions(), ", "))}
 		}
 	}
-	f.Scopes = stellar.ParseScopes(scopes)
+	f.Scopes = wire.ParseScopes(scopes)
 	return Filter{f}, nil
 }
 

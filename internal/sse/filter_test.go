@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 func TestFilter(t *testing.T) {

@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 // msg builds a message without validation: the hub does not care what the
 // payload says, only site and region route it.
-func msg(site, region string, n int) *stellar.Message {
-	return stellar.MessageFromPayload(site, region, fmt.Appendf(nil, `{"site":%q,"region":%q,"n":%d}`, site, region, n))
+func msg(site, region string, n int) *wire.Message {
+	return wire.FromPayload(site, region, fmt.Appendf(nil, `{"site":%q,"region":%q,"n":%d}`, site, region, n))
 }
 
 // sseEvent is one parsed event, or a comment when Comment is set.

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 // Why a stream ended, as returned by Subscription.Stream (a write error is
@@ -115,7 +115,7 @@ func New(cfg Config) *Hub {
 // to every subscriber whose filter it passes. It never blocks on a
 // subscriber: one whose queue is full is dropped. After Close it does
 // nothing.
-func (h *Hub) Publish(m *stellar.Message) {
+func (h *Hub) Publish(m *wire.Message) {
 	var slow []string
 	h.mu.Lock()
 	if h.closed {

@@ -21,7 +21,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 // MaxChannelLen bounds a channel name; a longer "event" is no channel.
@@ -111,8 +111,8 @@ func Event(id string, compact []byte, receivedAt time.Time) []byte {
 }
 
 // Message frames an encoded event for the endpoints of feed num.
-func Message(feed uint32, channel string, event []byte) *stellar.Message {
-	m := stellar.MessageFromPayload(channel, "", event)
+func Message(feed uint32, channel string, event []byte) *wire.Message {
+	m := wire.FromPayload(channel, "", event)
 	m.Feed, m.Webhook = feed, true
 	return m
 }

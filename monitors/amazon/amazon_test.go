@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // fakeFetcher serves canned responses by URL and records the requests.

@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // AODOffer is one offer of the All Offers Display fragment.

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 func TestRegions(t *testing.T) {

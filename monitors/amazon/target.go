@@ -1,9 +1,9 @@
 package amazon
 
 import (
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // ValidateTarget applies Amazon's target rules, every problem named by its

@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/testutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
 	_ "github.com/stellarfeed/stellarfeed/monitors/all"
 	"github.com/stellarfeed/stellarfeed/monitors/inspect"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 var writeDoc = flag.Bool("write-doc", false, "TestCorpusReport: rewrite the corpus table in docs/monitors.md")

@@ -13,8 +13,8 @@ import (
 	"sync"
 
 	"github.com/stellarfeed/stellarfeed/engine"
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // Report is one check, explained. Its JSON is what `stellarfeed check

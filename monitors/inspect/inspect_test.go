@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
 	"github.com/stellarfeed/stellarfeed/monitors/inspect"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // fixed answers every check with one observation.

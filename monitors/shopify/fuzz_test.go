@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 func addSeeds(f *testing.F) {

@@ -4,9 +4,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // ValidateTarget applies Shopify's target rules, every problem named by

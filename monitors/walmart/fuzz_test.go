@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 func seedPages(f *testing.F) [][]byte {

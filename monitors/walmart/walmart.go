@@ -9,9 +9,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/stellarfeed/stellarfeed/internal/stellar"
 	"github.com/stellarfeed/stellarfeed/internal/textutil"
 	"github.com/stellarfeed/stellarfeed/monitors"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // Site is the name the monitor registers under.

@@ -1,4 +1,4 @@
-package stellar
+package wire
 
 import (
 	"bytes"
@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/gobwas/ws"
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 func TestNewMessageFrame(t *testing.T) {
-	p := validAmazon()
-	m, err := NewMessage(&p)
+	p := validPing()
+	m, err := New(stellar.Rules{}, &p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,11 +41,11 @@ func TestNewMessageFrame(t *testing.T) {
 }
 
 func TestNewMessageRejectsInvalid(t *testing.T) {
-	p := validAmazon()
+	p := validPing()
 	p.Details.ProductImage = "not a url"
-	m, err := NewMessage(&p)
+	m, err := New(stellar.Rules{}, &p)
 	if err == nil || m != nil {
-		t.Fatalf("NewMessage(invalid) = %v, %v", m, err)
+		t.Fatalf("New(stellar.Rules{}, invalid) = %v, %v", m, err)
 	}
 	if !strings.Contains(err.Error(), "details.productImage") {
 		t.Fatalf("error %q does not name the field", err)
@@ -55,7 +56,7 @@ func TestFrameHeaderSizes(t *testing.T) {
 	// Header length switches at 126 and 65536 bytes of payload.
 	for _, n := range []int{0, 125, 126, 65535, 65536} {
 		payload := bytes.Repeat([]byte("a"), n)
-		m := MessageFromPayload("x", "", payload)
+		m := FromPayload("x", "", payload)
 		f, err := readFrame(m.Frame)
 		if err != nil {
 			t.Fatalf("n=%d: %v", n, err)
@@ -67,8 +68,8 @@ func TestFrameHeaderSizes(t *testing.T) {
 }
 
 func TestHTMLNotEscaped(t *testing.T) {
-	p := Ping{Site: "shopify", SKU: "1", Details: &Details{ProductTitle: "Tom & Jerry <3", ProductImage: "https://x.com/a.jpg?w=1&h=2"}}
-	m, err := NewMessage(&p)
+	p := stellar.Ping{Site: "shopify", SKU: "1", Details: &stellar.Details{ProductTitle: "Tom & Jerry <3", ProductImage: "https://x.com/a.jpg?w=1&h=2"}}
+	m, err := New(stellar.Rules{}, &p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,12 +96,33 @@ func readFrame(b []byte) (ws.Frame, error) {
 
 func TestParseMessage(t *testing.T) {
 	in := `{"site":"walmart","sku":"123","offerId":"E29410D79B744EA6B99DFF6FF89213B8"}`
-	m, err := Rules{}.ParseMessage([]byte(in))
+	m, err := Parse(stellar.Rules{}, []byte(in))
 	if err != nil || string(m.Payload) != in || m.Site != "walmart" {
 		t.Fatalf("ParseMessage = %+v, %v", m, err)
 	}
-	_, err = Rules{}.ParseMessage([]byte(`{"site":"amazon","region":"US","sku":"B09MQ5L5N9","offerId":"x","extra":1}`))
-	if fe := FieldErrors(err); len(fe) != 2 || fe[0].Field != "extra" || fe[1].Field != "region" {
+	_, err = Parse(stellar.Rules{}, []byte(`{"site":"amazon","region":"US","sku":"B09MQ5L5N9","offerId":"x","extra":1}`))
+	if fe := stellar.FieldErrors(err); len(fe) != 2 || fe[0].Field != "extra" || fe[1].Field != "region" {
 		t.Fatalf("ParseMessage(invalid) = %v", err)
+	}
+}
+
+func validPing() stellar.Ping {
+	return stellar.Ping{
+		Site: "amazon", Region: "USA", SKU: "B09MQ5L5N9", OfferID: "OID",
+		Details: &stellar.Details{ProductTitle: "Amazon Test", ProductImage: "https://www.image.com/", ProductPrice: "199.99"},
+	}
+}
+
+var sink *Message
+
+func BenchmarkNewMessage(b *testing.B) {
+	p := validPing()
+	b.ReportAllocs()
+	for b.Loop() {
+		m, err := New(stellar.Rules{}, &p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink = m
 	}
 }

@@ -1,4 +1,4 @@
-package stellar
+package wire
 
 import "testing"
 

@@ -2,20 +2,6 @@ package stellar
 
 import "testing"
 
-var sink *Message
-
-func BenchmarkValidateEncode(b *testing.B) {
-	p := validAmazon()
-	b.ReportAllocs()
-	for b.Loop() {
-		m, err := NewMessage(&p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sink = m
-	}
-}
-
 func BenchmarkParse(b *testing.B) {
 	in := []byte(`{"site":"amazon","region":"USA","sku":"B09MQ5L5N9","offerId":"OID","details":{"productTitle":"Amazon Test","productImage":"https://www.image.com/","productPrice":"199.99"}}`)
 	b.ReportAllocs()

@@ -1,8 +1,10 @@
-package stellar
+package wire
 
 import (
 	"reflect"
 	"testing"
+
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 func FuzzParseEncode(f *testing.F) {
@@ -12,24 +14,24 @@ func FuzzParseEncode(f *testing.F) {
 	f.Add([]byte(`[{"site":1}]`))
 	f.Add([]byte(`{"details":{"x":[]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := Rules{}.Parse(data)
+		p, err := stellar.Rules{}.Parse(data)
 		if err != nil {
-			if len(FieldErrors(err)) == 0 {
+			if len(stellar.FieldErrors(err)) == 0 {
 				t.Fatalf("Parse error without field errors: %v", err)
 			}
 			return
 		}
-		m, err := NewMessage(&p)
+		m, err := New(stellar.Rules{}, &p)
 		if err != nil {
 			t.Fatalf("valid ping failed to encode: %+v: %v", p, err)
 		}
-		back, err := Rules{}.Parse(m.Payload)
+		back, err := stellar.Rules{}.Parse(m.Payload)
 		if err != nil {
 			t.Fatalf("encoded ping does not parse back: %s: %v", m.Payload, err)
 		}
-		if p.Details != nil && *p.Details == (Details{}) {
+		if p.Details != nil && *p.Details == (stellar.Details{}) {
 			p.Details = nil // an empty details object encodes as {} and decodes as empty, same meaning
-			if back.Details != nil && *back.Details == (Details{}) {
+			if back.Details != nil && *back.Details == (stellar.Details{}) {
 				back.Details = nil
 			}
 		}

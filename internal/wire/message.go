@@ -1,10 +1,12 @@
-package stellar
+package wire
 
 import (
 	"fmt"
 
 	"github.com/bytedance/sonic"
 	"github.com/gobwas/ws"
+
+	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
 // Message is a validated ping encoded once: the JSON payload and the
@@ -32,20 +34,17 @@ type Message struct {
 // payload as JSON, not HTML, and '&' in image URLs should stay readable.
 var encoder = sonic.Config{NoNullSliceOrMap: true}.Froze()
 
-// NewMessage validates p against the default rules and encodes it.
-func NewMessage(p *Ping) (*Message, error) { return Rules{}.NewMessage(p) }
-
-// NewMessage validates p against r and encodes it once.
-func (r Rules) NewMessage(p *Ping) (*Message, error) {
+// New validates p against r and encodes it once.
+func New(r stellar.Rules, p *stellar.Ping) (*Message, error) {
 	if err := r.Validate(p); err != nil {
 		return nil, err
 	}
 	return encode(p)
 }
 
-// ParseMessage decodes, validates and encodes one ping from JSON, as the
-// ingest API receives it: the rules run once, errors are those of Parse.
-func (r Rules) ParseMessage(data []byte) (*Message, error) {
+// Parse decodes, validates and encodes one ping from JSON, as the ingest
+// API receives it: the rules run once, errors are those of r.Parse.
+func Parse(r stellar.Rules, data []byte) (*Message, error) {
 	p, err := r.Parse(data)
 	if err != nil {
 		return nil, err
@@ -54,24 +53,24 @@ func (r Rules) ParseMessage(data []byte) (*Message, error) {
 }
 
 // encode serializes a ping that has passed the rules.
-func encode(p *Ping) (*Message, error) {
+func encode(p *stellar.Ping) (*Message, error) {
 	payload, err := encoder.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode ping: %w", err)
 	}
-	return MessageFromPayload(p.Site, p.Region, payload), nil
+	return FromPayload(p.Site, p.Region, payload), nil
 }
 
-// MessageFromPayload frames an already encoded and validated payload, as a
+// FromPayload frames an already encoded and validated payload, as a
 // node does with pings that arrive encoded from another process. The
 // payload is copied once, behind the frame header.
-func MessageFromPayload(site, region string, payload []byte) *Message {
+func FromPayload(site, region string, payload []byte) *Message {
 	h := ws.Header{Fin: true, OpCode: ws.OpText, Length: int64(len(payload))}
 	hs := ws.HeaderSize(h)
 	frame := make([]byte, hs+len(payload))
 	if err := ws.WriteHeader(&fixedWriter{buf: frame[:0:hs]}, h); err != nil {
 		// Unreachable: the buffer has exactly HeaderSize bytes.
-		panic(fmt.Sprintf("stellar: write frame header: %v", err))
+		panic(fmt.Sprintf("wire: write frame header: %v", err))
 	}
 	copy(frame[hs:], payload)
 	return &Message{Site: site, Region: region, Payload: frame[hs:], Frame: frame}
