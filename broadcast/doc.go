@@ -12,7 +12,7 @@
 // Authenticator before the upgrade: a refused key gets an HTTP error (401,
 // or the status of an *AuthError such as 403 or 429) and is never
 // upgraded. Each ping arrives as its own text frame holding the ping JSON,
-// byte for byte what stellar.NewMessage encoded. The server answers
+// byte for byte what wire.New encoded. The server answers
 // WebSocket pings and {"type":"pong"} to {"type":"ping"}; anything else a
 // bot sends is ignored.
 //
@@ -191,7 +191,7 @@
 //	if err != nil { ... }
 //	ln, _ := net.Listen("tcp", ":8080")
 //	go srv.Serve(ln)                 // returns ErrServerClosed after Shutdown
-//	srv.Publish(msg)                 // msg from stellar.NewMessage
+//	srv.Publish(msg)                 // msg from wire.New
 //	srv.DisconnectKey(id, ws.StatusPolicyViolation, "key revoked")
 //	srv.Shutdown(ctx)                // close 1001 to everyone, free everything
 package broadcast

@@ -109,7 +109,7 @@ func (p *BusPublisher) Publish(m *wire.Message) {
 }
 
 // Subscribe feeds every ping on the bus to hub, framed once per ping
-// (stellar.MessageFromPayload: header in front of the bytes as received,
+// (wire.FromPayload: header in front of the bytes as received,
 // no re-encoding). Each node subscribes once, not in a queue group, so
 // every broadcaster gets every ping exactly once while connected. The
 // subscription lasts until Close.

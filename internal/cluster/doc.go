@@ -20,7 +20,7 @@
 // engine.Publisher of cluster mode) on subject "<prefix>.pings": the body
 // is the ping's JSON as encoded once by the accepting node, site and region
 // travel in headers. Each broadcaster node subscribes once (no queue group)
-// and frames each ping once with stellar.MessageFromPayload for its local
+// and frames each ping once with wire.FromPayload for its local
 // hub, so a ping accepted by any node reaches the clients of every node
 // once. The publishing node hands its own pings to its hub directly and
 // skips their bus copy, so its clients get them while NATS is down.

@@ -94,15 +94,15 @@ func readFrame(b []byte) (ws.Frame, error) {
 	return ws.Frame{Header: h, Payload: payload}, nil
 }
 
-func TestParseMessage(t *testing.T) {
+func TestParse(t *testing.T) {
 	in := `{"site":"walmart","sku":"123","offerId":"E29410D79B744EA6B99DFF6FF89213B8"}`
 	m, err := Parse(stellar.Rules{}, []byte(in))
 	if err != nil || string(m.Payload) != in || m.Site != "walmart" {
-		t.Fatalf("ParseMessage = %+v, %v", m, err)
+		t.Fatalf("Parse = %+v, %v", m, err)
 	}
 	_, err = Parse(stellar.Rules{}, []byte(`{"site":"amazon","region":"US","sku":"B09MQ5L5N9","offerId":"x","extra":1}`))
 	if fe := stellar.FieldErrors(err); len(fe) != 2 || fe[0].Field != "extra" || fe[1].Field != "region" {
-		t.Fatalf("ParseMessage(invalid) = %v", err)
+		t.Fatalf("Parse(invalid) = %v", err)
 	}
 }
 
