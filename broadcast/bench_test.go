@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // benchServer starts a server with n client conns living in a child
@@ -23,7 +25,7 @@ func benchServerAt(b *testing.B, target, channel string, cfg Config, n int) *Ser
 	s, addr := startServer(b, cfg, auth)
 	stop := startChildSub(b, addr, target, channel, n)
 	b.Cleanup(stop)
-	checkFor(b, 60*time.Second, 10*time.Millisecond, func() error {
+	testutil.Eventually(b, 60*time.Second, 10*time.Millisecond, func() error {
 		if got := s.Stats().Conns; got != int64(n) {
 			return fmt.Errorf("%d conns", got)
 		}

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // drainClients opens n WebSockets and drains them with a fixed buffer
@@ -29,7 +31,7 @@ func drainClients(t testing.TB, s *Server, addr string, n int) {
 			}
 		}(c.nc)
 	}
-	checkFor(t, 30*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 30*time.Second, 5*time.Millisecond, func() error {
 		if got := s.Stats().Conns; got != base+int64(n) {
 			return fmt.Errorf("%d conns", got)
 		}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // BenchmarkHandshakeUnderAttack measures what a well-behaved client sees
@@ -68,7 +70,7 @@ func BenchmarkHandshakeUnderAttack(b *testing.B) {
 					hold = min(hold, perIP*len(attackSources))
 				}
 				want := int64(hold) * 9 / 10
-				checkFor(b, 60*time.Second, 10*time.Millisecond, func() error {
+				testutil.Eventually(b, 60*time.Second, 10*time.Millisecond, func() error {
 					if n := s.Stats().Handshakes; n < want {
 						return fmt.Errorf("%d unfinished handshakes attached", n)
 					}

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // upgradeRequest is a complete, valid upgrade request for target.
@@ -52,7 +54,7 @@ func waitClosed(t *testing.T, nc net.Conn, d time.Duration) {
 // an upgrade just after it wrote the 101 the client saw.
 func waitStats(t *testing.T, s *Server, ok func(Stats) bool) {
 	t.Helper()
-	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, time.Millisecond, func() error {
 		if st := s.Stats(); !ok(st) {
 			return fmt.Errorf("stats %+v", st)
 		}
@@ -63,7 +65,7 @@ func waitStats(t *testing.T, s *Server, ok func(Stats) bool) {
 // waitHandshakes waits until the server holds n unfinished handshakes.
 func waitHandshakes(t *testing.T, s *Server, n int64) {
 	t.Helper()
-	checkFor(t, 10*time.Second, 2*time.Millisecond, func() error {
+	testutil.Eventually(t, 10*time.Second, 2*time.Millisecond, func() error {
 		if got := s.Stats().Handshakes; got != n {
 			return fmt.Errorf("%d unfinished handshakes, want %d", got, n)
 		}
@@ -282,14 +284,14 @@ func TestHandshakeByteByByte(t *testing.T) {
 			t.Fatalf("status %d %q %v", status, body, err)
 		}
 	}
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if n := s.Stats().Conns; n != 2 {
 			return fmt.Errorf("%d conns", n)
 		}
 		return nil
 	})
 	s.Publish(testMessage(t, "amazon", "USA", 3))
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if d := s.Stats().Delivered; d != 2 {
 			return fmt.Errorf("%d delivered", d)
 		}
@@ -492,7 +494,7 @@ func TestHandshakeDeadline(t *testing.T) {
 		conns[i] = nc
 	}
 	// All attached at once (a positive marker), and not one goroutine each.
-	checkFor(t, 10*time.Second, time.Millisecond, func() error {
+	testutil.Eventually(t, 10*time.Second, time.Millisecond, func() error {
 		st := s.Stats()
 		if st.Handshakes+int64(st.Rejected.Timeout) != n {
 			return fmt.Errorf("%d unfinished, %d timed out", st.Handshakes, st.Rejected.Timeout)
@@ -610,7 +612,7 @@ func TestProxyProtocol(t *testing.T) {
 			if got := auth.last().String(); got != tt.remote {
 				t.Errorf("Authenticate saw %s, want %s", got, tt.remote)
 			}
-			checkFor(t, 5*time.Second, 2*time.Millisecond, func() error {
+			testutil.Eventually(t, 5*time.Second, 2*time.Millisecond, func() error {
 				for _, ci := range s.Conns() {
 					if ci.Remote.String() == tt.remote {
 						return nil

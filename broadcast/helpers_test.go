@@ -113,22 +113,6 @@ func serveOwned(t testing.TB, cfg Config, auth Authenticator) (s *Server, addr s
 	return s, ln.Addr().String(), ch
 }
 
-// checkFor polls cond every step until it holds or timeout passes.
-func checkFor(t testing.TB, timeout, step time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %v: %v", timeout, err)
-		}
-		time.Sleep(step)
-	}
-}
-
 // client is a lean raw-socket WebSocket client.
 type client struct {
 	nc net.Conn

@@ -16,6 +16,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 func TestPingPong(t *testing.T) {
@@ -70,7 +72,7 @@ func TestCloseHandshake(t *testing.T) {
 	if _, err := c.br.ReadByte(); err != io.EOF {
 		t.Fatalf("after close: %v, want EOF", err)
 	}
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if n := s.Stats().Conns; n != 0 {
 			return fmt.Errorf("%d conns", n)
 		}
@@ -172,7 +174,7 @@ func TestFiltersAndScopes(t *testing.T) {
 	for i, tt := range tests {
 		clients[i] = mustDial(t, addr, tt.target)
 	}
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if s.Stats().Conns != int64(len(tests)) {
 			return errors.New("not all registered")
 		}
@@ -204,7 +206,7 @@ func TestDisconnectKeyAndKick(t *testing.T) {
 	auth.add("b", Identity{KeyID: "B"})
 	s, addr := startServer(t, Config{}, auth)
 	a1, a2, b := mustDial(t, addr, "/?key=a"), mustDial(t, addr, "/?key=a"), mustDial(t, addr, "/?key=b")
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if s.Stats().Conns != 3 {
 			return errors.New("not registered")
 		}
@@ -279,7 +281,7 @@ func TestShutdownGoingAway(t *testing.T) {
 	for i := range cs {
 		cs[i] = mustDial(t, addr, "/?key=k")
 	}
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if s.Stats().Conns != int64(len(cs)) {
 			return errors.New("not registered")
 		}
@@ -361,7 +363,7 @@ func TestSocketsStayNonBlocking(t *testing.T) {
 	auth.add("k", Identity{KeyID: "k"})
 	s, addr := startServer(t, Config{}, auth)
 	mustDial(t, addr, "/?key=k")
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if s.Stats().Conns != 1 {
 			return errors.New("not registered")
 		}
@@ -396,7 +398,7 @@ func TestIdleGoroutines(t *testing.T) {
 	// the server side, so the heap delta is the server's cost.
 	stop := startChild(t, addr, "/?key=k", n)
 	defer stop()
-	checkFor(t, 30*time.Second, 10*time.Millisecond, func() error {
+	testutil.Eventually(t, 30*time.Second, 10*time.Millisecond, func() error {
 		if got := s.Stats().Conns; got != n {
 			return fmt.Errorf("%d registered", got)
 		}

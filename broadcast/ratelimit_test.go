@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 func TestIPLimiter(t *testing.T) {
@@ -169,7 +171,7 @@ func TestConnRateLimit(t *testing.T) {
 		t.Errorf("Rejected.Rate = %d, RateIPs = %d; want 2, 2", st.Rejected.Rate, st.RateIPs)
 	}
 	// The worker counts an upgrade just after writing the 101.
-	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, time.Millisecond, func() error {
 		if n := s.Stats().Upgraded; n != 3 {
 			return fmt.Errorf("Upgraded = %d, want 3", n)
 		}
@@ -191,7 +193,7 @@ func TestConnRateLimitStress(t *testing.T) {
 			t.Fatalf("attempt %d: status %d err %v", i, status, err)
 		}
 	}
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if got := s.Stats().Rejected.Rate; got != n {
 			return fmt.Errorf("Rejected.Rate = %d", got)
 		}

@@ -3,7 +3,6 @@ package broadcast
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,11 +10,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 	"github.com/stellarfeed/stellarfeed/internal/wire"
 	"github.com/stellarfeed/stellarfeed/stellar"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // describe renders a parse result in one line, for tables and goldens.
 func describe(m clientMsg, err error) string {
@@ -88,19 +86,7 @@ func TestClientMessageFixtures(t *testing.T) {
 		}
 		b.WriteString(filepath.Base(p) + ": " + describe(parseClientMessage(in)) + "\n")
 	}
-	golden := filepath.Join("testdata", "client_messages.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := b.String(); got != string(want) {
-		t.Errorf("fixtures differ from %s:\n got:\n%s\nwant:\n%s", golden, got, want)
-	}
+	testutil.Golden(t, filepath.Join("testdata", "client_messages.golden"), []byte(b.String()))
 }
 
 // FuzzParseClientMessage: any bytes give a message or a clientError, never

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // rtMsg is any JSON frame the realtime endpoint sends.
@@ -76,7 +78,7 @@ func (c *client) expectEvent(t testing.TB, i int) rtMsg {
 func publishSettled(t testing.TB, s *Server, site, region string, i int) {
 	t.Helper()
 	s.Publish(testMessage(t, site, region, i))
-	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, time.Millisecond, func() error {
 		if !s.idle() {
 			return errors.New("passes running")
 		}
@@ -86,7 +88,7 @@ func publishSettled(t testing.TB, s *Server, site, region string, i int) {
 
 func waitConns(t testing.TB, s *Server, stellar, realtime int64) {
 	t.Helper()
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		st := s.Stats()
 		if st.StellarConns != stellar || st.WSConns != realtime || st.Conns != stellar+realtime {
 			return fmt.Errorf("conns %d stellar %d ws %d", st.Conns, st.StellarConns, st.WSConns)
@@ -420,7 +422,7 @@ func TestFanoutLatency(t *testing.T) {
 	}
 	// A pass with nothing to write reports nothing.
 	s.sweep(time.Now(), false)
-	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, time.Millisecond, func() error {
 		if !s.idle() {
 			return errors.New("busy")
 		}
@@ -470,7 +472,7 @@ func TestIdleRealtimeConns(t *testing.T) {
 	stop := startChildSub(t, addr, "/ws?key=k", "amazon:USA", n)
 	defer stop()
 	waitConns(t, s, 0, n)
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if !s.idle() {
 			return errors.New("passes running")
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 func TestEndToEndFanOut(t *testing.T) {
@@ -67,7 +69,7 @@ func TestEndToEndFanOut(t *testing.T) {
 			c.nc.Close()
 		}
 	}()
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	testutil.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if n := s.Stats().Conns; n != clients {
 			return fmt.Errorf("%d conns registered", n)
 		}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 func TestSlowConsumer(t *testing.T) {
@@ -45,7 +47,7 @@ func TestSlowConsumer(t *testing.T) {
 	for i := range cs {
 		cs[i] = mustDial(t, addr, "/?key=k")
 	}
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	testutil.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if s.Stats().Conns != others+1 {
 			return errors.New("not registered")
 		}
@@ -86,7 +88,7 @@ func TestSlowConsumer(t *testing.T) {
 		// Pace the publisher like real traffic: well-behaved clients
 		// never hold 32 KB of backlog.
 		want := uint64(others * (i + batch))
-		checkFor(t, 30*time.Second, time.Millisecond, func() error {
+		testutil.Eventually(t, 30*time.Second, time.Millisecond, func() error {
 			if s.Stats().Delivered < want {
 				return errors.New("others behind")
 			}
@@ -98,7 +100,7 @@ func TestSlowConsumer(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	checkFor(t, 15*time.Second, 10*time.Millisecond, func() error {
+	testutil.Eventually(t, 15*time.Second, 10*time.Millisecond, func() error {
 		if n := s.Stats().SlowConsumers; n != 1 {
 			return fmt.Errorf("SlowConsumers = %d", n)
 		}
@@ -144,7 +146,7 @@ func TestShortWritesResume(t *testing.T) {
 		t.Fatalf("dial: %d %v", status, err)
 	}
 	defer c.nc.Close()
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if s.Stats().Conns != 1 {
 			return errors.New("not registered")
 		}

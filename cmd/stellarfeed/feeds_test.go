@@ -3,11 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // TestRunDemoWebhook follows the demo's webhook lines verbatim: the
@@ -18,7 +21,7 @@ func TestRunDemoWebhook(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- realMain(ctx, []string{"run", "--data", dir, "--ws-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--log-level", "warn"}, &out, &errOut)
@@ -28,14 +31,14 @@ func TestRunDemoWebhook(t *testing.T) {
 	rtRE := regexp.MustCompile(`ws://[0-9.:]+/ws\?token=sfk_[0-9A-Za-z]+`)
 	var m []string
 	var sseURL, rtURL string
-	for deadline := time.Now().Add(20 * time.Second); (m == nil || sseURL == "" || rtURL == "") && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
+	testutil.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
 		s := out.String()
 		m, sseURL, rtURL = ingestRE.FindStringSubmatch(s), sseRE.FindString(s), rtRE.FindString(s)
-	}
-	if m == nil || sseURL == "" || rtURL == "" {
-		t.Fatalf("demo output lacks the webhook lines:\n%s", out.String())
-	}
+		if m == nil || sseURL == "" || rtURL == "" {
+			return fmt.Errorf("demo output lacks the webhook lines:\n%s", s)
+		}
+		return nil
+	})
 
 	resp, err := http.Get(sseURL)
 	if err != nil || resp.StatusCode != 200 {
@@ -44,7 +47,7 @@ func TestRunDemoWebhook(t *testing.T) {
 	defer resp.Body.Close()
 	got := make(chan string, 1)
 	go func() {
-		var wout, werr syncBuffer
+		var wout, werr testutil.SyncBuffer
 		realMain(ctx, []string{"watch", "-n", "1", rtURL}, &wout, &werr)
 		got <- wout.String() + werr.String()
 	}()

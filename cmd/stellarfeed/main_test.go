@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,10 +11,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // run calls the CLI in-process and returns its exit code and output.
@@ -159,24 +161,6 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
-// syncBuffer is written by the server goroutine and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestRunDemo is `make run` in-process: the demo prints a URL and a curl
 // command that work, the keys command goes through the running server, and
 // an interrupt stops everything cleanly.
@@ -184,7 +168,7 @@ func TestRunDemo(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- realMain(ctx, []string{"run", "--data", dir, "--ws-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--log-level", "warn"}, &out, &errOut)
@@ -192,18 +176,18 @@ func TestRunDemo(t *testing.T) {
 	var wsURL, token, api string
 	urlRE := regexp.MustCompile(`ws://[0-9.:]+/\?key=sfk_[0-9A-Za-z]+`)
 	curlRE := regexp.MustCompile(`curl -i -X POST (http://[0-9.:]+)/api/pings \\\s+-H 'Authorization: Bearer (sfi_[0-9A-Za-z]+)'`)
-	deadline := time.Now().Add(20 * time.Second)
 	// The dashboard line is printed last.
-	for (wsURL == "" || !strings.Contains(out.String(), "admin.token\n")) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		wsURL = urlRE.FindString(out.String())
-		if m := curlRE.FindStringSubmatch(out.String()); m != nil {
+	testutil.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
+		s := out.String()
+		wsURL = urlRE.FindString(s)
+		if m := curlRE.FindStringSubmatch(s); m != nil {
 			api, token = m[1], m[2]
 		}
-	}
-	if wsURL == "" || token == "" {
-		t.Fatalf("demo output lacks the URL or the curl command:\n%s\n%s", out.String(), errOut.String())
-	}
+		if wsURL == "" || token == "" || !strings.Contains(s, "admin.token\n") {
+			return fmt.Errorf("demo output lacks the URL, the curl command or the dashboard:\n%s\n%s", s, errOut.String())
+		}
+		return nil
+	})
 	// ... and where the dashboard is, and how to log in.
 	dash := regexp.MustCompile(`Dashboard: (http://[0-9.:]+/admin/)\n  log in with the admin token: cat (\S+admin\.token)`).FindStringSubmatch(out.String())
 	if dash == nil || dash[2] != filepath.Join(dir, "admin.token") {
@@ -218,7 +202,7 @@ func TestRunDemo(t *testing.T) {
 	// A watcher receives a ping pushed through the printed curl command.
 	got := make(chan string, 1)
 	go func() {
-		var wout, werr syncBuffer
+		var wout, werr testutil.SyncBuffer
 		realMain(ctx, []string{"watch", "--raw", "-n", "1", wsURL}, &wout, &werr)
 		got <- wout.String() + werr.String()
 	}()
@@ -278,22 +262,21 @@ func TestSim(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- realMain(ctx, []string{"sim", "--addr", "127.0.0.1:0", "--flip-every", "0"}, &out, &errOut)
 	}()
 	addrRE := regexp.MustCompile(`simulator on (http://[0-9.:]+)`)
 	var base string
-	for i := 0; i < 500 && base == ""; i++ {
-		time.Sleep(10 * time.Millisecond)
-		if m := addrRE.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
+	testutil.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
+		m := addrRE.FindStringSubmatch(out.String())
+		if m == nil {
+			return fmt.Errorf("no address printed: %q %q", out.String(), errOut.String())
 		}
-	}
-	if base == "" {
-		t.Fatalf("no address printed: %q %q", out.String(), errOut.String())
-	}
+		base = m[1]
+		return nil
+	})
 	resp, err := http.Get(base + "/_sim/products")
 	if err != nil {
 		t.Fatal(err)
@@ -332,18 +315,17 @@ func TestRunConfigHotReload(t *testing.T) {
 	write(target("red-rain-coat"))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- realMain(ctx, []string{"run", "--config", path}, &out, &errOut) }()
 	waitLog := func(want string) {
 		t.Helper()
-		for i := 0; i < 1000; i++ {
-			if strings.Contains(errOut.String(), want) {
-				return
+		testutil.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+			if !strings.Contains(errOut.String(), want) {
+				return fmt.Errorf("log lacks %q:\n%s", want, errOut.String())
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		t.Fatalf("log lacks %q:\n%s", want, errOut.String())
+			return nil
+		})
 	}
 	waitLog("monitor engine running")
 	time.Sleep(100 * time.Millisecond) // let the watcher start
@@ -358,9 +340,12 @@ func TestRunConfigHotReload(t *testing.T) {
 	// A good edit after the broken one is the marker: by the time it is
 	// applied, the broken one has been reported as often as it ever will.
 	write(target("green-rain-coat"))
-	for i := 0; i < 1000 && strings.Count(errOut.String(), `msg="config reloaded"`) < 2; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if n := strings.Count(errOut.String(), `msg="config reloaded"`); n < 2 {
+			return fmt.Errorf("config reloaded %d times, want 2:\n%s", n, errOut.String())
+		}
+		return nil
+	})
 	if n := strings.Count(errOut.String(), "config not reloaded"); n != 1 {
 		t.Errorf("the broken edit was logged %d times, want once:\n%s", n, errOut.String())
 	}

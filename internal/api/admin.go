@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,81 +151,145 @@ func (a *API) admin(ctx *fasthttp.RequestCtx, rest []byte) {
 // adminKeys serves /api/admin/keys[/{id}[/rotate]] and /api/admin/keys/lookup.
 // Keys are named by ID in URLs; a secret goes through lookup.
 func (a *API) adminKeys(ctx *fasthttp.RequestCtx, parts []string, scope string) {
-	svc := StoreService{Keys: a.deps.Keys, Now: a.now, Feed: scope}
-	method := string(ctx.Method())
-	var (
-		out    any
-		status = fasthttp.StatusOK
-		err    error
-		logMsg string
-	)
-	switch {
-	case len(parts) == 1 && method == fasthttp.MethodGet:
-		out, err = svc.List(ctx)
-	case len(parts) == 1 && method == fasthttp.MethodPost:
-		var req KeyRequest
-		if !decodeBody(ctx, &req) {
-			return
-		}
-		if scope != "" && req.Feed != "" && req.Feed != scope {
-			writeJSON(ctx, fasthttp.StatusForbidden, errorBody{Error: "this admin token manages feed " + scope + " only", Field: "feed"})
-			return
-		}
-		out, err = svc.Create(ctx, req)
-		status, logMsg = fasthttp.StatusCreated, "key created"
-	case len(parts) == 1:
-		methodNotAllowed(ctx, "GET, POST")
-		return
-	case len(parts) == 2 && parts[1] == "lookup" && method == fasthttp.MethodPost:
-		var req LookupRequest
-		if !decodeBody(ctx, &req) {
-			return
-		}
-		if !keys.IsSecret(req.Secret) {
-			writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "secret: not a key secret (sfk_, sfi_ or sfa_ followed by 32 characters)", Field: "secret"})
-			return
-		}
-		out, err = svc.Get(ctx, req.Secret)
-	case len(parts) == 2 && parts[1] == "lookup":
-		methodNotAllowed(ctx, "POST")
-		return
-	case len(parts) == 2 && keys.IsSecret(parts[1]):
-		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "a secret does not belong in a URL: name the key by its ID, or POST the secret to /api/admin/keys/lookup"})
-		return
-	case len(parts) == 2 && method == fasthttp.MethodGet:
-		out, err = svc.Get(ctx, parts[1])
-	case len(parts) == 2 && method == fasthttp.MethodPatch:
-		var req KeyPatch
-		if !decodeBody(ctx, &req) {
-			return
-		}
-		out, err = svc.Update(ctx, parts[1], req)
-		logMsg = "key updated"
-	case len(parts) == 2 && method == fasthttp.MethodDelete:
-		out, err = svc.Revoke(ctx, parts[1])
-		logMsg = "key revoked"
-	case len(parts) == 2:
-		methodNotAllowed(ctx, "GET, PATCH, DELETE")
-		return
-	case len(parts) == 3 && parts[2] == "rotate" && method == fasthttp.MethodPost:
-		out, err = svc.Rotate(ctx, parts[1])
-		status, logMsg = fasthttp.StatusCreated, "key rotated"
-	case len(parts) == 3 && parts[2] == "rotate":
-		methodNotAllowed(ctx, "POST")
-		return
-	default:
+	pattern, id := keyRouteOf(parts)
+	route, ok := keyRoutes[pattern]
+	if !ok {
 		writeError(ctx, fasthttp.StatusNotFound, "not found")
 		return
 	}
-	if err != nil {
-		a.storeError(ctx, err)
+	if pattern == "keys/{id}" && keys.IsSecret(id) {
+		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "a secret does not belong in a URL: name the key by its ID, or POST the secret to /api/admin/keys/lookup"})
 		return
 	}
-	if logMsg != "" {
-		k := keyOf(out)
-		a.log.Info(logMsg, "id", k.ID, "kind", k.Kind, "label", k.Label)
+	handle, ok := route.methods[string(ctx.Method())]
+	if !ok {
+		methodNotAllowed(ctx, route.allow)
+		return
 	}
-	writeJSON(ctx, status, out)
+	res, ok := handle(ctx, StoreService{Keys: a.deps.Keys, Now: a.now, Feed: scope}, id)
+	if !ok {
+		return
+	}
+	if res.err != nil {
+		a.storeError(ctx, res.err)
+		return
+	}
+	if res.log != "" {
+		k := keyOf(res.out)
+		a.log.Info(res.log, "id", k.ID, "kind", k.Kind, "label", k.Label)
+	}
+	writeJSON(ctx, cmp.Or(res.status, fasthttp.StatusOK), res.out)
+}
+
+// keyRouteOf names the route of an /api/admin/keys path ("" for none) and
+// the key ID in it.
+func keyRouteOf(parts []string) (pattern, id string) {
+	switch {
+	case len(parts) == 1:
+		return "keys", ""
+	case len(parts) == 2 && parts[1] == "lookup":
+		return "keys/lookup", ""
+	case len(parts) == 2:
+		return "keys/{id}", parts[1]
+	case len(parts) == 3 && parts[2] == "rotate":
+		return "keys/{id}/rotate", parts[1]
+	}
+	return "", ""
+}
+
+// keyRoutes is the admin keys routing table: the handler of each method on
+// each route, and the Allow header a 405 answers with. It is never
+// written after init.
+var keyRoutes = map[string]keyRoute{
+	"keys": {allow: "GET, POST", methods: map[string]keyHandler{
+		fasthttp.MethodGet:  listKeys,
+		fasthttp.MethodPost: createKey,
+	}},
+	"keys/lookup": {allow: "POST", methods: map[string]keyHandler{
+		fasthttp.MethodPost: lookupKey,
+	}},
+	"keys/{id}": {allow: "GET, PATCH, DELETE", methods: map[string]keyHandler{
+		fasthttp.MethodGet:    getKey,
+		fasthttp.MethodPatch:  updateKey,
+		fasthttp.MethodDelete: revokeKey,
+	}},
+	"keys/{id}/rotate": {allow: "POST", methods: map[string]keyHandler{
+		fasthttp.MethodPost: rotateKey,
+	}},
+}
+
+type keyRoute struct {
+	allow   string
+	methods map[string]keyHandler
+}
+
+// keyHandler answers one method of one keys route for the admin token's
+// feed (svc.Feed); id is the key ID of the path, if any. ok is false when
+// the handler has already answered (a bad body).
+type keyHandler func(ctx *fasthttp.RequestCtx, svc StoreService, id string) (res keyResult, ok bool)
+
+// keyResult is what adminKeys writes: out with status (200 when zero), or
+// err through storeError; log, when set, is logged with the key.
+type keyResult struct {
+	out    any
+	status int
+	log    string
+	err    error
+}
+
+func listKeys(ctx *fasthttp.RequestCtx, svc StoreService, _ string) (keyResult, bool) {
+	out, err := svc.List(ctx)
+	return keyResult{out: out, err: err}, true
+}
+
+func createKey(ctx *fasthttp.RequestCtx, svc StoreService, _ string) (keyResult, bool) {
+	var req KeyRequest
+	if !decodeBody(ctx, &req) {
+		return keyResult{}, false
+	}
+	if svc.Feed != "" && req.Feed != "" && req.Feed != svc.Feed {
+		writeJSON(ctx, fasthttp.StatusForbidden, errorBody{Error: "this admin token manages feed " + svc.Feed + " only", Field: "feed"})
+		return keyResult{}, false
+	}
+	out, err := svc.Create(ctx, req)
+	return keyResult{out: out, status: fasthttp.StatusCreated, log: "key created", err: err}, true
+}
+
+func lookupKey(ctx *fasthttp.RequestCtx, svc StoreService, _ string) (keyResult, bool) {
+	var req LookupRequest
+	if !decodeBody(ctx, &req) {
+		return keyResult{}, false
+	}
+	if !keys.IsSecret(req.Secret) {
+		writeJSON(ctx, fasthttp.StatusBadRequest, errorBody{Error: "secret: not a key secret (sfk_, sfi_ or sfa_ followed by 32 characters)", Field: "secret"})
+		return keyResult{}, false
+	}
+	out, err := svc.Get(ctx, req.Secret)
+	return keyResult{out: out, err: err}, true
+}
+
+func getKey(ctx *fasthttp.RequestCtx, svc StoreService, id string) (keyResult, bool) {
+	out, err := svc.Get(ctx, id)
+	return keyResult{out: out, err: err}, true
+}
+
+func updateKey(ctx *fasthttp.RequestCtx, svc StoreService, id string) (keyResult, bool) {
+	var req KeyPatch
+	if !decodeBody(ctx, &req) {
+		return keyResult{}, false
+	}
+	out, err := svc.Update(ctx, id, req)
+	return keyResult{out: out, log: "key updated", err: err}, true
+}
+
+func revokeKey(ctx *fasthttp.RequestCtx, svc StoreService, id string) (keyResult, bool) {
+	out, err := svc.Revoke(ctx, id)
+	return keyResult{out: out, log: "key revoked", err: err}, true
+}
+
+func rotateKey(ctx *fasthttp.RequestCtx, svc StoreService, id string) (keyResult, bool) {
+	out, err := svc.Rotate(ctx, id)
+	return keyResult{out: out, status: fasthttp.StatusCreated, log: "key rotated", err: err}, true
 }
 
 // keyOf is the key an answer is about.

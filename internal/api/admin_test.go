@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 func TestAdminErrors(t *testing.T) {
@@ -196,7 +197,7 @@ func TestServeTCP(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	body := fixture(t, "ping_amazon.json")
+	body := testutil.Testdata(t, "ping_amazon.json")
 	req := "POST /api/pings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok +
 		"\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(body)) + "\r\nConnection: close\r\n\r\n" + string(body)
 	if _, err := conn.Write([]byte(req)); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 func TestFeedAdmin(t *testing.T) {
@@ -131,7 +132,7 @@ func TestLoginRequests(t *testing.T) {
 func TestTokenQuotaNotCountedByFeed(t *testing.T) {
 	e := newEnv(t, Config{})
 	tok, _ := mustCreate(t, e.st, keys.Options{Kind: keys.KindIngest, MonthlyQuota: 1})
-	ping := fixture(t, "ping_walmart.json")
+	ping := testutil.Testdata(t, "ping_walmart.json")
 	for i, want := range []int{202, 402} {
 		if code, body, _ := e.do(t, "POST", "/api/pings", ping, "Authorization", "Bearer "+tok, "Content-Type", "application/json"); code != want {
 			t.Fatalf("post %d: %d %s", i, code, body)

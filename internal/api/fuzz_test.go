@@ -8,6 +8,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/sse"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // FuzzWebhook: whatever the slug, Content-Type and body, the webhook
@@ -15,9 +16,9 @@ import (
 // pings it says it accepted.
 func FuzzWebhook(f *testing.F) {
 	for _, name := range []string{"ping_amazon.json", "batch_valid.json", "batch_mixed.json", "ping_invalid.json", "malformed.json"} {
-		f.Add("acme-monitors", "", fixture(f, name))
+		f.Add("acme-monitors", "", testutil.Testdata(f, name))
 	}
-	f.Add("acme-monitors", "text/plain; charset=utf-8", fixture(f, "ping_walmart.json"))
+	f.Add("acme-monitors", "text/plain; charset=utf-8", testutil.Testdata(f, "ping_walmart.json"))
 	f.Add("acme", "application/json", []byte(`[]`))
 	f.Add("acme-monitors/../x", "multipart/form-data; boundary=x", []byte("--x--"))
 	f.Add("", "text/plain;;;", []byte{0xff})

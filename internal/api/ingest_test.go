@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,10 +13,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestIngest(t *testing.T) {
 	e := newEnv(t, Config{MaxBodyBytes: 8 << 10, MaxPings: 8})
@@ -30,7 +28,7 @@ func TestIngest(t *testing.T) {
 	ok := func(tok string) []string {
 		return []string{"Authorization", "Bearer " + tok, "Content-Type", "application/json"}
 	}
-	amazon := fixture(t, "ping_amazon.json")
+	amazon := testutil.Testdata(t, "ping_amazon.json")
 	tests := []struct {
 		name      string
 		method    string
@@ -41,12 +39,12 @@ func TestIngest(t *testing.T) {
 		published int
 	}{
 		{"single amazon", "POST", ok(e.ingest), amazon, 202, `{"accepted":1}`, 1},
-		{"single walmart, pretty", "POST", ok(e.ingest), fixture(t, "ping_walmart.json"), 202, `{"accepted":1}`, 1},
-		{"batch", "POST", ok(e.ingest), fixture(t, "batch_valid.json"), 202, `{"accepted":3}`, 3},
+		{"single walmart, pretty", "POST", ok(e.ingest), testutil.Testdata(t, "ping_walmart.json"), 202, `{"accepted":1}`, 1},
+		{"batch", "POST", ok(e.ingest), testutil.Testdata(t, "batch_valid.json"), 202, `{"accepted":3}`, 3},
 		{"charset", "POST", []string{"Authorization", "Bearer " + e.ingest, "Content-Type", "Application/JSON; charset=utf-8"}, amazon, 202, `{"accepted":1}`, 1},
 		{"lower-case scheme", "POST", []string{"Authorization", "bearer " + e.ingest, "Content-Type", "application/json"}, amazon, 202, `{"accepted":1}`, 1},
-		{"mixed batch", "POST", ok(e.ingest), fixture(t, "batch_mixed.json"), 400, "batch_mixed.golden", 2},
-		{"invalid ping", "POST", ok(e.ingest), fixture(t, "ping_invalid.json"), 400, "ping_invalid.golden", 0},
+		{"mixed batch", "POST", ok(e.ingest), testutil.Testdata(t, "batch_mixed.json"), 400, "batch_mixed.golden", 2},
+		{"invalid ping", "POST", ok(e.ingest), testutil.Testdata(t, "ping_invalid.json"), 400, "ping_invalid.golden", 0},
 		{"wrong content type", "POST", []string{"Authorization", "Bearer " + e.ingest, "Content-Type", "text/plain"}, amazon, 415, `{"error":"Content-Type must be application/json"}`, 0},
 		{"form content type", "POST", []string{"Authorization", "Bearer " + e.ingest, "Content-Type", "application/x-www-form-urlencoded"}, amazon, 415, `{"error":"Content-Type must be application/json"}`, 0},
 		{"json-ish content type", "POST", []string{"Authorization", "Bearer " + e.ingest, "Content-Type", "application/jsonp"}, amazon, 415, `{"error":"Content-Type must be application/json"}`, 0},
@@ -62,7 +60,7 @@ func TestIngest(t *testing.T) {
 		{"empty array", "POST", ok(e.ingest), []byte(" [ ] "), 400, `{"error":"empty batch: send at least one ping"}`, 0},
 		{"garbage", "POST", ok(e.ingest), []byte("\x00\xffhello"), 400, `{"error":"body must be a JSON ping object or an array of them"}`, 0},
 		{"scalar", "POST", ok(e.ingest), []byte(`"B0CHX3QBCH"`), 400, `{"error":"body must be a JSON ping object or an array of them"}`, 0},
-		{"truncated", "POST", ok(e.ingest), fixture(t, "malformed.json"), 400, `{"error":"malformed JSON: unexpected end of JSON input at byte 51"}`, 0},
+		{"truncated", "POST", ok(e.ingest), testutil.Testdata(t, "malformed.json"), 400, `{"error":"malformed JSON: unexpected end of JSON input at byte 51"}`, 0},
 		{"trailing garbage", "POST", ok(e.ingest), append(bytes.Clone(amazon), "}}"...), 400, `{"error":"malformed JSON: invalid character '}' after top-level value at byte 326"}`, 0},
 		{"too many pings", "POST", ok(e.ingest), []byte("[" + strings.Repeat(string(bytes.TrimSpace(amazon))+",", 8) + string(amazon) + "]"), 413, `{"error":"batch of 9 pings, the limit is 8"}`, 0},
 		{"oversized", "POST", ok(e.ingest), []byte(`[` + strings.Repeat(" ", 8<<10) + `]`), 413, `{"error":"body larger than 8192 bytes"}`, 0},
@@ -74,10 +72,12 @@ func TestIngest(t *testing.T) {
 			want := tt.want
 			if strings.HasSuffix(want, ".golden") {
 				path := filepath.Join("testdata", want)
-				if *update {
-					os.WriteFile(path, []byte(body), 0o644)
+				if testutil.Updating() {
+					if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+						t.Fatal(err)
+					}
 				}
-				want = string(fixture(t, want))
+				want = string(testutil.Testdata(t, want))
 			} else {
 				want += "\n"
 			}
@@ -98,13 +98,13 @@ func TestIngest(t *testing.T) {
 	}
 
 	// The mixed batch published exactly its valid pings, in order.
-	e.do(t, "POST", "/api/pings", fixture(t, "batch_mixed.json"), ok(e.ingest)...)
+	e.do(t, "POST", "/api/pings", testutil.Testdata(t, "batch_mixed.json"), ok(e.ingest)...)
 	msgs := e.pub.take()
 	if len(msgs) != 2 || checkFrame(t, msgs[0]).Region != "JP" || checkFrame(t, msgs[1]).Site != "walmartca" {
 		t.Fatalf("mixed batch published %d messages", len(msgs))
 	}
 	// The payload is the compact encoding, not the provider's bytes.
-	e.do(t, "POST", "/api/pings", fixture(t, "ping_walmart.json"), ok(e.ingest)...)
+	e.do(t, "POST", "/api/pings", testutil.Testdata(t, "ping_walmart.json"), ok(e.ingest)...)
 	m := e.pub.take()[0]
 	if bytes.Contains(m.Payload, []byte("\n")) || !bytes.Contains(m.Payload, []byte(`"offerId":"3F9A2C7B1E6D4058A9C3B7E2D1F04A6C"`)) {
 		t.Fatalf("payload %s", m.Payload)
@@ -114,9 +114,9 @@ func TestIngest(t *testing.T) {
 func TestIngestMetrics(t *testing.T) {
 	e := newEnv(t, Config{})
 	hdr := []string{"Authorization", "Bearer " + e.ingest, "Content-Type", "application/json"}
-	e.do(t, "POST", "/api/pings", fixture(t, "ping_amazon.json"), hdr...)
-	e.do(t, "POST", "/api/pings", fixture(t, "batch_valid.json"), hdr...)
-	e.do(t, "POST", "/api/pings", fixture(t, "batch_mixed.json"), hdr...)
+	e.do(t, "POST", "/api/pings", testutil.Testdata(t, "ping_amazon.json"), hdr...)
+	e.do(t, "POST", "/api/pings", testutil.Testdata(t, "batch_valid.json"), hdr...)
+	e.do(t, "POST", "/api/pings", testutil.Testdata(t, "batch_mixed.json"), hdr...)
 	e.do(t, "POST", "/api/pings", nil, "Content-Type", "application/json")
 	status, body, h := e.do(t, "GET", "/metrics", nil)
 	if status != 200 || !strings.HasPrefix(string(h.ContentType()), "text/plain") {
@@ -144,7 +144,7 @@ func TestIngestLimits(t *testing.T) {
 	hdr := func(tok string) []string {
 		return []string{"Authorization", "Bearer " + tok, "Content-Type", "application/json"}
 	}
-	amazon := fixture(t, "ping_amazon.json")
+	amazon := testutil.Testdata(t, "ping_amazon.json")
 	// The clock is frozen: one request per second means the second waits.
 	for _, tt := range []struct {
 		tok, retry, body string
@@ -162,17 +162,17 @@ func TestIngestLimits(t *testing.T) {
 		e.pub.take()
 	}
 	// Quota 4: a batch of 3 fits, the next 3 do not and none is published.
-	if s, _, _ := e.do(t, "POST", "/api/pings", fixture(t, "batch_valid.json"), hdr(quota)...); s != 202 {
+	if s, _, _ := e.do(t, "POST", "/api/pings", testutil.Testdata(t, "batch_valid.json"), hdr(quota)...); s != 202 {
 		t.Fatalf("within quota: %d", s)
 	}
 	e.pub.take()
 	over := `{"error":"monthly quota exceeded","quota":4,"used":3,"reset":"2026-12-01T00:00:00Z","resetsAt":"2026-12-01T00:00:00Z"}` + "\n"
-	s, body, h := e.do(t, "POST", "/api/pings", fixture(t, "batch_valid.json"), hdr(quota)...)
+	s, body, h := e.do(t, "POST", "/api/pings", testutil.Testdata(t, "batch_valid.json"), hdr(quota)...)
 	if s != 402 || body != over || len(e.pub.take()) != 0 || string(h.ContentType()) != "application/json" {
 		t.Fatalf("over quota: %d %s", s, body)
 	}
 	// The mixed batch has 2 valid pings: over quota too, nothing published.
-	if s, body, _ := e.do(t, "POST", "/api/pings", fixture(t, "batch_mixed.json"), hdr(quota)...); s != 402 || body != over || len(e.pub.take()) != 0 {
+	if s, body, _ := e.do(t, "POST", "/api/pings", testutil.Testdata(t, "batch_mixed.json"), hdr(quota)...); s != 402 || body != over || len(e.pub.take()) != 0 {
 		t.Fatalf("mixed over quota: %d %s", s, body)
 	}
 	if s, _, _ := e.do(t, "POST", "/api/pings", amazon, hdr(quota)...); s != 202 {
@@ -187,11 +187,11 @@ func TestIngestLimits(t *testing.T) {
 	}
 	// A new month, a new quota.
 	e.setNow(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
-	if s, body, _ := e.do(t, "POST", "/api/pings", fixture(t, "batch_valid.json"), hdr(quota)...); s != 202 {
+	if s, body, _ := e.do(t, "POST", "/api/pings", testutil.Testdata(t, "batch_valid.json"), hdr(quota)...); s != 202 {
 		t.Fatalf("next month: %d %s", s, body)
 	}
 	next := `{"error":"monthly quota exceeded","quota":4,"used":3,"reset":"2027-01-01T00:00:00Z","resetsAt":"2027-01-01T00:00:00Z"}` + "\n"
-	if s, body, _ := e.do(t, "POST", "/api/pings", fixture(t, "batch_valid.json"), hdr(quota)...); s != 402 || body != next {
+	if s, body, _ := e.do(t, "POST", "/api/pings", testutil.Testdata(t, "batch_valid.json"), hdr(quota)...); s != 402 || body != next {
 		t.Fatalf("next month over: %d %s", s, body)
 	}
 }
@@ -212,7 +212,7 @@ func TestQuotaPersisted(t *testing.T) {
 	tok, k := mustCreate(t, st1, keys.Options{Kind: keys.KindIngest, MonthlyQuota: 3})
 	post := func(st *keys.Store) *fasthttp.RequestCtx {
 		h := New(Config{}, Deps{Publisher: discard{}, Keys: st, Now: func() time.Time { return t0 }}).Handler()
-		ctx := newIngestCtx(tok, fixture(t, "batch_valid.json"))
+		ctx := newIngestCtx(tok, testutil.Testdata(t, "batch_valid.json"))
 		h(ctx)
 		return ctx
 	}
@@ -263,7 +263,7 @@ func TestHandlerDirect(t *testing.T) {
 	ctx.Request.SetRequestURI("/api/pings")
 	ctx.Request.Header.Set("Authorization", "Bearer "+tok)
 	ctx.Request.Header.SetContentType("application/json")
-	ctx.Request.SetBody(fixture(t, "ping_amazon.json"))
+	ctx.Request.SetBody(testutil.Testdata(t, "ping_amazon.json"))
 	h(&ctx)
 	if ctx.Response.StatusCode() != 413 || len(pub.take()) != 0 {
 		t.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
@@ -285,7 +285,7 @@ func newIngestCtx(tok string, body []byte) *fasthttp.RequestCtx {
 // are published, each a valid frame.
 func FuzzIngest(f *testing.F) {
 	for _, name := range []string{"ping_amazon.json", "ping_walmart.json", "batch_valid.json", "batch_mixed.json", "ping_invalid.json", "malformed.json"} {
-		f.Add(fixture(f, name))
+		f.Add(testutil.Testdata(f, name))
 	}
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`[{},[],null,1,"x",{"details":[]}]`))
@@ -342,7 +342,7 @@ func BenchmarkIngestSingle(b *testing.B) {
 	st := openStore(b)
 	tok, _ := mustCreate(b, st, keys.Options{Kind: keys.KindIngest})
 	h := New(Config{}, Deps{Publisher: pub, Keys: st}).Handler()
-	ctx := newIngestCtx(tok, fixture(b, "ping_amazon.json"))
+	ctx := newIngestCtx(tok, testutil.Testdata(b, "ping_amazon.json"))
 	b.ReportAllocs()
 	for b.Loop() {
 		ctx.Response.Reset()
@@ -369,7 +369,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	req.SetRequestURI("http://stellarfeed.test/api/pings")
 	req.Header.Set("Authorization", "Bearer "+e.ingest)
 	req.Header.SetContentType("application/json")
-	req.SetBody(fixture(b, "ping_amazon.json"))
+	req.SetBody(testutil.Testdata(b, "ping_amazon.json"))
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := e.hc.Do(req, resp); err != nil || resp.StatusCode() != 202 {

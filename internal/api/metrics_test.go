@@ -11,6 +11,7 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/sse"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 // scrape GETs /metrics and returns the value of every sample by its full
@@ -90,7 +91,7 @@ func TestMetricsComplete(t *testing.T) {
 	c1.ids(t, 3)
 	c2.ids(t, 1)
 	var after map[string]float64
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		after = e.scrape(t)
 		if after["stellarfeed_sse_events_delivered_total"] != 4 {
 			return fmt.Errorf("delivered %v", after["stellarfeed_sse_events_delivered_total"])
@@ -112,7 +113,7 @@ func TestMetricsComplete(t *testing.T) {
 	}
 	c1.close()
 	c2.close()
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if v := e.scrape(t)[`stellarfeed_connections{endpoint="sse"}`]; v != 0 {
 			return fmt.Errorf("sse connections %v", v)
 		}

@@ -18,24 +18,9 @@ import (
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 	"github.com/stellarfeed/stellarfeed/internal/sse"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
-
-// checkFor polls cond every step until it returns nil or total passes.
-func checkFor(t testing.TB, total, step time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(step)
-	}
-}
 
 // sseEnv serves the API with an SSE hub on a real TCP listener.
 type sseEnv struct {
@@ -207,7 +192,7 @@ func (c *client) ended(t *testing.T) []string {
 
 func (e *sseEnv) waitSubscribers(t *testing.T, n int) {
 	t.Helper()
-	checkFor(t, 5*time.Second, 2*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 2*time.Millisecond, func() error {
 		if got := e.hub.Stats().Subscribers; got != n {
 			return fmt.Errorf("%d subscribers, want %d", got, n)
 		}
@@ -254,7 +239,7 @@ func TestStreamLive(t *testing.T) {
 	}
 	// The client leaves; the next heartbeat notices and usage is recorded.
 	c.close()
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
 		u, _ := e.st.Usage(k.ID)
 		if u.Conns != 0 || u.Deliveries != 3 || u.ConnectedTime <= 0 {
 			return fmt.Errorf("usage after close %+v", u)
@@ -480,7 +465,7 @@ func TestStreamSlowClientDropped(t *testing.T) {
 		t.Fatalf("hub %+v", st)
 	}
 	// The writer was stuck on a full socket: the write deadline frees it.
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+	testutil.Eventually(t, 10*time.Second, 5*time.Millisecond, func() error {
 		if n := e.api.m.sseConns.Load(); n != 0 {
 			return fmt.Errorf("%d live streams", n)
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
+	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
 func TestWebhook(t *testing.T) {
@@ -17,7 +18,7 @@ func TestWebhook(t *testing.T) {
 	if _, err := e.st.Revoke(rk.ID); err != nil {
 		t.Fatal(err)
 	}
-	amazon := fixture(t, "ping_amazon.json")
+	amazon := testutil.Testdata(t, "ping_amazon.json")
 	bearer := func(tok string, more ...string) []string {
 		return append([]string{"Authorization", "Bearer " + tok}, more...)
 	}
@@ -34,12 +35,12 @@ func TestWebhook(t *testing.T) {
 		{"bearer, no content type", "POST", "/api/in/acme-monitors", bearer(tok), amazon, 202, `{"accepted":1}`, 1},
 		{"query token", "POST", "/api/in/acme-monitors?token=" + tok, nil, amazon, 202, `{"accepted":1}`, 1},
 		{"text/plain", "POST", "/api/in/acme-monitors", bearer(tok, "Content-Type", "text/plain; charset=utf-8"), amazon, 202, `{"accepted":1}`, 1},
-		{"json batch", "POST", "/api/in/acme-monitors", bearer(tok, "Content-Type", "application/json"), fixture(t, "batch_valid.json"), 202, `{"accepted":3}`, 3},
+		{"json batch", "POST", "/api/in/acme-monitors", bearer(tok, "Content-Type", "application/json"), testutil.Testdata(t, "batch_valid.json"), 202, `{"accepted":3}`, 3},
 		{"header wins over query", "POST", "/api/in/acme-monitors?token=" + other, bearer(tok), amazon, 202, `{"accepted":1}`, 1},
 		{"form content type", "POST", "/api/in/acme-monitors", bearer(tok, "Content-Type", "application/x-www-form-urlencoded"), amazon, 415, `{"error":"Content-Type must be application/json or text/plain (or absent)"}`, 0},
-		{"invalid JSON", "POST", "/api/in/acme-monitors", bearer(tok), fixture(t, "malformed.json"), 400, `{"error":"malformed JSON: unexpected end of JSON input at byte 51"}`, 0},
+		{"invalid JSON", "POST", "/api/in/acme-monitors", bearer(tok), testutil.Testdata(t, "malformed.json"), 400, `{"error":"malformed JSON: unexpected end of JSON input at byte 51"}`, 0},
 		{"empty body", "POST", "/api/in/acme-monitors", bearer(tok), nil, 400, `{"error":"empty body: send one ping object or an array of them"}`, 0},
-		{"invalid ping", "POST", "/api/in/acme-monitors", bearer(tok), fixture(t, "ping_invalid.json"), 400, strings.TrimSpace(string(fixture(t, "ping_invalid.golden"))), 0},
+		{"invalid ping", "POST", "/api/in/acme-monitors", bearer(tok), testutil.Testdata(t, "ping_invalid.json"), 400, strings.TrimSpace(string(testutil.Testdata(t, "ping_invalid.golden"))), 0},
 		{"unknown slug", "POST", "/api/in/nobody", bearer(tok), amazon, 404, `{"error":"unknown slug"}`, 0},
 		{"another provider's slug", "POST", "/api/in/other-tools", bearer(tok), amazon, 404, `{"error":"unknown slug"}`, 0},
 		{"token without slug", "POST", "/api/in/acme-monitors", bearer(e.ingest), amazon, 404, `{"error":"unknown slug"}`, 0},

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/gobwas/ws"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/stellarfeed/stellarfeed/broadcast"
@@ -24,7 +23,6 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/console"
 	"github.com/stellarfeed/stellarfeed/internal/discord"
 	"github.com/stellarfeed/stellarfeed/internal/keys"
-	"github.com/stellarfeed/stellarfeed/internal/listen"
 	"github.com/stellarfeed/stellarfeed/internal/sim"
 	"github.com/stellarfeed/stellarfeed/internal/sse"
 	"github.com/stellarfeed/stellarfeed/monitors"
@@ -126,170 +124,38 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("node: DataDir is required")
 	}
-	if cfg.WSAddr == "" {
-		cfg.WSAddr = ":8080"
-	}
-	if cfg.APIAddr == "" {
-		cfg.APIAddr = ":8081"
-	}
-	if cfg.UsageFlush <= 0 {
-		cfg.UsageFlush = 30 * time.Second
-	}
-	if cfg.StoreProbe <= 0 {
-		cfg.StoreProbe = 2 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.setDefaults()
 	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.NewSet(), errc: make(chan error, 4), cancelEngine: func() {},
 		clock: newSteadyClock(cfg.Logger)}
-	var cleanup []func()
+	var undo undoStack
 	defer func() {
 		if err != nil {
-			for i := len(cleanup) - 1; i >= 0; i-- {
-				cleanup[i]()
-			}
+			undo.run()
 		}
 	}()
 
-	roErr := error(nil)
-	if n.db, err = OpenDB(cfg.DataDir, false); err != nil {
-		if n.db, roErr = openReadOnly(cfg.DataDir, err); roErr == nil {
-			return nil, err
-		}
-	}
-	cleanup = append(cleanup, func() { n.db.Close() })
-	n.health = newStoreHealth(n.log.With("component", "store"), n.db, cfg.DataDir, cfg.StoreProbe, n.metrics)
-	n.health.report(roErr)
-	if n.keys, err = keys.Open(n.db, keys.WithLogger(n.log), keys.WithWriteObserver(n.health.report), keys.WithClock(n.clock.Now)); err != nil {
-		return nil, fmt.Errorf("open key store: %w", err)
-	}
-	if n.recovered, err = recoverDataDir(n.db, n.keys, n.health, n.log); err != nil {
+	if err := n.openStore(&undo); err != nil {
 		return nil, err
 	}
-	// The local CLI reads the admin token from the data directory.
-	if _, err := adminToken(cfg.DataDir, n.keys); err != nil {
+	if err := n.provision(); err != nil {
 		return nil, err
-	}
-	if cfg.Demo {
-		if n.demo, err = demoKeys(cfg.DataDir, n.keys); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.RunEngine {
-		routes, err := n.checkFeedRoutes(cfg.EngineFeed, cfg.GroupFeeds)
-		if err != nil {
-			return nil, err
-		}
-		n.routes.Store(routes)
 	}
 	if cfg.Cluster.NATS != "" {
 		if err := n.startCluster(ctx); err != nil {
 			return nil, err
 		}
-		cleanup = append(cleanup, n.cluster.Close)
+		undo.push(n.cluster.Close)
 	}
-
-	bcfg := cfg.Broadcast
-	bcfg.Logger = n.log.With("component", "broadcast")
-	// Fan-out takes microseconds to milliseconds: the default buckets
-	// start at 5 ms and would put every pass in the first one.
-	fanout := n.metrics.NewPrometheusHistogramExt(`stellarfeed_fanout_latency_seconds`, metrics.ExponentialBuckets(25e-6, 2, 16))
-	bcfg.OnFanout = func(age time.Duration, _ int) { fanout.Update(age.Seconds()) }
-	auth := &keyAuth{st: n.keys}
-	if n.hub, err = broadcast.New(bcfg, auth); err != nil {
-		return nil, fmt.Errorf("broadcaster: %w", err)
+	if err := n.newHubs(&undo); err != nil {
+		return nil, err
 	}
-	auth.hub = n.hub
-	scfg := cfg.SSE
-	if scfg.FirstID == 0 {
-		scfg.FirstID = firstSSEID(time.Now(), n.recovered.SSENext)
+	n.newAPI()
+	if err := n.listen(ctx, &undo); err != nil {
+		return nil, err
 	}
-	scfg.Logger = n.log.With("component", "sse")
-	n.events = sse.New(scfg)
-	n.console = n.newConsole()
-	// Revoking, disabling or expiring a key cuts its live connections
-	// everywhere at once. The callback runs under the store's lock, so the
-	// disconnect is handed to a goroutine.
-	n.unsub = n.keys.Subscribe(func(c keys.Change) {
-		if c.CutsAccess() && c.Key.Kind == keys.KindSubscriber {
-			id, reason := c.Key.ID, "key "+c.Op.String()
-			go n.hub.DisconnectKey(id, ws.StatusPolicyViolation, reason)
-			n.events.DisconnectKey(id) // only closes queues: safe under the store's lock
-		}
-	})
-	cleanup = append(cleanup, n.unsub)
-	if n.cluster != nil && n.role(cluster.RoleBroadcast) {
-		// Every ping accepted anywhere in the cluster reaches this node's
-		// clients through the bus, its own included.
-		if err := n.cluster.Subscribe(n.local()); err != nil {
-			return nil, err
-		}
-	}
-
-	n.api = api.New(cfg.API, api.Deps{
-		Console:   n.console,
-		Publisher: n.publisher(),
-		SSE:       n.events,
-		Conns:     liveConns{hub: n.hub, events: n.events, keys: n.keys},
-		Targets:   &n.targets,
-		Keys:      n.keys,
-		Metrics:   n.metrics,
-		Logger:    n.log.With("component", "api"),
-		Rules:     cfg.Rules,
-		LiveRules: n.targets.liveRules(cfg.Rules),
-		Ready:     n.ready,
-		Degraded:  n.health.degraded,
-		Now:       n.clock.Now,
-	})
-	registerHubMetrics(n.metrics, n.hub)
-
-	if n.wsLn, err = listen.TCP(ctx, cfg.WSAddr, cfg.ReusePort); err != nil {
-		return nil, fmt.Errorf("listen for WebSocket clients on %s: %w", cfg.WSAddr, err)
-	}
-	cleanup = append(cleanup, func() { n.wsLn.Close() })
-	if n.apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
-		return nil, fmt.Errorf("listen for the HTTP API on %s: %w", cfg.APIAddr, err)
-	}
-	cleanup = append(cleanup, func() { n.apiLn.Close() })
-	if err := writeSecretFile(filepath.Join(cfg.DataDir, apiAddrFile), loopbackAddr(n.apiLn.Addr())); err != nil {
-		// Serving matters more than the CLI finding us (disk full): the
-		// CLI can still be given --api.
-		n.health.report(err)
-		n.log.Warn("API address not recorded for the local CLI", "err", err)
-	}
-
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	n.cancel = cancel
-	n.goServe("broadcast", func() error { return ignoreClosed(n.hub.Serve(n.wsLn), broadcast.ErrServerClosed) })
-	n.goServe("api", func() error { return ignoreClosed(n.api.Serve(n.apiLn), api.ErrServerClosed) })
-	n.wg.Go(func() { n.health.run(bg) })
-	n.wg.Go(func() { n.runExpiry(bg, expirySweep) })
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		if err := n.keys.RunFlusher(bg, cfg.UsageFlush); err != nil && !errors.Is(err, context.Canceled) {
-			n.log.Error("usage flusher stopped", "err", err)
-		}
-	}()
-	cleanup = append(cleanup, func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = n.api.Shutdown(sctx)
-		_ = n.hub.Shutdown(sctx)
-		cancel()
-		n.wg.Wait()
-	})
-	if cfg.Sim {
-		if err := n.startSim(bg); err != nil {
-			return nil, err
-		}
-		cleanup = append(cleanup, func() { n.sim.Shutdown(context.Background()) })
-	}
-	if cfg.RunEngine && n.role(cluster.RoleEngine) {
-		if err := n.startEngine(bg); err != nil {
-			return nil, err
-		}
+	bg := n.serve(ctx, &undo)
+	if err := n.startProducers(bg, &undo); err != nil {
+		return nil, err
 	}
 	n.log.Info("serving", "ws", n.wsLn.Addr().String(), "api", n.apiLn.Addr().String(), "data", cfg.DataDir)
 	return n, nil
