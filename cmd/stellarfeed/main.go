@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"version":     {"print the version", cmdVersion},
 		"check":       {"check one product once and explain what the monitor sees", cmdCheck},
 		"healthcheck": {"exit 0 if the server on --api-addr is ready (for container health checks)", cmdHealthcheck},
+		"admin-token": {"print the admin token (console login, admin API) from the data directory", cmdAdminToken},
 	}
 }
 

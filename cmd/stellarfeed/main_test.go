@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stellarfeed/stellarfeed/internal/keys"
+	"github.com/stellarfeed/stellarfeed/internal/node"
 	"github.com/stellarfeed/stellarfeed/internal/testutil"
 )
 
@@ -394,5 +396,32 @@ func TestHealthcheck(t *testing.T) {
 		if got := readyURL(in); got != want {
 			t.Errorf("readyURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// admin-token prints the token the server made on its first start, the
+// one the key store accepts as an admin token.
+func TestAdminToken(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errOut := run(t, "admin-token", "--data", dir); code != 1 || !strings.Contains(errOut, "start the server once") {
+		t.Fatalf("before any start: exit %d, %q", code, errOut)
+	}
+	n, err := node.Start(context.Background(), node.Config{DataDir: dir, WSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	code, out, errOut := run(t, "admin-token", "--data", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, err := n.Keys().Check(strings.TrimSpace(out), keys.KindAdmin, time.Now()); err != nil {
+		t.Fatalf("printed %q, which is not the admin token: %v", out, err)
 	}
 }

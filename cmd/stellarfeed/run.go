@@ -205,7 +205,7 @@ Push a ping from your own monitor:
 
 // printConsole says where the dashboard is and how to log in to it.
 func printConsole(w io.Writer, n *node.Node, dataDir string) {
-	fmt.Fprintf(w, "Dashboard: %s\n  log in with the admin token: cat %s\n\n", n.ConsoleURL(), filepath.Join(dataDir, "admin.token"))
+	fmt.Fprintf(w, "Dashboard: %s\n  log in with the admin token: cat %s\n  (or, where there is no shell: stellarfeed admin-token --data %s)\n\n", n.ConsoleURL(), filepath.Join(dataDir, "admin.token"), dataDir)
 }
 
 // dialable turns a wildcard listen address into one a local client can use.

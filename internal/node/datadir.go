@@ -52,11 +52,21 @@ func LocalAPI(dir string) (baseURL, adminToken string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("find the running server's API: %w", err)
 	}
+	tok, err := AdminToken(dir)
+	if err != nil {
+		return "", "", err
+	}
+	return "http://" + strings.TrimSpace(string(addr)), tok, nil
+}
+
+// AdminToken reads the admin token a server wrote to its data directory
+// dir on first start (the console's login, the admin API's bearer token).
+func AdminToken(dir string) (string, error) {
 	tok, err := os.ReadFile(filepath.Join(dir, adminFile))
 	if err != nil {
-		return "", "", fmt.Errorf("read admin token: %w", err)
+		return "", fmt.Errorf("read admin token: %w (start the server once with this data directory)", err)
 	}
-	return "http://" + strings.TrimSpace(string(addr)), strings.TrimSpace(string(tok)), nil
+	return strings.TrimSpace(string(tok)), nil
 }
 
 func writeSecretFile(path, content string) error {
