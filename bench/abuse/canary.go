@@ -194,16 +194,18 @@ func (p *Pinger) Post(ctx context.Context) (int, int, error) {
 	return seq, code, err
 }
 
-// Run posts a ping every interval until ctx ends.
+// Run posts a ping every interval until ctx ends. A post in flight then
+// is finished, not cancelled: its outcome is known either way.
 func (p *Pinger) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	post := context.WithoutCancel(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			_, _, _ = p.Post(ctx)
+			_, _, _ = p.Post(post)
 		}
 	}
 }

@@ -41,6 +41,10 @@ type Scale struct {
 	StormRounds int // reconnect storm rounds
 	StormConns  int // connections per round
 
+	// RevokeRounds keys are each revoked while RevokeBurst handshakes
+	// with it are in flight.
+	RevokeRounds, RevokeBurst int
+
 	FloodFrames   int // WebSocket pings in a ping flood
 	SlowConsumers int // clients that never read
 	SlowBytes     int // bytes of pings published at them
@@ -58,6 +62,7 @@ var Full = Scale{
 	SlowlorisConns: 3000, SlowlorisHold: 12 * time.Second, Probes: 20, ProbeP99: time.Second,
 	HalfOpen:    1000,
 	StormRounds: 10, StormConns: 1000,
+	RevokeRounds: 200, RevokeBurst: 32,
 	FloodFrames: 200000, SlowConsumers: 50, SlowBytes: 8 << 20,
 	Settle: 20 * time.Second, PingEvery: 20 * time.Millisecond,
 }
@@ -68,6 +73,7 @@ var Reduced = Scale{
 	SlowlorisConns: 300, SlowlorisHold: 3 * time.Second, Probes: 5, ProbeP99: time.Second,
 	HalfOpen:    300,
 	StormRounds: 3, StormConns: 100,
+	RevokeRounds: 50, RevokeBurst: 16,
 	FloodFrames: 20000, SlowConsumers: 5, SlowBytes: 8 << 20,
 	Settle: 10 * time.Second, PingEvery: 20 * time.Millisecond,
 }
@@ -145,7 +151,7 @@ func (r Report) Counts() (pass, fail, skip int) {
 // first, the ones that leave the server busiest last.
 func Checks() []Check {
 	var all []Check
-	for _, fam := range [][]Check{keyChecks(), handshakeChecks(), frameChecks(), ingestChecks(), slowChecks(), stormChecks(), lockoutChecks()} {
+	for _, fam := range [][]Check{keyChecks(), revokeChecks(), handshakeChecks(), frameChecks(), ingestChecks(), slowChecks(), stormChecks(), lockoutChecks()} {
 		all = append(all, fam...)
 	}
 	return all
