@@ -112,16 +112,7 @@ func inScope(k *keys.Key, scope string) bool {
 }
 
 func (a *API) feedInfo(f keys.Feed) FeedInfo {
-	info := FeedInfo{Feed: f}
-	if u, err := a.deps.Keys.FeedUsage(f.Name); err == nil {
-		info.Usage = &u
-	}
-	for _, k := range a.deps.Keys.List() {
-		if k.Revoked.IsZero() && !(k.Kind == keys.KindAdmin && k.Feed == "") && cmp.Or(k.Feed, keys.DefaultFeed) == f.Name {
-			info.Keys++
-		}
-	}
-	return info
+	return StoreFeeds{Keys: a.deps.Keys}.Info(f)
 }
 
 // feeds serves /api/admin/feeds[/{name}]; parts[0] is "feeds". A token

@@ -17,7 +17,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 )
 
-var pageNames = []string{"login", "overview", "keys", "monitors"}
+var pageNames = []string{"login", "overview", "keys", "feeds", "monitors"}
 
 func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{
@@ -99,6 +99,7 @@ type keysView struct {
 	URL     string // the Stellar URL of Created
 	Form    api.KeyRequest
 	Scopes  string
+	Feeds   []string // for the create form's feed selector
 }
 
 type keyRow struct {
@@ -109,7 +110,7 @@ type keyRow struct {
 }
 
 func (c *Console) keysPage(ctx *fasthttp.RequestCtx, sess *session, created *api.CreatedKey, problem string) {
-	v := keysView{page: page{Title: "Keys", Nav: "keys", CSRF: sess.csrf, Error: problem, Notice: string(ctx.QueryArgs().Peek("done"))}}
+	v := keysView{page: page{Title: "Keys", Nav: "keys", CSRF: sess.csrf, Error: problem, Notice: string(ctx.QueryArgs().Peek("done"))}, Feeds: c.feedNames(ctx)}
 	list, err := c.deps.Keys.List(ctx)
 	if err != nil {
 		ctx.Error("cannot list keys: "+err.Error(), fasthttp.StatusInternalServerError)
@@ -179,6 +180,7 @@ func formRequest(ctx *fasthttp.RequestCtx) api.KeyRequest {
 		Expires:      strings.TrimSpace(string(args.Peek("expires"))),
 		MaxConns:     num("maxConns"),
 		MaxIPsPerDay: num("maxIPsPerDay"),
+		Feed:         strings.TrimSpace(string(args.Peek("feed"))),
 	}
 	for _, s := range strings.Split(string(args.Peek("scopes")), ",") {
 		if s = strings.TrimSpace(s); s != "" {
