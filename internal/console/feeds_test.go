@@ -55,9 +55,13 @@ func TestFeedsPage(t *testing.T) {
 	if _, err := e.st.ChargeFeed("eu-consoles", 3, 120, e.now); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.st.ChargeFeed("eu-consoles", 998, 1, e.now); err == nil {
+		t.Fatal("charge over the quota accepted")
+	}
 	d := row(get("/admin/feeds?done=created+feed+eu-consoles").body, "eu-consoles")
 	for _, want := range []string{`<td class="kind">webhook</td>`, "<code>eu-in</code>, <code>eu-in-2</code>", "slug alone",
-		`<td class="num">2048</td>`, `<td class="num">1000</td>`, `<td class="num events">3</td>`, `<td class="num">120</td>`, `<td class="num keys">1</td>`} {
+		`<td class="num">2048</td>`, `<td class="num">1000</td>`, "50.0 feed, 5.0 per IP",
+		`<span class="events">3</span> events, <span class="bytes">120</span> bytes; 1 over quota`, `<td class="num keys">1</td>`} {
 		if !strings.Contains(d, want) {
 			t.Errorf("row lacks %q:\n%s", want, d)
 		}
@@ -77,6 +81,9 @@ func TestFeedsPage(t *testing.T) {
 	if f, _ = e.st.Feed("eu-consoles"); f.Label != "EU" || strings.Join(f.Slugs, ",") != "eu-in" || !f.RequireToken ||
 		f.MaxBytes != 4096 || f.MonthlyQuota != 0 || f.RatePerSec != 10 || f.IPRatePerSec != 0.5 {
 		t.Fatalf("updated %+v", f)
+	}
+	if d := row(get("/admin/feeds").body, "eu-consoles"); !strings.Contains(d, "token required") || !strings.Contains(d, "10.0 feed, 0.5 per IP") {
+		t.Errorf("updated row:\n%s", d)
 	}
 
 	// A feed with a live key is not deleted; the page says why.
