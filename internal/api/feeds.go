@@ -25,6 +25,7 @@ type FeedStore interface {
 	ChargeFeed(name string, events, bytes int, now time.Time) (int64, error)
 	RefundFeed(name string, events, bytes int, now time.Time)
 	FeedUsage(name string) (keys.FeedUsage, error)
+	KeysOfFeed(name string) []keys.Key
 	UsageReport(month, feed string) []keys.UsageRow
 }
 

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"cmp"
 	"context"
 
 	"github.com/stellarfeed/stellarfeed/internal/keys"
@@ -23,26 +22,19 @@ var (
 	_ FeedService = (*Client)(nil)
 )
 
-// FeedKeys is what StoreFeeds needs of the key store (*keys.Store).
-type FeedKeys interface {
-	FeedStore
-	List() []keys.Key
-}
-
 // StoreFeeds serves FeedService from a key store, for every feed.
 type StoreFeeds struct {
-	Keys FeedKeys
+	Keys FeedStore
 }
 
-// Info returns f with this month's usage and its number of live keys.
-// Admin tokens without a feed belong to no feed and are not counted.
+// Info returns f with its usage by month and its number of live keys.
 func (s StoreFeeds) Info(f keys.Feed) FeedInfo {
 	info := FeedInfo{Feed: f}
 	if u, err := s.Keys.FeedUsage(f.Name); err == nil {
 		info.Usage = &u
 	}
-	for _, k := range s.Keys.List() {
-		if k.Revoked.IsZero() && !(k.Kind == keys.KindAdmin && k.Feed == "") && cmp.Or(k.Feed, keys.DefaultFeed) == f.Name {
+	for _, k := range s.Keys.KeysOfFeed(f.Name) {
+		if k.Revoked.IsZero() {
 			info.Keys++
 		}
 	}
