@@ -179,6 +179,9 @@ func TestKeyInFeed(t *testing.T) {
 	if k, err := e.st.Find(m[1]); err != nil || k.Feed != "eu" {
 		t.Fatalf("created %+v %v", k, err)
 	}
+	if !strings.Contains(r.body, "WebSocket URL (this feed's webhook events") || strings.Contains(r.body, "paste into Stellar") {
+		t.Errorf("a webhook feed's key is shown as a Stellar URL:\n%.3000s", r.body)
+	}
 	r = e.do(t, req{method: "POST", path: "/admin/keys", cookie: cookie, body: "label=x&feed=nope&csrf=" + url.QueryEscape(csrf)})
 	if r.status != 400 || !strings.Contains(r.body, `feed: no feed &#34;nope&#34;`) {
 		t.Fatalf("unknown feed: %d %.3000s", r.status, r.body)

@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"html/template"
@@ -97,6 +98,7 @@ type keysView struct {
 	Conns   []api.Conn
 	Created *api.CreatedKey
 	URL     string // the Stellar URL of Created
+	Webhook bool   // Created belongs to a webhook feed: URL is no Stellar URL
 	Form    api.KeyRequest
 	Scopes  string
 	Feeds   []string // for the create form's feed selector
@@ -132,6 +134,9 @@ func (c *Console) keysPage(ctx *fasthttp.RequestCtx, sess *session, created *api
 		v.Created = created
 		if created.Key.Kind == keys.KindSubscriber {
 			v.URL = stellarURL(c.stellarBase(ctx), created.Secret)
+			if fi, err := c.deps.Feeds.GetFeed(ctx, cmp.Or(created.Key.Feed, keys.DefaultFeed)); err == nil {
+				v.Webhook = fi.Feed.Webhook()
+			}
 		}
 	}
 	status := fasthttp.StatusOK
