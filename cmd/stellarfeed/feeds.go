@@ -303,7 +303,7 @@ func openFeedAdmin(dataDir, apiURL, token string) (feedAdmin, func(), error) {
 	case cl != nil:
 		return cl, closeFn, nil
 	}
-	return localFeeds{st}, closeFn, nil
+	return localFeeds{StoreFeeds: api.StoreFeeds{Keys: st}, st: st}, closeFn, nil
 }
 
 // openStoreOrAPI opens the key store in dataDir, or returns a client of
@@ -334,51 +334,11 @@ func openStoreOrAPI(dataDir, apiURL, token string) (st *keys.Store, cl *api.Clie
 	return st, nil, func() { db.Close() }, nil
 }
 
-// localFeeds serves feedAdmin straight from the store.
-type localFeeds struct{ st *keys.Store }
-
-func (l localFeeds) info(f keys.Feed) api.FeedInfo {
-	fi := api.FeedInfo{Feed: f, Keys: 0}
-	if u, err := l.st.FeedUsage(f.Name); err == nil {
-		fi.Usage = &u
-	}
-	for _, k := range l.st.KeysOfFeed(f.Name) {
-		if k.Revoked.IsZero() {
-			fi.Keys++
-		}
-	}
-	return fi
-}
-
-func (l localFeeds) ListFeeds(context.Context) (api.FeedList, error) {
-	var list api.FeedList
-	for _, f := range l.st.Feeds() {
-		list.Feeds = append(list.Feeds, l.info(f))
-	}
-	return list, nil
-}
-
-func (l localFeeds) GetFeed(_ context.Context, name string) (api.FeedInfo, error) {
-	f, err := l.st.Feed(name)
-	if err != nil {
-		return api.FeedInfo{}, err
-	}
-	return l.info(f), nil
-}
-
-func (l localFeeds) CreateFeed(_ context.Context, req api.FeedRequest) (api.FeedInfo, error) {
-	f, err := l.st.CreateFeed(req.Options())
-	return l.info(f), err
-}
-
-func (l localFeeds) UpdateFeed(_ context.Context, name string, p api.FeedPatchRequest) (api.FeedInfo, error) {
-	f, err := l.st.UpdateFeed(name, p.Patch())
-	return l.info(f), err
-}
-
-func (l localFeeds) DeleteFeed(_ context.Context, name string) (api.FeedInfo, error) {
-	f, err := l.st.DeleteFeed(name)
-	return api.FeedInfo{Feed: f}, err
+// localFeeds serves feedAdmin straight from the store, through the same
+// feed service as the admin API and the console.
+type localFeeds struct {
+	api.StoreFeeds
+	st *keys.Store
 }
 
 func (l localFeeds) Usage(_ context.Context, month, feed string) (api.UsageReport, error) {

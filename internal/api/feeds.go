@@ -25,6 +25,7 @@ type FeedStore interface {
 	ChargeFeed(name string, events, bytes int, now time.Time) (int64, error)
 	RefundFeed(name string, events, bytes int, now time.Time)
 	FeedUsage(name string) (keys.FeedUsage, error)
+	KeysOfFeed(name string) []keys.Key
 	UsageReport(month, feed string) []keys.UsageRow
 }
 
@@ -112,16 +113,7 @@ func inScope(k *keys.Key, scope string) bool {
 }
 
 func (a *API) feedInfo(f keys.Feed) FeedInfo {
-	info := FeedInfo{Feed: f}
-	if u, err := a.deps.Keys.FeedUsage(f.Name); err == nil {
-		info.Usage = &u
-	}
-	for _, k := range a.deps.Keys.List() {
-		if k.Revoked.IsZero() && !(k.Kind == keys.KindAdmin && k.Feed == "") && cmp.Or(k.Feed, keys.DefaultFeed) == f.Name {
-			info.Keys++
-		}
-	}
-	return info
+	return StoreFeeds{Keys: a.deps.Keys}.Info(f)
 }
 
 // feeds serves /api/admin/feeds[/{name}]; parts[0] is "feeds". A token

@@ -150,8 +150,33 @@ func TestBrowser(t *testing.T) {
 		poll(`document.querySelector("#pings").textContent.includes("B09MQ5L5N9")`))
 	shot(t, bctx, "monitors")
 
+	// Feeds: create a webhook feed, post into its slug, see it counted.
+	run("create feed",
+		chromedp.Navigate(base+"feeds"),
+		chromedp.WaitVisible(chromedp.ID("feed-name")),
+		chromedp.SendKeys(chromedp.ID("feed-name"), "browser-hooks"),
+		chromedp.SetValue(chromedp.ID("feed-kind"), "webhook"),
+		chromedp.SendKeys(chromedp.ID("feed-label"), "browser test webhooks"),
+		chromedp.SendKeys(chromedp.ID("feed-slugs"), "browser-in"),
+		chromedp.SendKeys(chromedp.ID("feed-monthlyQuota"), "10000"),
+		chromedp.Click(chromedp.ID("create-feed")),
+		chromedp.WaitVisible(chromedp.ID("notice")),
+		poll(`document.querySelector('#feeds tr[data-feed="browser-hooks"] .kind').textContent == "webhook"`),
+	)
+	if f, err := n.Keys().Feed("browser-hooks"); err != nil || !f.Webhook() || len(f.Slugs) != 1 || f.Slugs[0] != "browser-in" || f.MonthlyQuota != 10000 {
+		t.Fatalf("created feed: %+v, %v", f, err)
+	}
+	if code, body := postWebhook(t, n.APIAddr(), "browser-in"); code != http.StatusOK {
+		t.Fatalf("webhook ingest: %d %s", code, body)
+	}
+	run("see the event counted",
+		chromedp.Reload(),
+		poll(`document.querySelector('#feeds tr[data-feed="browser-hooks"] .usage .events').textContent == "1"`),
+	)
+	shot(t, bctx, "feeds")
+
 	// A phone-sized window: nothing wider than the screen.
-	for _, pg := range []struct{ path, wait, name string }{{"", "conns-total", "overview-phone"}, {"keys", "create-key", "keys-phone"}, {"monitors", "pings", "monitors-phone"}} {
+	for _, pg := range []struct{ path, wait, name string }{{"", "conns-total", "overview-phone"}, {"keys", "create-key", "keys-phone"}, {"feeds", "create-feed", "feeds-phone"}, {"monitors", "pings", "monitors-phone"}} {
 		run("phone "+pg.name, chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+pg.path), chromedp.WaitVisible(chromedp.ID(pg.wait)))
 		overflow, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
 		if err != nil {
@@ -282,6 +307,17 @@ func postPing(t *testing.T, api net.Addr, token string) (int, string) {
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func postWebhook(t *testing.T, api net.Addr, slug string) (int, string) {
+	t.Helper()
+	resp, err := http.Post("http://"+api.String()+"/api/in/"+slug, "application/json", strings.NewReader(`{"event": "user.signup", "email": "test@example.com"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

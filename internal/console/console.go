@@ -94,11 +94,12 @@ type Monitors interface {
 	Status() []engine.TargetStatus
 }
 
-// Deps are the console's collaborators. Auth, Keys, Conns and Metrics are
-// required; Monitors may be nil (no engine on this node).
+// Deps are the console's collaborators. Auth, Keys, Feeds, Conns and
+// Metrics are required; Monitors may be nil (no engine on this node).
 type Deps struct {
 	Auth  AdminAuth
 	Keys  api.KeyService
+	Feeds api.FeedService
 	Conns api.ConnAdmin
 	// Metrics writes the node's metrics in the Prometheus text format.
 	Metrics  func(w io.Writer)
@@ -124,8 +125,8 @@ type Console struct {
 // New builds the console. It panics when a required dependency is
 // missing: that is a wiring bug, found at start-up.
 func New(cfg Config, deps Deps) *Console {
-	if deps.Auth == nil || deps.Keys == nil || deps.Conns == nil || deps.Metrics == nil {
-		panic("console.New: Deps.Auth, Keys, Conns and Metrics are required")
+	if deps.Auth == nil || deps.Keys == nil || deps.Feeds == nil || deps.Conns == nil || deps.Metrics == nil {
+		panic("console.New: Deps.Auth, Keys, Feeds, Conns and Metrics are required")
 	}
 	cfg.setDefaults()
 	c := &Console{
@@ -181,6 +182,12 @@ func (c *Console) Serve(ctx *fasthttp.RequestCtx) {
 		c.createKey(ctx, sess)
 	case strings.HasPrefix(path, "/keys/") && ctx.IsPost():
 		c.keyAction(ctx, sess, strings.TrimPrefix(path, "/keys/"))
+	case path == "/feeds" && ctx.IsGet():
+		c.feedsPage(ctx, sess, nil, "", "")
+	case path == "/feeds" && ctx.IsPost():
+		c.createFeed(ctx, sess)
+	case strings.HasPrefix(path, "/feeds/") && ctx.IsPost():
+		c.feedAction(ctx, sess, strings.TrimPrefix(path, "/feeds/"))
 	case strings.HasPrefix(path, "/conns/") && ctx.IsPost():
 		c.kick(ctx, strings.TrimPrefix(path, "/conns/"))
 	case path == "/monitors" && ctx.IsGet():

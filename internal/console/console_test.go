@@ -73,7 +73,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	cfg.StellarURL = func() string { return "wss://feed.example.com/" }
 	e.c = New(cfg, Deps{
-		Auth: e.st, Keys: api.StoreService{Keys: e.st, Now: func() time.Time { return e.now }}, Conns: e.conns,
+		Auth: e.st, Keys: api.StoreService{Keys: e.st, Now: func() time.Time { return e.now }}, Feeds: api.StoreFeeds{Keys: e.st}, Conns: e.conns,
 		Metrics: func(w io.Writer) {
 			fmt.Fprintln(w, `stellarfeed_connections{endpoint="stellar"} 2`)
 			fmt.Fprintln(w, `stellarfeed_checks_total{site="amazon",outcome="blocked"} 1`)

@@ -13,12 +13,15 @@
 //     console's own that sends one sample per Config.Interval.
 //   - Keys: create (the secret is shown once, with the Stellar URL), list
 //     with usage, rotate, disable, enable, revoke; live connections (WS and
-//     SSE) with kick.
+//     SSE) with kick. A new key joins the feed picked in the form.
+//   - Feeds: every feed with its settings, this month's counters and its
+//     number of keys; create, edit, delete.
 //   - Monitors: every target's last check, outcome, backoff; blocked rate
 //     per site and error rate per proxy; recent pings as they go out.
 //
 // The console reads the node's metrics as Prometheus text (what Grafana
-// sees), keys through api.KeyService (what the CLI uses), connections
+// sees), keys through api.KeyService and feeds through api.FeedService
+// (what the CLI and the admin API use, so the rules live once), connections
 // through api.ConnAdmin and targets through the small Monitors interface:
 // it owns nothing but its sessions.
 //

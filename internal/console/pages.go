@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"html/template"
@@ -17,7 +18,7 @@ import (
 	"github.com/stellarfeed/stellarfeed/internal/keys"
 )
 
-var pageNames = []string{"login", "overview", "keys", "monitors"}
+var pageNames = []string{"login", "overview", "keys", "feeds", "monitors"}
 
 func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{
@@ -97,8 +98,10 @@ type keysView struct {
 	Conns   []api.Conn
 	Created *api.CreatedKey
 	URL     string // the Stellar URL of Created
+	Webhook bool   // Created belongs to a webhook feed: URL is no Stellar URL
 	Form    api.KeyRequest
 	Scopes  string
+	Feeds   []string // for the create form's feed selector
 }
 
 type keyRow struct {
@@ -109,7 +112,7 @@ type keyRow struct {
 }
 
 func (c *Console) keysPage(ctx *fasthttp.RequestCtx, sess *session, created *api.CreatedKey, problem string) {
-	v := keysView{page: page{Title: "Keys", Nav: "keys", CSRF: sess.csrf, Error: problem, Notice: string(ctx.QueryArgs().Peek("done"))}}
+	v := keysView{page: page{Title: "Keys", Nav: "keys", CSRF: sess.csrf, Error: problem, Notice: string(ctx.QueryArgs().Peek("done"))}, Feeds: c.feedNames(ctx)}
 	list, err := c.deps.Keys.List(ctx)
 	if err != nil {
 		ctx.Error("cannot list keys: "+err.Error(), fasthttp.StatusInternalServerError)
@@ -131,6 +134,9 @@ func (c *Console) keysPage(ctx *fasthttp.RequestCtx, sess *session, created *api
 		v.Created = created
 		if created.Key.Kind == keys.KindSubscriber {
 			v.URL = stellarURL(c.stellarBase(ctx), created.Secret)
+			if fi, err := c.deps.Feeds.GetFeed(ctx, cmp.Or(created.Key.Feed, keys.DefaultFeed)); err == nil {
+				v.Webhook = fi.Feed.Webhook()
+			}
 		}
 	}
 	status := fasthttp.StatusOK
@@ -179,6 +185,7 @@ func formRequest(ctx *fasthttp.RequestCtx) api.KeyRequest {
 		Expires:      strings.TrimSpace(string(args.Peek("expires"))),
 		MaxConns:     num("maxConns"),
 		MaxIPsPerDay: num("maxIPsPerDay"),
+		Feed:         strings.TrimSpace(string(args.Peek("feed"))),
 	}
 	for _, s := range strings.Split(string(args.Peek("scopes")), ",") {
 		if s = strings.TrimSpace(s); s != "" {

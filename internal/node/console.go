@@ -18,6 +18,7 @@ func (n *Node) newConsole() *console.Console {
 	return console.New(cfg, console.Deps{
 		Auth:     n.keys,
 		Keys:     api.StoreService{Keys: n.keys},
+		Feeds:    api.StoreFeeds{Keys: n.keys},
 		Conns:    liveConns{hub: n.hub, events: n.events, keys: n.keys},
 		Metrics:  n.metrics.WritePrometheus,
 		Monitors: &n.targets,
