@@ -14,10 +14,22 @@ import (
 // (code and reason), as on revocation; it returns how many were closed.
 // The frames go out on the shards' next pass, started at once.
 func (s *Server) DisconnectKey(keyID string, code ws.StatusCode, reason string) int {
+	return s.disconnect(func(id *Identity) bool { return id.KeyID == keyID }, code, reason)
+}
+
+// DisconnectIssued closes the connections of keyID that authenticated
+// with the secret version issued (Identity.Issued) and leaves the others
+// open: a handshake that raced a rotation registers after the rotation's
+// DisconnectKey, and only it, not the new secret's connections, must go.
+func (s *Server) DisconnectIssued(keyID string, issued int64, code ws.StatusCode, reason string) int {
+	return s.disconnect(func(id *Identity) bool { return id.KeyID == keyID && id.Issued == issued }, code, reason)
+}
+
+func (s *Server) disconnect(match func(*Identity) bool, code ws.StatusCode, reason string) int {
 	var list []*conn
 	s.mu.Lock()
 	for _, c := range s.conns {
-		if c.ident.KeyID == keyID {
+		if match(&c.ident) {
 			list = append(list, c)
 		}
 	}

@@ -24,6 +24,10 @@ type Identity struct {
 	// carries webhook events, whose /ws channels are free-form names.
 	Feed    uint32
 	Webhook bool
+	// Issued is the Authenticator's stamp of the secret version that
+	// authenticated; opaque here, it selects connections for
+	// DisconnectIssued.
+	Issued int64
 }
 
 // Authenticator checks a key before the WebSocket upgrade. It runs on one

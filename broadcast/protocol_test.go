@@ -200,6 +200,33 @@ func TestFiltersAndScopes(t *testing.T) {
 	}
 }
 
+// DisconnectIssued cuts the connections of one secret version of a key
+// and leaves the key's others open.
+func TestDisconnectIssued(t *testing.T) {
+	auth := newFakeAuth()
+	auth.add("old", Identity{KeyID: "A", Issued: 1})
+	auth.add("new", Identity{KeyID: "A", Issued: 2})
+	s, addr := startServer(t, Config{}, auth)
+	oldC, newC := mustDial(t, addr, "/?key=old"), mustDial(t, addr, "/?key=new")
+	testutil.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if s.Stats().Conns != 2 {
+			return errors.New("not registered")
+		}
+		return nil
+	})
+	if n := s.DisconnectIssued("A", 1, ws.StatusPolicyViolation, "key rotated"); n != 1 {
+		t.Fatalf("DisconnectIssued closed %d, want 1", n)
+	}
+	if code, reason, err := oldC.expectClose(time.Second); err != nil || code != ws.StatusPolicyViolation || reason != "key rotated" {
+		t.Fatalf("old secret: %d %q %v", code, reason, err)
+	}
+	// The new secret's connection still gets pings.
+	s.Publish(testMessage(t, "amazon", "USA", 1))
+	if _, p, err := newC.readFrame(5 * time.Second); err != nil || skuIndex(p) != 1 {
+		t.Fatalf("new secret: %v", err)
+	}
+}
+
 func TestDisconnectKeyAndKick(t *testing.T) {
 	auth := newFakeAuth()
 	auth.add("a", Identity{KeyID: "A"})

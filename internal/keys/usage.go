@@ -107,6 +107,19 @@ type Identity struct {
 	// Webhook its kind: the broadcaster delivers only that feed's events.
 	Feed    uint32
 	Webhook bool
+	// Issued stamps the version of the key's secret that authenticated
+	// (SecretStamp): a connection whose stamp is older than the key's
+	// was opened with a secret rotated away since.
+	Issued int64
+}
+
+// SecretStamp identifies the current version of k's secret: its rotation
+// time, 0 for a key never rotated.
+func SecretStamp(k *Key) int64 {
+	if k.Rotated.IsZero() {
+		return 0
+	}
+	return k.Rotated.UnixNano()
 }
 
 // Authenticate admits a WebSocket handshake: Check as a subscriber key,
@@ -159,7 +172,7 @@ func (s *Store) admit(rec *record, remote netip.Addr, now time.Time) (Identity, 
 	}
 	u.u.LastSeen, u.u.LastIP = now, remote
 	u.dirty.Store(true)
-	return Identity{KeyID: k.ID, Label: k.Label, Expires: k.Expires, Scopes: k.Scopes, Feed: fr.feed.Num, Webhook: fr.feed.Webhook()}, nil
+	return Identity{KeyID: k.ID, Label: k.Label, Expires: k.Expires, Scopes: k.Scopes, Feed: fr.feed.Num, Webhook: fr.feed.Webhook(), Issued: SecretStamp(k)}, nil
 }
 
 // expirePending drops slots of handshakes that never reached Connected.

@@ -10,6 +10,7 @@ import (
 // keyDisconnector is the part of the broadcaster keyAuth needs.
 type keyDisconnector interface {
 	DisconnectKey(keyID string, code ws.StatusCode, reason string) int
+	DisconnectIssued(keyID string, issued int64, code ws.StatusCode, reason string) int
 }
 
 // recheck closes a race between a handshake and a revocation. A client
@@ -18,16 +19,19 @@ type keyDisconnector interface {
 // may not find it, and it would keep receiving pings. Connected runs once
 // the connection is registered: either the change is visible to the Get
 // below, or the change's DisconnectKey runs after this point and finds
-// the connection. (A rotation keeps the key active; its race is not
-// covered here.)
+// the connection. A rotation keeps the key active: a connection opened
+// with the secret it replaced carries an older stamp, and only that
+// connection is cut (the new secret's stay).
 func (a keyAuth) recheck(id broadcast.Identity) {
 	k, err := a.st.Get(id.KeyID)
 	if err != nil || a.hub == nil {
 		return
 	}
+	// Connected runs on the broadcaster's goroutine: do not close from it.
 	if reason := cutReason(&k); reason != "" {
-		// Connected runs on the broadcaster's goroutine: do not close from it.
 		go a.hub.DisconnectKey(id.KeyID, ws.StatusPolicyViolation, reason)
+	} else if keys.SecretStamp(&k) != id.Issued {
+		go a.hub.DisconnectIssued(id.KeyID, id.Issued, ws.StatusPolicyViolation, "key rotated")
 	}
 }
 

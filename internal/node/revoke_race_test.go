@@ -15,12 +15,18 @@ type cutCall struct {
 	id     string
 	code   ws.StatusCode
 	reason string
+	issued int64 // DisconnectIssued's stamp; -1 for DisconnectKey
 }
 
 type fakeHub chan cutCall
 
 func (f fakeHub) DisconnectKey(id string, code ws.StatusCode, reason string) int {
-	f <- cutCall{id, code, reason}
+	f <- cutCall{id, code, reason, -1}
+	return 1
+}
+
+func (f fakeHub) DisconnectIssued(id string, issued int64, code ws.StatusCode, reason string) int {
+	f <- cutCall{id, code, reason, issued}
 	return 1
 }
 
@@ -70,10 +76,65 @@ func TestConnectedAfterRevocationIsCut(t *testing.T) {
 	keyAuth{st: st, hub: hub}.Connected(broadcast.Identity{KeyID: k.ID}, netip.MustParseAddr("127.0.0.2"))
 	select {
 	case c := <-hub:
-		if want := (cutCall{k.ID, ws.StatusPolicyViolation, "key revoked"}); c != want {
+		if want := (cutCall{k.ID, ws.StatusPolicyViolation, "key revoked", -1}); c != want {
 			t.Fatalf("DisconnectKey%+v, want %+v", c, want)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the revoked key's connection was not cut")
+	}
+}
+
+// A handshake authenticated with a secret that was rotated away before
+// the connection registered is cut, and only it: the rotation's own
+// DisconnectKey ran before the connection existed, and the new secret's
+// connections must stay.
+func TestConnectedAfterRotationIsCut(t *testing.T) {
+	db, err := OpenDB(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := keys.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := st.Create(keys.Options{Kind: keys.KindSubscriber, Label: "bot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := netip.MustParseAddr("127.0.0.2")
+	old, err := st.Authenticate(secret, remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newSecret, _, err := st.Rotate(old.KeyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := st.Authenticate(newSecret, remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Issued == old.Issued {
+		t.Fatalf("rotation kept the stamp %d", old.Issued)
+	}
+	hub := make(fakeHub, 2)
+	auth := keyAuth{st: st, hub: hub}
+	// The new secret's connection registers first: nothing to cut.
+	auth.Connected(broadcast.Identity(fresh), remote)
+	// Then the one that raced the rotation with the old secret.
+	auth.Connected(broadcast.Identity(old), remote)
+	select {
+	case c := <-hub:
+		if want := (cutCall{old.KeyID, ws.StatusPolicyViolation, "key rotated", old.Issued}); c != want {
+			t.Fatalf("cut %+v, want %+v", c, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the old secret's connection was not cut")
+	}
+	select {
+	case c := <-hub:
+		t.Fatalf("a second cut %+v: the new secret's connection must stay", c)
+	default:
 	}
 }
