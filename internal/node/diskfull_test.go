@@ -256,15 +256,7 @@ func TestDiskFull(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := OpenDB(filepath.Join(mnt, "data"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st, err := keys.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openKeys(t, filepath.Join(mnt, "data"), true)
 	after, _ := st.Usage(id)
 	if after.Connections < before.Connections || before.Connections < 2 {
 		t.Errorf("connections on disk after recovery %d, counted during the outage %d (want ≥ 2 and kept)", after.Connections, before.Connections)

@@ -56,15 +56,7 @@ func TestCutReason(t *testing.T) {
 // connected: the revocation's own DisconnectKey may have run before the
 // connection was there to be found.
 func TestConnectedAfterRevocationIsCut(t *testing.T) {
-	db, err := OpenDB(t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st, err := keys.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openKeys(t, t.TempDir(), false)
 	_, k, err := st.Create(keys.Options{Kind: keys.KindSubscriber, Label: "bot"})
 	if err != nil {
 		t.Fatal(err)
@@ -89,15 +81,7 @@ func TestConnectedAfterRevocationIsCut(t *testing.T) {
 // DisconnectKey ran before the connection existed, and the new secret's
 // connections must stay.
 func TestConnectedAfterRotationIsCut(t *testing.T) {
-	db, err := OpenDB(t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st, err := keys.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openKeys(t, t.TempDir(), false)
 	secret, _, err := st.Create(keys.Options{Kind: keys.KindSubscriber, Label: "bot"})
 	if err != nil {
 		t.Fatal(err)
@@ -137,4 +121,19 @@ func TestConnectedAfterRotationIsCut(t *testing.T) {
 		t.Fatalf("a second cut %+v: the new secret's connection must stay", c)
 	default:
 	}
+}
+
+// openKeys opens the key store of a data directory for the test's life.
+func openKeys(t *testing.T, dir string, readOnly bool) *keys.Store {
+	t.Helper()
+	db, err := OpenDB(dir, readOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	st, err := keys.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
