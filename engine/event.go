@@ -34,9 +34,11 @@ type Event struct {
 	Kind EventKind
 	// Ping is the Stellar ping for the offer (valid for Restock).
 	Ping stellar.Ping
-	// Offer is what the monitor saw; Target what was configured.
-	Offer  monitors.Offer
-	Target monitors.Target
+	// Offer is what the monitor saw; Target what was configured, and
+	// TargetID its identity (the key engine nodes share targets by).
+	Offer    monitors.Offer
+	Target   monitors.Target
+	TargetID TargetID
 	// Group and Tags come from the config, for outputs' filters.
 	Group string
 	Tags  []string

@@ -285,7 +285,7 @@ func (e *Engine) emit(l *loop, tr transition, now time.Time) {
 	} else {
 		ping = pingOf(tr.site, tr.region, tr.offer) // a sold-out event is not broadcast
 	}
-	ev := Event{Kind: tr.kind, Ping: ping, Offer: tr.offer, Target: l.t.Target, Group: l.t.Group, Tags: l.t.Tags, At: now}
+	ev := Event{Kind: tr.kind, Ping: ping, Offer: tr.offer, Target: l.t.Target, TargetID: l.id, Group: l.t.Group, Tags: l.t.Tags, At: now}
 	if tr.kind == Restock {
 		if e.opts.Claim != nil && !e.opts.Claim(&ev) {
 			m.claimLost.Inc()

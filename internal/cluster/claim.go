@@ -38,7 +38,9 @@ func ClaimKey(site, region, sku, offerID string) string {
 // engine nodes, as the engine's cooldown does within one node.
 //
 // If NATS does not answer within ClaimTimeout, the restock is emitted (a
-// possible duplicate beats a lost restock) and counted.
+// possible duplicate beats a lost restock) and counted — unless the target
+// has moved to another engine node while the check ran: that node checks
+// it too and claims for itself, so emitting here would only duplicate.
 func (c *Cluster) Claim(ev *engine.Event) bool {
 	p := &ev.Ping
 	key := ClaimKey(p.Site, p.Region, p.SKU, p.OfferID)
@@ -58,6 +60,12 @@ func (c *Cluster) Claim(ev *engine.Event) bool {
 		return false
 	default:
 		c.claims.failed.Inc()
+		if c.members != nil {
+			if owner := c.members.Owner(ev.TargetID); owner != "" && owner != c.cfg.NodeID {
+				c.log.Warn("claim failed; the target moved to another node, which pings it", "site", p.Site, "sku", p.SKU, "offer", p.OfferID, "owner", owner, "err", err)
+				return false
+			}
+		}
 		c.log.Warn("claim failed; emitting the restock anyway", "site", p.Site, "sku", p.SKU, "offer", p.OfferID, "err", err)
 		return true
 	}
