@@ -9,8 +9,9 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/mailru/easygo/netpoll"
-	"github.com/stellarfeed/stellarfeed/internal/wire"
 	"golang.org/x/sys/unix"
+
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 // Connection states, guarded by conn.mu.

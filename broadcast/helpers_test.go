@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
 	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 

@@ -17,6 +17,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/mailru/easygo/netpoll"
 	"github.com/panjf2000/ants/v2"
+
 	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 

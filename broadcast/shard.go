@@ -8,8 +8,9 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/mailru/easygo/netpoll"
-	"github.com/stellarfeed/stellarfeed/internal/wire"
 	"golang.org/x/sys/unix"
+
+	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 
 // iovMax is the number of frames one writev carries at most; a conn with

@@ -9,6 +9,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/nats-io/nats.go"
+
 	"github.com/stellarfeed/stellarfeed/internal/wire"
 )
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gobwas/ws"
+
 	"github.com/stellarfeed/stellarfeed/stellar"
 )
 
